@@ -1,0 +1,50 @@
+"""Entry point of the ``skyfence`` console script.
+
+Imports every command module (each registers itself on :data:`skyfence.commands.app`)
+and turns :class:`~skyfence.errors.SkyfenceError` into a one-line message and exit code 2.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+from rich.console import Console
+
+from skyfence.commands import app
+from skyfence.errors import SkyfenceError
+
+#: command modules, in the order their commands appear in ``--help``
+COMMAND_MODULES = ("positions", "run", "latency", "governance")
+
+for _name in COMMAND_MODULES:
+    try:
+        importlib.import_module(f"skyfence.commands.{_name}")
+    except ModuleNotFoundError as exc:  # a module not written yet must not break the others
+        if exc.name != f"skyfence.commands.{_name}":
+            raise
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; user errors print ``error: ...`` on stderr and exit with code 2."""
+    try:
+        app(args=argv, standalone_mode=False)
+    except SkyfenceError as exc:
+        Console(stderr=True).print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        return 2
+    except SystemExit as exc:  # typer/click exits (e.g. --help)
+        return int(exc.code or 0)
+    except Exception as exc:  # click usage errors carry their own exit codes
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            return exc.exit_code
+        if isinstance(exc, click.exceptions.Abort):
+            return 1
+        raise
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
