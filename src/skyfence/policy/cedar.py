@@ -138,7 +138,7 @@ def _policy_number(policy_id: str) -> int | None:
 
 # --------------------------------------------------------------------------- the policy set
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class ServicePolicy:
     """A parsed, validated Cedar policy set and where it came from.
 

@@ -313,15 +313,16 @@ class BulkEvaluator:
 
     # ---- classes of principals and resources
 
-    def _classes(self, ids: Sequence[Any] | np.ndarray, labels: LabelSets, named_labels: frozenset,
+    @staticmethod
+    def _classes(ids: Sequence[Any] | np.ndarray, labels: LabelSets, named_labels: frozenset,
                  named_ids: frozenset, index: dict, reps: list, prefix: str, to_id) -> np.ndarray:
-        # projection of each label set onto the labels the policies name
+        """Class of each item: (its labels the policies name, its id if the policies name it).
+        New classes get a representative uid: the literal id, or a placeholder no policy names."""
         lut_keys = [tuple(sorted(named_labels.intersection(s))) for s in labels.sets]
         codes = labels.codes
         if named_ids:
-            id_strs = [to_id(x) for x in ids] if not isinstance(ids, np.ndarray) or ids.dtype.kind not in "US" \
-                else None
-            arr = np.asarray(id_strs if id_strs is not None else ids).astype(str)
+            is_str_array = isinstance(ids, np.ndarray) and ids.dtype.kind in "US"
+            arr = (ids if is_str_array else np.array([to_id(x) for x in ids], dtype=object)).astype(str)
             literal = np.isin(arr, np.array(sorted(named_ids)))
         else:
             literal = np.zeros(len(codes), dtype=bool)

@@ -21,11 +21,14 @@ A spec is, recursively, one of (TOML shown; JSON/Python equivalents are the same
     { intersection = ["RUS", { bbox = [150, 60, 180, 75] }] }
     { lat = 44.6, lon = 33.52, radius_km = 60 }            # geodesic circle (WGS84 mean sphere)
     { bbox = [lon_min, lat_min, lon_max, lat_max] }        # lon_min > lon_max crosses the antimeridian
-    { polygon = [[lon, lat], [lon, lat], ...] }            # one ring, lon/lat, closed or not
+    { polygon = [[lon, lat], [lon, lat], ...] }            # one ring, lon/lat, closed or not; no
+                                                           # edge spans > 180 deg of longitude, so
+                                                           # [[170, 50], [-170, 50], ...] crosses 180
     { file = "zones/black_sea.geojson" }                   # a file, explicitly
 
 Names are case-insensitive; lookup order is country, then disputed area, then province, so "Georgia"
 is the country (the US state is "US-GA"). Unknown names raise `RegionError` with a "did you mean".
+Natural Earth 4.0 draws Crimea inside Russia's polygon: Ukraine with Crimea is ["UKR", "B89"].
 Relative paths resolve against `base_dir` (the scenario file's folder).
 
 Cells
