@@ -1,0 +1,181 @@
+"""Walker-delta shells from parameters, and named presets from public filings.
+
+A Walker-delta shell ``i: t/p/f`` has ``p`` planes of ``s = t/p`` satellites, planes spread
+evenly in right ascension over 360 deg, satellites evenly in mean anomaly, and plane ``j``
+shifted in phase by ``j * f * 360 / t`` deg. Satellite ids are plane-major
+(``id = plane * s + index``), as in Hypatia.
+
+Mean motion follows from the altitude **under SGP4's own theory**: a Keplerian mean motion for
+the filed altitude is refined so that the orbit-averaged geocentric radius of the propagated
+SGP4 orbit minus the WGS84 equatorial radius equals the filed altitude (J2 makes Kozai's mean
+motion differ from Kepler's). A hand-set mean motion such as Hypatia's 15.19 rev/day for
+Starlink-550 puts the shell near 509 km.
+
+Sources of the preset numbers
+------------------------------
+* ``starlink-gen1``: SpaceX Gen1 FCC modification (IBFS SAT-MOD-20200417-00037, granted April
+  2021): 72x22 at 550 km / 53.0 deg; 72x22 at 540 km / 53.2 deg; 36x20 at 570 km / 70 deg;
+  6x58 and 4x43 at 560 km / 97.6 deg (4,408 satellites). Minimum user elevation 25 deg.
+* ``starlink-550``: the first of those shells (72x22, 550 km, 53 deg), as used by Hypatia.
+* ``kuiper-630``: Amazon Kuiper FCC authorisation (FCC 20-102, July 2020), first shell 34x34 at
+  630 km / 51.9 deg; minimum elevation 35 deg.
+* ``oneweb``: OneWeb phase 1 as filed with the FCC (SAT-LOI-20160428-00041): 18 planes x 36 =
+  648 satellites at 1,200 km, 87.9 deg. Minimum elevation 55 deg is quoted in the filing's
+  technical annex; skyfence's default mask for it is given in :data:`DEFAULT_MIN_ELEVATION_DEG`.
+* ``telesat``: Telesat Lightspeed (FCC modification SAT-MPL-20200526-00053, 2020): 78 polar
+  satellites (6x13) at 1,015 km / 98.98 deg and 220 inclined (20x11) at 1,325 km / 50.88 deg.
+  Minimum elevation 10 deg.
+Phasing factors are not in the filings; ``f = 1`` (Kuiper as Hypatia: half-slot offset between
+adjacent planes is Hypatia's choice and available via ``phase_offset=True``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from sgp4.api import WGS72, Satrec, SatrecArray
+
+from skyfence.errors import ElementsError
+from skyfence.orbits.frames import WGS84_A_KM, as_utc
+
+MU_WGS72_KM3_S2 = 398600.8
+#: default epoch of generated shells (UTC)
+DEFAULT_EPOCH = "2026-01-01T00:00:00"
+_SGP4_EPOCH0 = np.datetime64("1949-12-31T00:00:00", "ns")
+
+
+@dataclass(frozen=True)
+class Shell:
+    """One Walker-delta shell."""
+
+    planes: int
+    sats_per_plane: int
+    altitude_km: float
+    inclination_deg: float
+    phasing: int = 1
+    phase_offset: bool = False  # Hypatia's half-slot shift of odd planes (overrides phasing)
+    name: str = "shell"
+    raan_spread_deg: float = 360.0
+    eccentricity: float = 1e-7
+
+
+PRESETS: dict[str, list[Shell]] = {
+    "starlink-gen1": [
+        Shell(72, 22, 550.0, 53.0, name="starlink-550"),
+        Shell(72, 22, 540.0, 53.2, name="starlink-540"),
+        Shell(36, 20, 570.0, 70.0, name="starlink-570"),
+        Shell(6, 58, 560.0, 97.6, name="starlink-560-6"),
+        Shell(4, 43, 560.0, 97.6, name="starlink-560-4"),
+    ],
+    "starlink-550": [Shell(72, 22, 550.0, 53.0, name="starlink-550")],
+    "kuiper-630": [Shell(34, 34, 630.0, 51.9, phase_offset=True, name="kuiper-630")],
+    "oneweb": [Shell(18, 36, 1200.0, 87.9, name="oneweb")],
+    "telesat": [
+        Shell(6, 13, 1015.0, 98.98, name="telesat-polar"),
+        Shell(20, 11, 1325.0, 50.88, name="telesat-inclined"),
+    ],
+}
+
+#: default elevation masks (deg) by preset or snapshot family
+DEFAULT_MIN_ELEVATION_DEG: dict[str, float] = {
+    "starlink": 25.0,
+    "kuiper": 35.0,
+    "oneweb": 55.0,
+    "telesat": 10.0,
+}
+
+
+def default_min_elevation_deg(spec: str) -> float:
+    """Default elevation mask for a preset/snapshot name (25 deg if unknown)."""
+    low = str(spec).lower()
+    for key, value in DEFAULT_MIN_ELEVATION_DEG.items():
+        if key in low:
+            return value
+    return 25.0
+
+
+def _epoch_days(epoch_utc: object) -> tuple[float, float, float]:
+    t = as_utc(epoch_utc)[0]
+    days = (t - _SGP4_EPOCH0).astype("int64") / 86_400e9
+    return days, *_jd_split(t)
+
+
+def _jd_split(t: np.datetime64) -> tuple[float, float]:
+    ns = int(t.astype("int64"))
+    d, r = divmod(ns, 86_400 * 10**9)
+    return d + 2440587.5, r / (86_400 * 10**9)
+
+
+def _satrec(satnum: int, epoch_days: float, inc: float, raan: float, ma: float, no: float, ecc: float) -> Satrec:
+    sat = Satrec()
+    sat.sgp4init(WGS72, "i", satnum, epoch_days, 0.0, 0.0, 0.0, ecc, 0.0,
+                 np.radians(inc), np.radians(ma), no, np.radians(raan))  # fmt: skip
+    return sat
+
+
+def mean_altitude_km(sat: Satrec, n_samples: int = 128) -> float:
+    """Orbit-averaged SGP4 geocentric radius minus the WGS84 equatorial radius (km)."""
+    period_min = 2 * np.pi / sat.no_kozai
+    tsince = np.linspace(0.0, period_min, n_samples, endpoint=False)
+    jd = np.full(n_samples, sat.jdsatepoch)
+    fr = sat.jdsatepochF + tsince / 1440.0
+    e, r, _ = SatrecArray([sat]).sgp4(jd, fr)
+    if np.any(e):
+        raise ElementsError(f"SGP4 error {int(e.max())} while sizing a shell")
+    return float(np.linalg.norm(r[0], axis=-1).mean() - WGS84_A_KM)
+
+
+def mean_motion_for_altitude(altitude_km: float, inclination_deg: float, epoch_utc: object = DEFAULT_EPOCH,
+                             eccentricity: float = 1e-7) -> float:
+    """Kozai mean motion (rad/min) whose SGP4 orbit has the given mean altitude (see module doc)."""
+    if not 100.0 <= altitude_km <= 50_000.0:
+        raise ElementsError(f"shell altitude {altitude_km} km is outside 100..50,000 km")
+    days, _, _ = _epoch_days(epoch_utc)
+    target_r = WGS84_A_KM + altitude_km
+    a = target_r
+    for _ in range(6):
+        no = np.sqrt(MU_WGS72_KM3_S2 / a**3) * 60.0
+        sat = _satrec(0, days, inclination_deg, 0.0, 0.0, no, eccentricity)
+        err = (WGS84_A_KM + mean_altitude_km(sat)) - target_r
+        if abs(err) < 1e-6:
+            break
+        a -= err
+    return float(np.sqrt(MU_WGS72_KM3_S2 / a**3) * 60.0)
+
+
+def walker_elements(shells: list[Shell], *, epoch_utc: object = DEFAULT_EPOCH, first_satnum: int = 1):
+    """Elements of one or more Walker-delta shells (plane-major ids, no NORAD ids)."""
+    from skyfence.orbits.elements import Elements
+
+    days, _, _ = _epoch_days(epoch_utc)
+    names, sats, layout = [], [], []
+    satnum = first_satnum
+    for sh in shells:
+        if sh.planes < 1 or sh.sats_per_plane < 1:
+            raise ElementsError(f"shell {sh.name}: planes and satellites per plane must be >= 1")
+        if not 0.0 <= sh.inclination_deg <= 180.0:
+            raise ElementsError(f"shell {sh.name}: inclination {sh.inclination_deg} deg outside 0..180")
+        no = mean_motion_for_altitude(sh.altitude_km, sh.inclination_deg, epoch_utc, sh.eccentricity)
+        total = sh.planes * sh.sats_per_plane
+        for p in range(sh.planes):
+            raan = sh.raan_spread_deg * p / sh.planes
+            for k in range(sh.sats_per_plane):
+                ma = 360.0 * k / sh.sats_per_plane
+                if sh.phase_offset:
+                    ma += (180.0 / sh.sats_per_plane) if p % 2 == 1 else 0.0
+                else:
+                    ma += 360.0 * sh.phasing * p / total
+                sats.append(_satrec(satnum % 100000, days, sh.inclination_deg, raan % 360.0, ma % 360.0, no, sh.eccentricity))
+                names.append(f"{sh.name}-{p}-{k}")
+                satnum += 1
+        layout.append((sh.planes, sh.sats_per_plane))
+    return Elements(names, [None] * len(sats), sats, source="walker", shells=layout)
+
+
+def preset_elements(name: str, *, epoch_utc: object | None = None):
+    """Elements of a named preset (see :data:`PRESETS`)."""
+    shells = PRESETS[name.lower()]
+    els = walker_elements(shells, epoch_utc=epoch_utc or DEFAULT_EPOCH)
+    els.source = name.lower()
+    return els
