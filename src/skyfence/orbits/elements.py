@@ -147,7 +147,7 @@ def _check_field(kind: str, text: str) -> bool:
     raise AssertionError(kind)
 
 
-def _validate_tle(line1: str, line2: str) -> str | None:
+def _validate_tle(line1: str, line2: str, check_checksums: bool = True) -> str | None:
     """Return what is wrong with a TLE pair, or None."""
     for no, line, fields in ((1, line1, _L1_FIELDS), (2, line2, _L2_FIELDS)):
         if len(line) < 68:
@@ -159,7 +159,7 @@ def _validate_tle(line1: str, line2: str) -> str | None:
         for name, a, b, kind in fields:
             if not _check_field(kind, line[a - 1 : b]):
                 return f"line {no} columns {a}-{b} ({name}): {line[a - 1 : b]!r} is not valid"
-        if len(line) == 69:
+        if len(line) == 69 and check_checksums:
             if not line[68].isdigit():
                 return f"line {no} column 69 (checksum): {line[68]!r} is not a digit"
             want = tle_checksum(line)
@@ -176,10 +176,8 @@ def _norad_from_satnum(satrec: Satrec) -> int | None:
 
 
 def _satrec_from_tle(line1: str, line2: str) -> Satrec:
-    sat = Satrec.twoline2rv(line1, line2, WGS72)
-    if sat.error:
-        raise ValueError(f"SGP4 rejected the elements (error {sat.error})")
-    return sat
+    # an SGP4 initialisation error (e.g. decayed) is kept: propagation reports it per time step
+    return Satrec.twoline2rv(line1, line2, WGS72)
 
 
 def parse_tle_text(
@@ -188,10 +186,13 @@ def parse_tle_text(
     source: str = "<text>",
     skip_invalid: bool = False,
     first_line_number: int = 1,
+    check_checksums: bool = True,
 ) -> Elements:
     """Parse 2-line or 3-line TLE text (any mix of ``\\n``, ``\\r\\n``, ``\\r\\r\\n`` endings).
 
     Blank lines are ignored. A name line (3-line format) may start with ``0 ``.
+    ``check_checksums=False`` accepts records whose column-69 checksum is wrong (some published
+    test sets, e.g. one of Vallado's verification TLEs, carry one).
     """
     # physical lines: "\n", "\r\n" and "\r\r\n" end a line; a lone "\r" only in files without "\n"
     raw = [t.replace("\r", "") for t in text.split("\n")] if "\n" in text else text.split("\r")
@@ -233,7 +234,7 @@ def parse_tle_text(
             fail(lineno, f"{what} (not a TLE record)")
             i += 1
             continue
-        problem = _validate_tle(l1, l2)
+        problem = _validate_tle(l1, l2, check_checksums)
         if problem is None:
             try:
                 sat = _satrec_from_tle(l1, l2)

@@ -108,11 +108,14 @@ def teme_to_ecef(r_teme_km: np.ndarray, t_utc: np.ndarray) -> np.ndarray:
     """
     theta = gmst_rad(t_utc)
     c, s = np.cos(theta), np.sin(theta)
-    x, y, z = r_teme_km[..., 0], r_teme_km[..., 1], r_teme_km[..., 2]
+    x, y = r_teme_km[..., 0], r_teme_km[..., 1]
     out = np.empty_like(r_teme_km, dtype=float)
-    out[..., 0] = c * x + s * y
-    out[..., 1] = -s * x + c * y
-    out[..., 2] = z
+    ox, oy = out[..., 0], out[..., 1]
+    np.multiply(x, c, out=ox)
+    ox += s * y
+    np.multiply(y, c, out=oy)
+    oy -= s * x
+    out[..., 2] = r_teme_km[..., 2]
     return out
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
+from sgp4.api import SatrecArray
 
 from skyfence.orbits.elements import Elements
 from skyfence.orbits.frames import as_utc, ecef_to_lla, julian_date_utc, teme_to_ecef
@@ -83,11 +84,12 @@ def propagate(elements: Elements, t_utc: object, *, chunk_size: int = 2048) -> E
     n_sat, n_time = len(elements), len(t)
     r = np.empty((n_sat, n_time, 3))
     v = np.empty((n_sat, n_time, 3))
-    err = np.empty((n_sat, n_time), dtype=np.int8)
+    err = np.empty((n_sat, n_time), dtype=np.uint8)
     for a in range(0, n_sat, chunk_size):
         b = min(a + chunk_size, n_sat)
-        e_c, r_c, v_c = elements.subset(np.arange(a, b)).satrec_array().sgp4(jd, fr)
-        r[a:b], v[a:b], err[a:b] = r_c, v_c, e_c
+        # SatrecArray._sgp4 writes straight into (contiguous) slices of the outputs: no copies
+        SatrecArray(elements.satrecs[a:b])._sgp4(jd, fr, err[a:b], r[a:b], v[a:b])
+    err = err.view(np.int8)
     bad = err != 0
     if bad.any():
         r[bad] = np.nan

@@ -1,0 +1,90 @@
+"""``skyfence positions``: satellite positions over time as a table (Parquet or CSV)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import typer
+from rich.console import Console
+
+from skyfence.commands import app
+from skyfence.errors import SkyfenceError
+
+console = Console(stderr=True)
+
+
+def positions_table(ephemeris, frame: str):
+    """Long table: one row per (satellite, time). Columns ``sat, norad_id, t_utc, x_km.. | lat_deg.., error``."""
+    import pyarrow as pa
+
+    n_sat, n_time = ephemeris.n_sat, ephemeris.n_time
+    sat = np.repeat(np.asarray(ephemeris.names, dtype=object), n_time)
+    norad = pa.array(np.repeat(np.asarray(ephemeris.norad_ids, dtype=object), n_time), type=pa.int64())
+    t = pa.array(np.tile(ephemeris.t_utc, n_sat), type=pa.timestamp("ns", tz="UTC"))
+    cols = {"sat": pa.array(sat, type=pa.string()), "norad_id": norad, "t_utc": t}
+    if frame == "teme":
+        xyz = ephemeris.r_teme_km.reshape(-1, 3)
+        cols.update(x_km=xyz[:, 0], y_km=xyz[:, 1], z_km=xyz[:, 2])
+    elif frame == "ecef":
+        xyz = ephemeris.r_ecef_km.reshape(-1, 3)
+        cols.update(x_km=xyz[:, 0], y_km=xyz[:, 1], z_km=xyz[:, 2])
+    else:
+        lat, lon, alt = ephemeris.lla()
+        cols.update(lat_deg=lat.ravel(), lon_deg=lon.ravel(), alt_km=alt.ravel())
+    cols["error"] = ephemeris.error.ravel().astype(np.int8)
+    return pa.table(cols)
+
+
+def write_table(table, out: Path) -> None:
+    """Write a pyarrow table as Parquet (``.parquet``) or CSV (``.csv``, times as ISO 8601 with Z)."""
+    import pyarrow.compute as pc
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    suffix = out.suffix.lower()
+    if suffix == ".parquet":
+        pq.write_table(table, out)
+    elif suffix == ".csv":
+        for i, name in enumerate(table.column_names):
+            col = table.column(i)
+            if str(col.type).startswith("timestamp"):
+                table = table.set_column(i, name, pc.strftime(col, format="%Y-%m-%dT%H:%M:%SZ"))
+        pacsv.write_csv(table, out)
+    else:
+        raise SkyfenceError(f"--out {out}: use a .parquet or .csv file name")
+
+
+@app.command()
+def positions(
+    elements: str = typer.Option("starlink", "--elements", "-e", help="Preset (starlink, starlink-gen1, starlink-550, kuiper-630, oneweb, telesat), bundled snapshot, or TLE/OMM file."),
+    start: str = typer.Option("2026-04-30T00:00:00Z", help="Start time, ISO 8601 UTC."),
+    duration: float = typer.Option(3600.0, help="Duration in seconds."),
+    step: float = typer.Option(60.0, help="Time step in seconds."),
+    frame: str = typer.Option("ecef", help="teme | ecef | lla"),
+    out: Path = typer.Option(Path("positions.parquet"), help="Output .parquet or .csv"),
+    skip_invalid: bool = typer.Option(False, "--skip-invalid", help="Skip malformed element records (and report how many)."),
+) -> None:
+    """Propagate a constellation with SGP4 and write positions per satellite and time."""
+    from skyfence.orbits.elements import load_elements
+    from skyfence.orbits.frames import time_grid
+    from skyfence.orbits.propagate import SGP4_ERRORS, propagate
+
+    frame = frame.lower()
+    if frame not in ("teme", "ecef", "lla"):
+        raise SkyfenceError(f"--frame {frame!r}: choose teme, ecef or lla")
+    if out.suffix.lower() not in (".parquet", ".csv"):
+        raise SkyfenceError(f"--out {out}: use a .parquet or .csv file name")
+    els = load_elements(elements, skip_invalid=skip_invalid)
+    if els.skipped:
+        console.print(f"[yellow]skipped {len(els.skipped)} invalid record(s)[/]; first: {els.skipped[0]}")
+    t = time_grid(start, duration, step)
+    with console.status(f"propagating {len(els)} satellites x {len(t)} steps"):
+        eph = propagate(els, t)
+        table = positions_table(eph, frame)
+        write_table(table, out)
+    counts = eph.error_counts()
+    console.print(f"wrote {table.num_rows:,} rows ({len(els)} satellites x {len(t)} steps, {frame}) to {out}")
+    for code, n in counts.items():
+        console.print(f"[yellow]SGP4 error {code} ({SGP4_ERRORS.get(code, '?')}):[/] {n} samples, masked")
