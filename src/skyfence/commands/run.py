@@ -1,0 +1,93 @@
+"""``skyfence run`` and ``skyfence impact``: the service analysis of a scenario."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from skyfence.commands import app
+from skyfence.errors import ScenarioError
+
+console = Console(stderr=True)
+
+
+def _progress():
+    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TimeElapsedColumn(), console=console, transient=False)  # fmt: skip
+
+
+def _scenario(path: Path | None, example: str | None):
+    from skyfence.service.scenario import example_path, load_scenario
+
+    if (path is None) == (example is None):
+        raise ScenarioError("give a scenario file or --example NAME (not both)")
+    return load_scenario(example_path(example) if example else path)
+
+
+@app.command()
+def run(
+    scenario: Path = typer.Argument(None, help="Scenario TOML file (see README for the schema)."),
+    example: str = typer.Option(None, "--example", help="Run a bundled example: ukraine-crimea, taiwan-withheld, terminal-donation."),
+    out: Path = typer.Option(Path("out"), "--out", "-o", help="Output folder."),
+) -> None:
+    """Coverage AND policy for every H3 cell and terminal at every step: served, denied, uncovered."""
+    from skyfence.service.simulate import build_ground, compute_visibility, decide, write_outputs
+
+    sc = _scenario(scenario, example)
+    with _progress() as prog:
+        task = prog.add_task("regions, cells, terminals", total=None)
+        ground = build_ground(sc)
+        prog.update(task, description="propagate + visibility", total=len(ground.t_utc), completed=0)
+        vis = compute_visibility(sc, ground, progress=lambda n: prog.advance(task, n))
+        prog.update(task, description="policy decisions")
+        dec = decide(sc, ground, vis)
+        prog.update(task, description="outputs")
+        summary = write_outputs(sc, ground, vis, dec, out)
+    for w in dec.warnings:
+        console.print(f"[yellow]warning:[/] {w}")
+    t = Table(title=f"{sc.name}: {summary['cells']:,} cells x {summary['time']['steps']} steps, {ground.n_sat:,} satellites")
+    t.add_column("measure")
+    t.add_column("value", justify="right")
+    for k in ("covered_fraction", "served_fraction", "denied_fraction"):
+        t.add_row(k, f"{summary[k]:.4f}")
+    tm = summary["terminals"]
+    t.add_row("terminals", f"{tm['count']:,}")
+    t.add_row("terminals ever denied", f"{tm['ever_denied']:,}")
+    Console().print(t)
+    console.print(f"outputs in {out}/: summary.json cells.parquet terminals.parquet map.png" + (" terminals.png" if tm["count"] else ""))
+
+
+@app.command()
+def impact(
+    scenario: Path = typer.Argument(None, help="Scenario TOML file."),
+    policy: list[Path] = typer.Option(..., "--policy", help="The new Cedar policy file(s)."),
+    example: str = typer.Option(None, "--example", help="Use a bundled example as the scenario."),
+    out: Path = typer.Option(None, "--out", "-o", help="Write impact.json (and the new run's outputs) here."),
+) -> None:
+    """What a policy change does versus the scenario's policy: terminals, cells, km2 and people
+    newly denied or restored, and when."""
+    from skyfence.service.impact import compare
+
+    sc = _scenario(scenario, example)
+    with _progress() as prog:
+        task = prog.add_task("impact", total=None)
+        report = compare(sc, [str(p.resolve()) for p in policy], progress=lambda n: prog.advance(task, n),
+                         on_total=lambda n: prog.update(task, total=n))  # fmt: skip
+    t = Table(title=f"{sc.name}: {', '.join(p.name for p in policy)} vs current policy")
+    t.add_column("")
+    t.add_column("newly denied", justify="right")
+    t.add_column("restored", justify="right")
+    nd, rs = report["newly_denied"], report["restored"]
+    for k, fmt in (("terminals", "{:,}"), ("cells", "{:,}"), ("area_km2", "{:,.0f}"), ("people", "{:,.0f}")):
+        t.add_row(k, fmt.format(nd[k]), fmt.format(rs[k]))
+    t.add_row("first change (UTC)", str(nd["first_utc"]), str(rs["first_utc"]))
+    Console().print(t)
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "impact.json").write_text(json.dumps(report, indent=2))
+        console.print(f"wrote {out / 'impact.json'}")

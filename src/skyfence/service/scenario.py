@@ -1,0 +1,238 @@
+"""Scenario files (TOML): what to simulate, validated with errors that name the key.
+
+Schema (every key optional unless marked; relative paths resolve against the scenario's folder)::
+
+    name = "ukraine-crimea"                  # default: the file's stem
+    description = "..."
+
+    [constellation]
+    elements = "starlink"                    # preset, bundled snapshot, TLE/OMM path, or a list (required)
+    min_elevation_deg = 25                   # default: per constellation (starlink 25, kuiper 35, ...)
+    skip_invalid = false                     # skip malformed element records
+
+    [time]
+    start = "2026-04-30T00:00:00Z"           # required
+    duration_s = 86400                       # required
+    step_s = 60                              # required
+
+    [ground]
+    region = "UKR"                           # required: region spec (see skyfence.policy.regions) or a
+                                             # [regions] key, or a list of them (union)
+    h3_resolution = 5                        # Starlink publishes availability as res-5 cells
+    terminals = "terminals.csv"              # fixed terminals: id,lat,lon[,group] (CSV/GeoJSON/Parquet)
+    tracks = "drone.csv"                     # mobile terminals: id,t_utc,lat,lon[,group]
+    fleet = { n = 15000, seed = 1, group = "donated", rural_share = 0.1 }   # synthetic fleet in the region
+    cell_groups = ["public"]                 # Cedar groups of the anonymous probe terminal used for
+                                             # the cell-level decision (cells.parquet, map)
+
+    [regions]                                # named regions, Region::"<key>" in policies
+    crimea = "B89"
+    sevastopol = { lat = 44.6, lon = 33.52, radius_km = 60 }
+
+    [policy]
+    files = ["policy.cedar"]                 # no [policy] (or no files): everything covered is served
+
+    [output]
+    map = true                               # map.png
+    plot = true                              # terminals.png
+    timeline = false                         # terminal_states.parquet: one row per (terminal, step)
+"""
+
+from __future__ import annotations
+
+import difflib
+import tomllib
+from dataclasses import dataclass, field
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+from skyfence.errors import ScenarioError
+
+SCHEMA: dict[str, dict[str, tuple[type | tuple[type, ...], bool]]] = {
+    "constellation": {
+        "elements": ((str, list), True),
+        "min_elevation_deg": ((int, float), False),
+        "skip_invalid": (bool, False),
+    },
+    "time": {
+        "start": (str, True),
+        "duration_s": ((int, float), True),
+        "step_s": ((int, float), True),
+    },
+    "ground": {
+        "region": ((str, list, dict), True),
+        "h3_resolution": (int, False),
+        "terminals": ((str, list), False),
+        "tracks": ((str, list), False),
+        "fleet": (dict, False),
+        "cell_groups": (list, False),
+    },
+    "regions": {},
+    "policy": {"files": (list, False)},
+    "output": {"map": (bool, False), "plot": (bool, False), "timeline": (bool, False)},
+}
+TOP_LEVEL = {"name": str, "description": str}
+FLEET_KEYS = {"n": int, "seed": int, "group": (str, list), "rural_share": (int, float), "id_prefix": str}
+REQUIRED_SECTIONS = ("constellation", "time", "ground")
+
+
+@dataclass
+class Scenario:
+    """A validated scenario. ``base_dir`` is the folder relative paths resolve against."""
+
+    name: str
+    base_dir: Path
+    elements: str | list[str]
+    start: str
+    duration_s: float
+    step_s: float
+    region: Any
+    description: str = ""
+    min_elevation_deg: float | None = None
+    skip_invalid: bool = False
+    h3_resolution: int = 5
+    terminals: list[str] = field(default_factory=list)
+    tracks: list[str] = field(default_factory=list)
+    fleet: dict | None = None
+    cell_groups: list[str] = field(default_factory=lambda: ["public"])
+    regions: dict[str, Any] = field(default_factory=dict)
+    policy_files: list[str] = field(default_factory=list)
+    output: dict[str, bool] = field(default_factory=lambda: {"map": True, "plot": True, "timeline": False})
+    source: str = ""
+
+    def path(self, p: str) -> Path:
+        """Resolve a path from the scenario against its folder."""
+        q = Path(p)
+        return q if q.is_absolute() else self.base_dir / q
+
+
+def _suggest(key: str, allowed) -> str:
+    close = difflib.get_close_matches(key, list(allowed), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else f" (allowed: {', '.join(sorted(allowed))})"
+
+
+def _typename(t) -> str:
+    ts = t if isinstance(t, tuple) else (t,)
+    names = {str: "a string", int: "an integer", float: "a number", bool: "true/false", list: "a list", dict: "a table"}
+    return " or ".join(names.get(x, x.__name__) for x in ts)
+
+
+def _check_type(where: str, value: Any, t) -> None:
+    ts = t if isinstance(t, tuple) else (t,)
+    if isinstance(value, bool) and bool not in ts:
+        raise ScenarioError(f"{where}: expected {_typename(t)}, got {value!r}")
+    if not isinstance(value, ts):
+        raise ScenarioError(f"{where}: expected {_typename(t)}, got {value!r}")
+
+
+def parse_scenario(data: dict, *, base_dir: Path, source: str = "<scenario>", name: str = "scenario") -> Scenario:
+    """Validate a scenario dictionary (as read from TOML) and return a :class:`Scenario`."""
+    for key in data:
+        if key not in SCHEMA and key not in TOP_LEVEL:
+            raise ScenarioError(f"{source}: unknown key {key!r}" + _suggest(key, set(SCHEMA) | set(TOP_LEVEL)))
+    for sec in REQUIRED_SECTIONS:
+        if sec not in data:
+            raise ScenarioError(f"{source}: missing section [{sec}]")
+    for sec, keys in SCHEMA.items():
+        body = data.get(sec, {})
+        if not isinstance(body, dict):
+            raise ScenarioError(f"{source}: [{sec}] must be a table")
+        if sec == "regions":
+            continue
+        for key, value in body.items():
+            if key not in keys:
+                raise ScenarioError(f"{source}: unknown key {sec}.{key}" + _suggest(key, keys))
+            _check_type(f"{source}: {sec}.{key}", value, keys[key][0])
+        for key, (_, required) in keys.items():
+            if required and key not in body:
+                raise ScenarioError(f"{source}: missing key {sec}.{key}")
+    for key in ("name", "description"):
+        if key in data:
+            _check_type(f"{source}: {key}", data[key], str)
+    c, t, g = data["constellation"], data["time"], data["ground"]
+    if t["duration_s"] < 0:
+        raise ScenarioError(f"{source}: time.duration_s must be >= 0, got {t['duration_s']}")
+    if t["step_s"] <= 0:
+        raise ScenarioError(f"{source}: time.step_s must be > 0, got {t['step_s']}")
+    res = g.get("h3_resolution", 5)
+    if not 0 <= res <= 15:
+        raise ScenarioError(f"{source}: ground.h3_resolution must be 0..15, got {res}")
+    if "min_elevation_deg" in c and not 0 <= c["min_elevation_deg"] < 90:
+        raise ScenarioError(f"{source}: constellation.min_elevation_deg must be in [0, 90), got {c['min_elevation_deg']}")
+    fleet = g.get("fleet")
+    if fleet is not None:
+        for key, value in fleet.items():
+            if key not in FLEET_KEYS:
+                raise ScenarioError(f"{source}: unknown key ground.fleet.{key}" + _suggest(key, FLEET_KEYS))
+            _check_type(f"{source}: ground.fleet.{key}", value, FLEET_KEYS[key])
+        if "n" not in fleet or fleet["n"] < 0:
+            raise ScenarioError(f"{source}: ground.fleet.n (number of terminals, >= 0) is required")
+    from skyfence.orbits.frames import as_utc
+
+    try:
+        as_utc(t["start"])
+    except Exception as exc:  # noqa: BLE001
+        raise ScenarioError(f"{source}: time.start: {exc}") from None
+    pol = data.get("policy", {})
+    for i, f in enumerate(pol.get("files", [])):
+        _check_type(f"{source}: policy.files[{i}]", f, str)
+    out = {"map": True, "plot": True, "timeline": False} | data.get("output", {})
+
+    def as_list(v) -> list[str]:
+        return [v] if isinstance(v, str) else list(v or [])
+
+    return Scenario(
+        name=data.get("name", name),
+        description=data.get("description", ""),
+        base_dir=base_dir,
+        elements=c["elements"],
+        min_elevation_deg=c.get("min_elevation_deg"),
+        skip_invalid=c.get("skip_invalid", False),
+        start=t["start"],
+        duration_s=float(t["duration_s"]),
+        step_s=float(t["step_s"]),
+        region=g["region"],
+        h3_resolution=res,
+        terminals=as_list(g.get("terminals")),
+        tracks=as_list(g.get("tracks")),
+        fleet=fleet,
+        cell_groups=list(g.get("cell_groups", ["public"])),
+        regions=dict(data.get("regions", {})),
+        policy_files=list(pol.get("files", [])),
+        output=out,
+        source=source,
+    )
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and validate a scenario TOML file."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ScenarioError(f"{p}: no such scenario file (bundled examples: {', '.join(example_names())})") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(f"{p}: invalid TOML: {exc}") from None
+    return parse_scenario(data, base_dir=p.resolve().parent, source=str(p), name=p.stem)
+
+
+def examples_dir() -> Path:
+    return Path(str(files("skyfence") / "examples"))
+
+
+def example_names() -> list[str]:
+    d = examples_dir()
+    return sorted(x.name for x in d.iterdir() if (x / "scenario.toml").exists()) if d.exists() else []
+
+
+def example_path(name: str) -> Path:
+    """Path of a bundled example's scenario.toml."""
+    p = examples_dir() / name / "scenario.toml"
+    if not p.exists():
+        close = difflib.get_close_matches(name, example_names(), n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise ScenarioError(f"no bundled example {name!r} (have: {', '.join(example_names())}){hint}")
+    return p

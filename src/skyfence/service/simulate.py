@@ -1,0 +1,391 @@
+"""``skyfence run``: coverage AND policy, per H3 cell, per terminal, per time step.
+
+Pipeline (one module each): elements -> :func:`~skyfence.orbits.propagate.propagate` (ECEF) ->
+:func:`~skyfence.links.gsl.count_visible` (sparse KD-tree visibility, exact elevation test) for
+cell centres and for each terminal's own coordinates -> Cedar decisions with the exact bulk
+evaluator (:class:`~skyfence.policy.evaluate.BulkEvaluator`) -> states ``served`` (a satellite above
+the mask AND allowed), ``denied`` (visible but forbidden), ``uncovered`` (nothing above the mask),
+``absent`` (a mobile terminal outside its track's time span).
+
+Conventions
+-----------
+* Time is processed in chunks of steps (bounded memory: satellites x chunk x 3 floats).
+* **Cell decisions** use an anonymous probe principal ``Terminal::"~cell-probe"`` in the scenario's
+  ``ground.cell_groups`` (default ``["public"]``), speed 0, at the step's time, with the cell as
+  resource in every ``[regions]`` region that contains it.
+* **Terminal decisions** use the terminal's id and groups; its resource is the H3 cell (at the
+  scenario's resolution) that contains the terminal's own position at that step, and that cell's
+  regions. Visibility is computed at the terminal's own coordinates, not its cell's centre.
+* ``speed_kmh`` in the Cedar context is the mobile terminal's ground speed (0 for fixed ones).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from skyfence.coverage.stats import (
+    ABSENT,
+    DENIED,
+    SERVED,
+    UNCOVERED,
+    coverage_stats,
+    service_states,
+    state_counts,
+    state_stats,
+)
+from skyfence.errors import ScenarioError
+from skyfence.service.scenario import Scenario
+
+PROBE_ID = "~cell-probe"
+STATE_LABELS = {SERVED: "served", DENIED: "denied", UNCOVERED: "uncovered", ABSENT: "absent"}
+
+
+@dataclass
+class Ground:
+    """Everything on the ground of a scenario, resolved once (independent of the policy)."""
+
+    regions: object  # RegionSet
+    region_geom: object  # shapely geometry of the ground region
+    cells: np.ndarray  # uint64 [n_cell]
+    cell_lat_deg: np.ndarray
+    cell_lon_deg: np.ndarray
+    cell_area_km2: np.ndarray
+    terminals: object  # Terminals
+    t_utc: np.ndarray
+    step_s: float
+    min_elevation_deg: float
+    elements_source: str
+    n_sat: int
+
+
+@dataclass
+class Visibility:
+    """Satellites in view: cells ``[n_cell, n_time]`` and terminals ``[n_term, n_time]``."""
+
+    cell_counts: np.ndarray
+    terminal_counts: np.ndarray
+    terminal_cells: np.ndarray  # uint64 [n_term, n_time] (0 where absent)
+    present: np.ndarray  # bool [n_term, n_time]
+    sgp4_errors: dict[int, int] = field(default_factory=dict)
+
+
+@dataclass
+class Decisions:
+    """Policy outcome for one policy set."""
+
+    cell_allowed: np.ndarray  # bool [n_cell, n_time]
+    terminal_allowed: np.ndarray  # bool [n_term, n_time]
+    cell_states: np.ndarray  # int8 [n_cell, n_time]
+    terminal_states: np.ndarray  # int8 [n_term, n_time]
+    policy_sources: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+
+def _region_spec(spec, named: dict):
+    """Replace [regions] keys inside a ground.region spec by their own specs."""
+    if isinstance(spec, str) and spec in named:
+        return named[spec]
+    if isinstance(spec, list):
+        return [_region_spec(s, named) for s in spec]
+    return spec
+
+
+def build_ground(sc: Scenario, *, n_sat: int = 0, elements_source: str = "") -> Ground:
+    """Resolve regions, cells and terminals of a scenario."""
+    from skyfence.errors import RegionError
+    from skyfence.ground.sites import Terminals, read_terminals, read_tracks, synthetic_fleet
+    from skyfence.orbits.frames import time_grid
+    from skyfence.orbits.shells import default_min_elevation_deg
+    from skyfence.policy.regions import (
+        RegionSet,
+        cell_areas_km2,
+        cells_to_latlng,
+        region_cells,
+        resolve_region,
+    )
+
+    t = time_grid(sc.start, sc.duration_s, sc.step_s)
+    try:
+        regions = RegionSet.from_specs(sc.regions, sc.h3_resolution, base_dir=sc.base_dir)
+    except RegionError as exc:
+        raise ScenarioError(f"{sc.source}: [regions]: {exc}") from None
+    try:
+        geom = resolve_region(_region_spec(sc.region, sc.regions), base_dir=sc.base_dir)
+    except RegionError as exc:
+        raise ScenarioError(f"{sc.source}: ground.region: {exc}") from None
+    cells = region_cells(geom, sc.h3_resolution)
+    if len(cells) == 0:
+        raise ScenarioError(f"{sc.source}: ground.region has no H3 cell centre at resolution {sc.h3_resolution}")
+    lat, lon = cells_to_latlng(cells)
+    parts = []
+    for f in sc.terminals:
+        parts.append(read_terminals(f, base_dir=sc.base_dir, default_group="default"))
+    for f in sc.tracks:
+        parts.append(read_tracks(f, t, base_dir=sc.base_dir, default_group="mobile"))
+    if sc.fleet:
+        fl = dict(sc.fleet)
+        parts.append(
+            synthetic_fleet(
+                int(fl["n"]), geom, seed=int(fl.get("seed", 0)), group=fl.get("group", "fleet"),
+                rural_share=float(fl.get("rural_share", 0.1)), id_prefix=fl.get("id_prefix", "T"),
+            )
+        )  # fmt: skip
+    terms = Terminals.concat(parts, t) if parts else Terminals.concat([], t)
+    el = sc.elements if isinstance(sc.elements, str) else sc.elements[0]
+    mask = sc.min_elevation_deg if sc.min_elevation_deg is not None else default_min_elevation_deg(el)
+    return Ground(regions, geom, cells, lat, lon, cell_areas_km2(cells), terms, t, sc.step_s,
+                  float(mask), elements_source, n_sat)  # fmt: skip
+
+
+def compute_visibility(
+    sc: Scenario, ground: Ground, *, chunk_steps: int = 60, progress: Callable[[int], None] | None = None
+) -> Visibility:
+    """Propagate the constellation chunk by chunk and count satellites in view of every cell and
+    terminal at every step."""
+    from skyfence.links.gsl import count_visible, ground_points
+    from skyfence.orbits.elements import load_elements
+    from skyfence.orbits.propagate import propagate
+    from skyfence.policy.regions import points_to_cells
+
+    els = load_elements(sc.elements, skip_invalid=sc.skip_invalid)
+    ground.n_sat, ground.elements_source = len(els), els.source
+    t = ground.t_utc
+    n_t = len(t)
+    terms = ground.terminals
+    n_term = len(terms)
+    cell_g, cell_up = ground_points(ground.cell_lat_deg, ground.cell_lon_deg)
+    t_lat, t_lon = terms.positions(n_t)  # [n] or [n, n_time]
+    present = terms.present(n_t) if n_term else np.zeros((0, n_t), bool)
+    present = np.broadcast_to(present, (n_term, n_t)) if present.ndim == 2 else np.repeat(present[:, None], n_t, 1)
+    cell_counts = np.zeros((len(ground.cells), n_t), np.int16)
+    term_counts = np.zeros((n_term, n_t), np.int16)
+    errors: dict[int, int] = {}
+    for a in range(0, n_t, chunk_steps):
+        b = min(a + chunk_steps, n_t)
+        eph = propagate(els, t[a:b])
+        for code, n in eph.error_counts().items():
+            errors[code] = errors.get(code, 0) + n
+        sat = eph.r_ecef_km
+        cell_counts[:, a:b] = count_visible(cell_g, cell_up, sat, ground.min_elevation_deg)
+        if n_term:
+            if t_lat.ndim == 2:
+                g, up = ground_points(t_lat[:, a:b], t_lon[:, a:b])
+            else:
+                g, up = ground_points(t_lat, t_lon)
+            term_counts[:, a:b] = count_visible(g, up, sat, ground.min_elevation_deg)
+        if progress:
+            progress(b - a)
+    # the H3 cell of each terminal at each step (membership of regions is by that cell)
+    res = ground.regions.resolution
+    if n_term and t_lat.ndim == 2:
+        ok = present
+        tc = np.zeros((n_term, n_t), np.uint64)
+        tc[ok] = points_to_cells(t_lat[ok], t_lon[ok], res)
+    elif n_term:
+        tc = np.repeat(points_to_cells(t_lat, t_lon, res)[:, None], n_t, axis=1)
+    else:
+        tc = np.zeros((0, n_t), np.uint64)
+    return Visibility(cell_counts, term_counts, tc, present, errors)
+
+
+def decide(sc: Scenario, ground: Ground, vis: Visibility, policy_files: list[str] | None = None,
+           *, base_dir: Path | None = None) -> Decisions:
+    """Apply a Cedar policy set (the scenario's by default) to every cell and terminal at every step."""
+    files = sc.policy_files if policy_files is None else policy_files
+    n_cell, n_t = vis.cell_counts.shape
+    n_term = vis.terminal_counts.shape[0]
+    if not files:
+        c_allow = np.ones((n_cell, n_t), bool)
+        t_allow = np.ones((n_term, n_t), bool)
+        sources: tuple[str, ...] = ()
+        warnings: tuple[str, ...] = ()
+    else:
+        from skyfence.policy.cedar import load_policies
+        from skyfence.policy.evaluate import BulkEvaluator, LabelSets
+
+        paths = [str((base_dir or sc.base_dir) / f) if not Path(f).is_absolute() else f for f in files]
+        policy = load_policies(paths)
+        sources, warnings = tuple(paths), tuple(policy.warnings)
+        ev = BulkEvaluator(policy)
+        rs = ground.regions
+        probe = ev.principal_classes([PROBE_ID], LabelSets.from_lists([tuple(sc.cell_groups)]))
+        cell_rc = ev.resource_classes(ground.cells, rs.cell_region_labels(ground.cells))
+        c_allow = np.empty((n_cell, n_t), bool)
+        t_allow = np.zeros((n_term, n_t), bool)
+        terms = ground.terminals
+        if n_term:
+            t_pc = ev.principal_classes([str(i) for i in terms.ids], LabelSets.from_lists(list(terms.groups)))
+            speeds = terms.speeds_kmh(n_t) if terms.mobile else None
+            # resource classes of the distinct terminal cells (fixed terminals: once)
+            uniq, inv = np.unique(vis.terminal_cells, return_inverse=True)
+            inv = inv.reshape(vis.terminal_cells.shape)
+            u_rc = ev.resource_classes(uniq, rs.cell_region_labels(uniq))
+        for k in range(n_t):
+            tk = ground.t_utc[k]
+            c_allow[:, k] = ev.decide_classes(np.repeat(probe, n_cell), cell_rc, tk, 0)
+            if n_term:
+                sp = 0 if speeds is None else np.nan_to_num(speeds[:, k])
+                t_allow[:, k] = ev.decide_classes(t_pc, u_rc[inv[:, k]], tk, sp)
+    c_states = service_states(vis.cell_counts, c_allow)
+    t_states = service_states(vis.terminal_counts, t_allow, present=vis.present)
+    return Decisions(c_allow, t_allow, c_states, t_states, sources, warnings)
+
+
+# --------------------------------------------------------------------------- outputs
+
+
+def _state_names(states: np.ndarray) -> np.ndarray:
+    """State codes -> names (served/denied/uncovered/absent)."""
+    codes = np.array(sorted(STATE_LABELS))
+    names = np.array([STATE_LABELS[c] for c in codes], dtype=object)
+    return names[np.searchsorted(codes, states)]
+
+
+def _iso(t) -> str | None:
+    if t is None or (isinstance(t, np.datetime64) and np.isnat(t)):
+        return None
+    return str(np.datetime_as_string(np.datetime64(t, "s"), unit="s")) + "Z"
+
+
+def cell_population(cells: np.ndarray, resolution: int) -> np.ndarray:
+    """People per cell from the bundled cities (Natural Earth pop_max, Hypatia ranks); 0 elsewhere."""
+    from skyfence.ground.sites import load_cities
+    from skyfence.policy.regions import points_to_cells
+
+    c = load_cities()
+    city_cells = points_to_cells(c.lat_deg, c.lon_deg, resolution)
+    order = np.argsort(cells)
+    pos = np.searchsorted(cells[order], city_cells)
+    pos = np.clip(pos, 0, len(cells) - 1)
+    hit = cells[order][pos] == city_cells
+    pop = np.zeros(len(cells))
+    np.add.at(pop, order[pos[hit]], c.pop[hit])
+    return pop
+
+
+def summarize(sc: Scenario, ground: Ground, vis: Visibility, dec: Decisions) -> dict:
+    """The ``summary.json`` document (keys documented in README)."""
+    n_cell, n_t = vis.cell_counts.shape
+    pairs = n_cell * n_t
+    cs = dec.cell_states
+    tcounts = state_counts(dec.terminal_states)
+    hours = {}
+    if len(ground.terminals):
+        hour = ground.t_utc.astype("datetime64[h]")
+        for h in np.unique(hour):
+            m = hour == h
+            pres = (dec.terminal_states[:, m] != ABSENT).sum()
+            hours[_iso(h)] = float((dec.terminal_states[:, m] == SERVED).sum() / pres) if pres else None
+    per_region = []
+    member = ground.regions.membership(ground.cells).tocsc() if len(ground.regions) else None
+    for j, name in enumerate(ground.regions.names):
+        rows = member[:, j].nonzero()[0] if member is not None else []
+        if len(rows) == 0:
+            per_region.append({"region": name, "cells_in_ground": 0})
+            continue
+        s = cs[rows]
+        per_region.append({
+            "region": name, "cells_in_ground": int(len(rows)),
+            "area_km2": float(ground.cell_area_km2[rows].sum()),
+            "covered_fraction": float((s != UNCOVERED).mean()),
+            "served_fraction": float((s == SERVED).mean()),
+            "denied_fraction": float((s == DENIED).mean()),
+        })  # fmt: skip
+    ts = dec.terminal_states
+    return {
+        "scenario": sc.name,
+        "description": sc.description,
+        "constellation": {"elements": sc.elements, "satellites": ground.n_sat,
+                          "min_elevation_deg": ground.min_elevation_deg, "sgp4_errors": {str(k): v for k, v in vis.sgp4_errors.items()}},
+        "time": {"start_utc": _iso(ground.t_utc[0]), "end_utc": _iso(ground.t_utc[-1]), "steps": n_t, "step_s": ground.step_s},
+        "policy": {"files": list(dec.policy_sources), "warnings": list(dec.warnings)},
+        "h3_resolution": ground.regions.resolution,
+        "cells": n_cell,
+        "area_km2": float(ground.cell_area_km2.sum()),
+        "covered_fraction": float((cs != UNCOVERED).sum() / pairs),
+        "served_fraction": float((cs == SERVED).sum() / pairs),
+        "denied_fraction": float((cs == DENIED).sum() / pairs),
+        "uncovered_fraction": float((cs == UNCOVERED).sum() / pairs),
+        "cells_always_covered": int((cs != UNCOVERED).all(axis=1).sum()),
+        "cells_ever_denied": int((cs == DENIED).any(axis=1).sum()),
+        "regions": per_region,
+        "terminals": {
+            "count": int(len(ground.terminals)),
+            "terminal_steps": {k: int(v.sum()) for k, v in tcounts.items()},
+            "ever_denied": int((ts == DENIED).any(axis=1).sum()),
+            "ever_uncovered": int((ts == UNCOVERED).any(axis=1).sum()),
+            "always_served": int(((ts == SERVED) | (ts == ABSENT)).all(axis=1).sum() - (ts == ABSENT).all(axis=1).sum()),
+            "served_share_by_hour": hours,
+        },
+    }
+
+
+def write_outputs(sc: Scenario, ground: Ground, vis: Visibility, dec: Decisions, out_dir: Path) -> dict:
+    """Write summary.json, cells.parquet, terminals.parquet, map.png, terminals.png into ``out_dir``."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from skyfence.policy.regions import cells_to_str
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    summary = summarize(sc, ground, vis, dec)
+    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+    cov = coverage_stats(vis.cell_counts, ground.step_s).to_columns(ground.t_utc)
+    cs = dec.cell_states
+    names = ground.regions.cell_region_names(ground.cells) if len(ground.regions) else [()] * len(ground.cells)
+    cols = {"h3": cells_to_str(ground.cells), "lat_deg": ground.cell_lat_deg, "lon_deg": ground.cell_lon_deg,
+            "area_km2": ground.cell_area_km2, **cov,
+            "served_fraction": (cs == SERVED).mean(axis=1), "denied_fraction": (cs == DENIED).mean(axis=1),
+            "regions": [list(n) for n in names]}  # fmt: skip
+    pq.write_table(pa.table({k: (list(v) if isinstance(v, np.ndarray) and v.dtype.kind == "M" else v) for k, v in cols.items()}), out_dir / "cells.parquet")
+    terms = ground.terminals
+    ts = dec.terminal_states
+    st = state_stats(ts, ground.step_s).to_columns(ground.t_utc)
+    tcols = {"id": [str(i) for i in terms.ids], "group": [";".join(g) for g in terms.groups], **st}
+    pq.write_table(pa.table(tcols), out_dir / "terminals.parquet")
+    if sc.output.get("timeline"):
+        n, n_t = ts.shape
+        pq.write_table(pa.table({
+            "id": np.repeat(np.array([str(i) for i in terms.ids], dtype=object), n_t),
+            "t_utc": np.tile(ground.t_utc, n),
+            "state": _state_names(ts.ravel()),
+            "visible": vis.terminal_counts.ravel(),
+        }), out_dir / "terminal_states.parquet")  # fmt: skip
+    if sc.output.get("map", True):
+        from skyfence.viz.maps import cell_map
+
+        worst = np.where((cs == DENIED).mean(axis=1) >= 0.5, DENIED,
+                         np.where((cs == SERVED).mean(axis=1) >= 0.5, SERVED, UNCOVERED))  # fmt: skip
+        fences = {n: ground.regions.geometry(n) for n in ground.regions.names if ground.regions.geometry(n) is not None}
+        t_lat, t_lon = terms.positions(len(ground.t_utc)) if len(terms) else (None, None)
+        if t_lat is not None and t_lat.ndim == 2:
+            t_lat, t_lon = np.nanmean(t_lat, axis=1), np.nanmean(t_lon, axis=1)
+        n_show = 3000
+        step = max(1, len(terms) // n_show) if len(terms) else 1
+        cell_map(out_dir / "map.png", ground.cells, states=worst,
+                 title=f"{sc.name}: majority state per H3 cell (res {ground.regions.resolution}), "
+                       f"{_iso(ground.t_utc[0])} + {sc.duration_s / 3600:g} h",
+                 geofences=fences,
+                 terminals_lat_deg=None if t_lat is None else t_lat[::step],
+                 terminals_lon_deg=None if t_lon is None else t_lon[::step])  # fmt: skip
+    if sc.output.get("plot", True) and len(terms):
+        from skyfence.viz.plots import states_over_time
+
+        states_over_time(out_dir / "terminals.png", ground.t_utc, state_counts(ts),
+                         title=f"{sc.name}: terminals by service state ({len(terms):,} terminals)")
+    return summary
+
+
+def run_scenario(sc: Scenario, out_dir: Path | None = None, *, progress_factory=None) -> tuple[Ground, Visibility, Decisions, dict | None]:
+    """Run a scenario end to end; write outputs when ``out_dir`` is given."""
+    ground = build_ground(sc)
+    prog = progress_factory(len(ground.t_utc)) if progress_factory else None
+    vis = compute_visibility(sc, ground, progress=prog)
+    dec = decide(sc, ground, vis)
+    summary = write_outputs(sc, ground, vis, dec, out_dir) if out_dir is not None else None
+    return ground, vis, dec, summary
