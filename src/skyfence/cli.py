@@ -36,13 +36,13 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except SystemExit as exc:  # typer/click exits (e.g. --help)
         return int(exc.code or 0)
-    except Exception as exc:  # click usage errors carry their own exit codes
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
+    except Exception as exc:  # noqa: BLE001
+        # usage errors (bad option values, unknown options) from click, or from the copy of click
+        # that recent Typer versions vendor (typer._click): both have .show() and .exit_code
+        if hasattr(exc, "show") and hasattr(exc, "exit_code"):
             exc.show()
-            return exc.exit_code
-        if isinstance(exc, click.exceptions.Abort):
+            return int(exc.exit_code)
+        if type(exc).__name__ == "Abort":
             return 1
         raise
     return 0

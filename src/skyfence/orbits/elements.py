@@ -97,13 +97,11 @@ class Elements:
 
 def tle_checksum(line: str) -> int:
     """The modulo-10 checksum of the first 68 columns (digits count, '-' counts 1)."""
-    total = 0
-    for ch in line[:68]:
-        if ch.isdigit():
-            total += int(ch)
-        elif ch == "-":
-            total += 1
-    return total % 10
+    head = line[:68]
+    return (sum(_DIGIT_VALUE.get(ch, 0) for ch in head)) % 10
+
+
+_DIGIT_VALUE = {str(d): d for d in range(10)} | {"-": 1}
 
 
 # (name, first column, last column) 1-based inclusive, and a parser for the field

@@ -1,0 +1,135 @@
+"""FastAPI application of the governance plane: `create_app(db_url, log_key=...)`.
+
+Routers per resource (terminals, groups and owners, proposals and approvals, policies, log,
+service, principals); OpenAPI at ``/docs`` and ``/openapi.json``. Refusals: 401 (who are you),
+403 (not allowed: roles.cedar, or a governance rule such as self-approval), 404, 409 (conflict),
+422 (payload; names the field).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from skyfence.api.auth import AuthError
+from skyfence.errors import GovernanceError, SkyfenceError
+from skyfence.governance.db import (
+    Conflict,
+    Database,
+    Invalid,
+    NotFound,
+    Refused,
+    init_db,
+    normalize_url,
+)
+from skyfence.governance.ledger import Ledger
+
+__all__ = ["create_app", "resolve_log_key"]
+
+
+def resolve_log_key(db_url: str, log_key=None):
+    """The log's Ed25519 private key: a key object, a key file path (created if missing), or None
+    for ``<sqlite file>.logkey`` next to a SQLite database (created on first start)."""
+    from skyfence.governance.keys import generate_private_key, load_private_key, private_key_pem
+
+    if log_key is not None and not isinstance(log_key, (str, Path)):
+        return log_key
+    if log_key is None:
+        url = normalize_url(db_url)
+        if not url.startswith("sqlite"):
+            raise GovernanceError("give the log's signing key file with --log-key for a "
+                                  "PostgreSQL database")
+        log_key = url.split("///", 1)[1] + ".logkey"
+    path = Path(log_key).expanduser()
+    if not path.exists():
+        key = generate_private_key()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(private_key_pem(key))
+        return key
+    return load_private_key(path)
+
+
+def create_app(db_url: str, log_key=None, *, origin: str | None = None,
+               elements: str = "starlink", db: Database | None = None) -> FastAPI:
+    """The governance API over the database at `db_url` (migrated to the latest schema),
+    signing checkpoints and receipts with `log_key` (see `resolve_log_key`)."""
+    from skyfence.api.routers import (
+        groups,
+        log,
+        policies,
+        principals,
+        proposals,
+        service,
+        terminals,
+    )
+
+    db = db or init_db(db_url)
+    key = resolve_log_key(db_url, log_key)
+    ledger = Ledger(db, key, origin=origin)
+    with db.read_session() as s:
+        first = ledger.entries(s, 0, 1)
+    if first and first[0]["data"].get("verifier_key") != ledger.verifier_key:
+        raise GovernanceError("the log key does not match this log (entry 0 names another key)")
+    app = FastAPI(
+        title="skyfence governance plane",
+        version="1",
+        description=(
+            "Terminal registry, quorum-approved service policies and a verifiable RFC 9162 "
+            "transparency log. Authenticate with `X-API-Key` / `Authorization: Bearer`, or sign "
+            "requests with your Ed25519 key (X-Skyfence-Principal, X-Skyfence-Timestamp, "
+            "X-Skyfence-Signature). The log (/log/...) is public: anyone may verify it."),
+    )
+    app.state.db = db
+    app.state.ledger = ledger
+    app.state.elements = elements
+
+    def _err(status: int, exc: Exception) -> JSONResponse:
+        return JSONResponse(status_code=status, content={"detail": str(exc)})
+
+    @app.exception_handler(AuthError)
+    async def _auth(_req: Request, exc: AuthError):
+        return JSONResponse(status_code=401, content={"detail": str(exc)},
+                            headers={"WWW-Authenticate": "Bearer"})
+
+    @app.exception_handler(Refused)
+    async def _refused(_req: Request, exc: Refused):
+        return _err(403, exc)
+
+    @app.exception_handler(NotFound)
+    async def _nf(_req: Request, exc: NotFound):
+        return _err(404, exc)
+
+    @app.exception_handler(Conflict)
+    async def _conflict(_req: Request, exc: Conflict):
+        return _err(409, exc)
+
+    @app.exception_handler(IntegrityError)
+    async def _integrity(_req: Request, exc: IntegrityError):
+        return _err(409, Exception(f"conflicts with the stored state: {exc.orig}"))
+
+    @app.exception_handler(OperationalError)
+    async def _busy(_req: Request, exc: OperationalError):
+        return JSONResponse(status_code=503, content={"detail": f"database busy: {exc.orig}"},
+                            headers={"Retry-After": "1"})
+
+    @app.exception_handler(Invalid)
+    async def _invalid(_req: Request, exc: Invalid):
+        return _err(422, exc)
+
+    @app.exception_handler(SkyfenceError)
+    async def _other(_req: Request, exc: SkyfenceError):
+        return _err(422, exc)
+
+    @app.get("/health", tags=["health"], summary="Liveness (no authentication)")
+    def health() -> dict:
+        return {"status": "ok"}
+
+    for r in (terminals, groups, proposals, policies, log, service, principals):
+        app.include_router(r.router)
+    return app
