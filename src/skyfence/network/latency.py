@@ -117,7 +117,7 @@ def satellite_ecef_km(elements, t_utc: np.ndarray, *, earth_rotation: str = "ut1
     it to reproduce Hypatia's numbers (on 2000-01-01 UT1 - UTC = +0.355 s: the Earth turns
     5.3 arcsec in that time, ~165 m at the equator, up to ~1.2e-3 ms on Hypatia's RTTs).
     """
-    from skyfence.orbits.frames import teme_to_ecef, ut1_minus_utc_s
+    from skyfence.orbits.frames import teme_to_ecef
     from skyfence.orbits.propagate import propagate
 
     if earth_rotation not in EARTH_ROTATIONS:
@@ -125,10 +125,7 @@ def satellite_ecef_km(elements, t_utc: np.ndarray, *, earth_rotation: str = "ut1
     eph = propagate(elements, t_utc)
     if earth_rotation == "ut1":
         return eph.r_ecef_km
-    t = eph.t_utc
-    # frames evaluates GMST at t + (UT1 - UTC)(t); shifting t by -(UT1 - UTC) gives GMST at UTC
-    dut1_ns = np.round(ut1_minus_utc_s(t) * 1e9).astype(np.int64).astype("timedelta64[ns]")
-    return teme_to_ecef(eph.r_teme_km, t - dut1_ns)
+    return teme_to_ecef(eph.r_teme_km, eph.t_utc, ut1=False)
 
 
 @dataclass

@@ -90,10 +90,15 @@ def ut1_minus_utc_s(t_utc: np.ndarray) -> np.ndarray:
     return np.asarray(ts.utc(1970, 1, 1 + days, 0, 0, sec).dut1, dtype=float).reshape(t.shape)
 
 
-def gmst_rad(t_utc: np.ndarray) -> np.ndarray:
-    """Greenwich mean sidereal time (IAU 1982, of UT1) in radians, in [0, 2 pi)."""
+def gmst_rad(t_utc: np.ndarray, *, ut1: bool = True) -> np.ndarray:
+    """Greenwich mean sidereal time (IAU 1982) in radians, in [0, 2 pi).
+
+    Evaluated at UT1 (correct); ``ut1=False`` evaluates it at UTC, i.e. takes UT1 - UTC = 0,
+    as PyEphem-based tools such as Hypatia do (only to reproduce their numbers).
+    """
     jd_whole, jd_frac = julian_date_utc(t_utc)
-    jd_frac = jd_frac + ut1_minus_utc_s(t_utc) / 86_400.0
+    if ut1:
+        jd_frac = jd_frac + ut1_minus_utc_s(t_utc) / 86_400.0
     # theta_GMST1982 as in Vallado (2006) / skyfield.sgp4lib, split for precision
     t = (jd_whole - JD_J2000 + jd_frac) / 36525.0
     g = 67310.54841 + (8640184.812866 + (0.093104 + (-6.2e-6) * t) * t) * t
@@ -101,12 +106,13 @@ def gmst_rad(t_utc: np.ndarray) -> np.ndarray:
     return theta * TAU
 
 
-def teme_to_ecef(r_teme_km: np.ndarray, t_utc: np.ndarray) -> np.ndarray:
+def teme_to_ecef(r_teme_km: np.ndarray, t_utc: np.ndarray, *, ut1: bool = True) -> np.ndarray:
     """Rotate TEME vectors to ECEF (pseudo-Earth-fixed = ITRF without polar motion).
 
     ``r_teme_km`` has shape ``[..., n_time, 3]``; ``t_utc`` has shape ``[n_time]``.
+    ``ut1=False``: GMST at UTC (see :func:`gmst_rad`), for Hypatia compatibility only.
     """
-    theta = gmst_rad(t_utc)
+    theta = gmst_rad(t_utc, ut1=ut1)
     c, s = np.cos(theta), np.sin(theta)
     x, y = r_teme_km[..., 0], r_teme_km[..., 1]
     out = np.empty_like(r_teme_km, dtype=float)

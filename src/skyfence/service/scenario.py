@@ -31,6 +31,9 @@ Schema (every key optional unless marked; relative paths resolve against the sce
 
     [policy]
     files = ["policy.cedar"]                 # no [policy] (or no files): everything covered is served
+    log = "governance.sqlite"                # OR replay a governance log (export JSON, SQLite file or
+                                             # server URL): verified, then at each step the policy set
+                                             # in force at that time (none before the first enactment)
 
     [output]
     map = true                               # map.png
@@ -69,7 +72,7 @@ SCHEMA: dict[str, dict[str, tuple[type | tuple[type, ...], bool]]] = {
         "cell_groups": (list, False),
     },
     "regions": {},
-    "policy": {"files": (list, False)},
+    "policy": {"files": (list, False), "log": (str, False)},
     "output": {"map": (bool, False), "plot": (bool, False), "timeline": (bool, False)},
 }
 TOP_LEVEL = {"name": str, "description": str}
@@ -98,6 +101,7 @@ class Scenario:
     cell_groups: list[str] = field(default_factory=lambda: ["public"])
     regions: dict[str, Any] = field(default_factory=dict)
     policy_files: list[str] = field(default_factory=list)
+    policy_log: str | None = None
     output: dict[str, bool] = field(default_factory=lambda: {"map": True, "plot": True, "timeline": False})
     source: str = ""
 
@@ -177,6 +181,8 @@ def parse_scenario(data: dict, *, base_dir: Path, source: str = "<scenario>", na
     pol = data.get("policy", {})
     for i, f in enumerate(pol.get("files", [])):
         _check_type(f"{source}: policy.files[{i}]", f, str)
+    if pol.get("files") and pol.get("log"):
+        raise ScenarioError(f"{source}: [policy] takes files or log, not both")
     out = {"map": True, "plot": True, "timeline": False} | data.get("output", {})
 
     def as_list(v) -> list[str]:
@@ -200,6 +206,8 @@ def parse_scenario(data: dict, *, base_dir: Path, source: str = "<scenario>", na
         cell_groups=list(g.get("cell_groups", ["public"])),
         regions=dict(data.get("regions", {})),
         policy_files=list(pol.get("files", [])),
+        policy_log=(pol["log"] if pol["log"].startswith(("http://", "https://")) else str(base_dir / pol["log"]))
+        if pol.get("log") else None,
         output=out,
         source=source,
     )

@@ -193,47 +193,81 @@ def compute_visibility(
     return Visibility(cell_counts, term_counts, tc, present, errors)
 
 
+def _policy_segments(sc: Scenario, ground: Ground, files: list[str], base_dir: Path | None, log: str | None):
+    """[(ServicePolicy or None, RegionSet, step indices)]: which policy applies at which steps.
+
+    From policy files: one segment. From a governance log (``[policy] log``): the log is verified
+    and replayed, each step getting the policy set in force at its time (none before the first
+    enactment: everything covered is served); the log's named regions join the scenario's.
+    """
+    from skyfence.policy.cedar import ServicePolicy, load_policies
+    from skyfence.policy.regions import RegionSet
+
+    steps = np.arange(len(ground.t_utc))
+    if log:
+        from skyfence.governance.ledger import load_policy_timeline, policy_at_time
+
+        timeline = load_policy_timeline(log)
+        in_force = [policy_at_time(timeline, t.astype("datetime64[us]").item()) for t in ground.t_utc]
+        keys = np.array([-1 if p is None else p["log_index"] for p in in_force])
+        segs = []
+        for key in np.unique(keys):
+            idx = steps[keys == key]
+            p = in_force[int(idx[0])]
+            if p is None:
+                segs.append((None, ground.regions, idx))
+                continue
+            regions = RegionSet.from_specs({**sc.regions, **p["regions"]}, ground.regions.resolution, base_dir=sc.base_dir)
+            policy = ServicePolicy.from_text(p["cedar"], source=f"{log}#entry-{p['log_index']}")
+            segs.append((policy, regions, idx))
+        return segs
+    if not files:
+        return [(None, ground.regions, steps)]
+    paths = [str((base_dir or sc.base_dir) / f) if not Path(f).is_absolute() else f for f in files]
+    return [(load_policies(paths), ground.regions, steps)]
+
+
 def decide(sc: Scenario, ground: Ground, vis: Visibility, policy_files: list[str] | None = None,
-           *, base_dir: Path | None = None) -> Decisions:
-    """Apply a Cedar policy set (the scenario's by default) to every cell and terminal at every step."""
-    files = sc.policy_files if policy_files is None else policy_files
+           *, base_dir: Path | None = None, policy_log: str | None = None) -> Decisions:
+    """Apply a Cedar policy set to every cell and terminal at every step: the scenario's own
+    (``[policy] files`` or ``[policy] log``) by default, or ``policy_files`` / ``policy_log``."""
+    from skyfence.policy.evaluate import BulkEvaluator, LabelSets
+
+    if policy_files is None and policy_log is None:
+        files, log = sc.policy_files, sc.policy_log
+    else:
+        files, log = list(policy_files or []), policy_log
     n_cell, n_t = vis.cell_counts.shape
     n_term = vis.terminal_counts.shape[0]
-    if not files:
-        c_allow = np.ones((n_cell, n_t), bool)
-        t_allow = np.ones((n_term, n_t), bool)
-        sources: tuple[str, ...] = ()
-        warnings: tuple[str, ...] = ()
-    else:
-        from skyfence.policy.cedar import load_policies
-        from skyfence.policy.evaluate import BulkEvaluator, LabelSets
-
-        paths = [str((base_dir or sc.base_dir) / f) if not Path(f).is_absolute() else f for f in files]
-        policy = load_policies(paths)
-        sources, warnings = tuple(paths), tuple(policy.warnings)
+    c_allow = np.ones((n_cell, n_t), bool)
+    t_allow = np.ones((n_term, n_t), bool)
+    sources: list[str] = []
+    warnings: list[str] = []
+    terms = ground.terminals
+    speeds = terms.speeds_kmh(n_t) if n_term and terms.mobile else None
+    uniq, inv = np.unique(vis.terminal_cells, return_inverse=True)
+    inv = inv.reshape(vis.terminal_cells.shape)
+    for policy, rs, idx in _policy_segments(sc, ground, files, base_dir, log):
+        if policy is None:
+            continue
+        sources += [x for x in policy.sources if x not in sources]
+        warnings += [w for w in policy.warnings if w not in warnings]
         ev = BulkEvaluator(policy)
-        rs = ground.regions
         probe = ev.principal_classes([PROBE_ID], LabelSets.from_lists([tuple(sc.cell_groups)]))
         cell_rc = ev.resource_classes(ground.cells, rs.cell_region_labels(ground.cells))
-        c_allow = np.empty((n_cell, n_t), bool)
-        t_allow = np.zeros((n_term, n_t), bool)
-        terms = ground.terminals
+        probe_c = np.repeat(probe, n_cell)
         if n_term:
             t_pc = ev.principal_classes([str(i) for i in terms.ids], LabelSets.from_lists(list(terms.groups)))
-            speeds = terms.speeds_kmh(n_t) if terms.mobile else None
-            # resource classes of the distinct terminal cells (fixed terminals: once)
-            uniq, inv = np.unique(vis.terminal_cells, return_inverse=True)
-            inv = inv.reshape(vis.terminal_cells.shape)
             u_rc = ev.resource_classes(uniq, rs.cell_region_labels(uniq))
-        for k in range(n_t):
+        for k in idx:
             tk = ground.t_utc[k]
-            c_allow[:, k] = ev.decide_classes(np.repeat(probe, n_cell), cell_rc, tk, 0)
+            c_allow[:, k] = ev.decide_classes(probe_c, cell_rc, tk, 0)
             if n_term:
                 sp = 0 if speeds is None else np.nan_to_num(speeds[:, k])
                 t_allow[:, k] = ev.decide_classes(t_pc, u_rc[inv[:, k]], tk, sp)
     c_states = service_states(vis.cell_counts, c_allow)
     t_states = service_states(vis.terminal_counts, t_allow, present=vis.present)
-    return Decisions(c_allow, t_allow, c_states, t_states, sources, warnings)
+    return Decisions(c_allow, t_allow, c_states, t_states, tuple(sources or ([log] if log else [])), tuple(warnings))
 
 
 # --------------------------------------------------------------------------- outputs
