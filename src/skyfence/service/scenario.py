@@ -22,6 +22,7 @@ Schema (every key optional unless marked; relative paths resolve against the sce
     terminals = "terminals.csv"              # fixed terminals: id,lat,lon[,group] (CSV/GeoJSON/Parquet)
     tracks = "drone.csv"                     # mobile terminals: id,t_utc,lat,lon[,group]
     fleet = { n = 15000, seed = 1, group = "donated", rural_share = 0.1 }   # synthetic fleet in the region
+                                             # (or in fleet.region, a region spec / [regions] key)
     cell_groups = ["public"]                 # Cedar groups of the anonymous probe terminal used for
                                              # the cell-level decision (cells.parquet, map)
 
@@ -76,7 +77,8 @@ SCHEMA: dict[str, dict[str, tuple[type | tuple[type, ...], bool]]] = {
     "output": {"map": (bool, False), "plot": (bool, False), "timeline": (bool, False)},
 }
 TOP_LEVEL = {"name": str, "description": str}
-FLEET_KEYS = {"n": int, "seed": int, "group": (str, list), "rural_share": (int, float), "id_prefix": str}
+FLEET_KEYS = {"n": int, "seed": int, "group": (str, list), "rural_share": (int, float), "id_prefix": str,
+              "region": (str, list, dict)}
 REQUIRED_SECTIONS = ("constellation", "time", "ground")
 
 

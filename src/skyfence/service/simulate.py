@@ -129,9 +129,15 @@ def build_ground(sc: Scenario, *, n_sat: int = 0, elements_source: str = "") -> 
         parts.append(read_tracks(f, t, base_dir=sc.base_dir, default_group="mobile"))
     if sc.fleet:
         fl = dict(sc.fleet)
+        fleet_geom = geom
+        if "region" in fl:
+            try:
+                fleet_geom = resolve_region(_region_spec(fl["region"], sc.regions), base_dir=sc.base_dir)
+            except RegionError as exc:
+                raise ScenarioError(f"{sc.source}: ground.fleet.region: {exc}") from None
         parts.append(
             synthetic_fleet(
-                int(fl["n"]), geom, seed=int(fl.get("seed", 0)), group=fl.get("group", "fleet"),
+                int(fl["n"]), fleet_geom, seed=int(fl.get("seed", 0)), group=fl.get("group", "fleet"),
                 rural_share=float(fl.get("rural_share", 0.1)), id_prefix=fl.get("id_prefix", "T"),
             )
         )  # fmt: skip
