@@ -1,0 +1,153 @@
+"""Coverage benchmark, part (a): visibility over Ukraine, KD-tree sparse vs dense NumPy all-pairs.
+
+Input: the cells of Ukraine at H3 resolution 5 (cell centres, WGS84 geodetic up), the bundled
+10,281-satellite Starlink snapshot, 60 one-minute steps from 2026-04-30T00:00Z, mask 25 deg.
+
+* sparse: ``skyfence.links.gsl.visible_pairs`` (pairs with elevation, azimuth, range) and
+  ``count_visible`` (counts only);
+* dense: every (cell, satellite) pair of every step, in chunks of cells, with the same elevation
+  formula (``atan2(d.up, hypot(d.east, d.north)) >= mask``), NumPy only.
+
+Prints the wall times and the speed ratio (goal >= 20x) and asserts that both give exactly the same
+visible (cell, satellite, step) triples, the same counts and the same elevations.
+
+Run: ``.venv/bin/python benchmarks/coverage.py [--steps 60] [--dense-steps N]``
+(``--dense-steps`` times the dense method on the first N steps only and scales its time to all
+steps; the comparison then covers those N steps).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+
+def ukraine_cells(resolution: int = 5) -> np.ndarray:
+    """Ukraine's H3 cells (helper module if present, else the bundled polygon with h3)."""
+    try:
+        from skyfence.policy.regions import region_cells, resolve_region
+
+        return region_cells(resolve_region("UKR"), resolution)
+    except ImportError:  # pragma: no cover - fallback before the regions module existed
+        import json
+        from importlib import resources
+
+        import h3
+
+        path = resources.files("skyfence").joinpath(
+            "data", "geo", "ne4_50m_admin_0_countries.geojson"
+        )
+        feats = json.loads(path.read_text("utf-8"))["features"]
+        geom = next(f["geometry"] for f in feats if f["properties"].get("ADM0_A3") == "UKR")
+        cells = h3.geo_to_cells(geom, resolution)
+        return np.array(sorted(h3.str_to_int(c) for c in cells), dtype=np.uint64)
+
+
+def dense_visibility(
+    ground_ecef_km: np.ndarray,
+    ground_up: np.ndarray,
+    sat_ecef_km: np.ndarray,
+    min_elevation_deg: float,
+    chunk: int = 64,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """All-pairs reference: (point, sat, step, elevation_deg) of every visible triple."""
+    from skyfence.links.gsl import east_north
+
+    n_pt = len(ground_ecef_km)
+    east, north = east_north(ground_up)
+    out_p, out_q, out_k, out_el = [], [], [], []
+    for k in range(sat_ecef_km.shape[1]):
+        s = sat_ecef_km[:, k]
+        for lo in range(0, n_pt, chunk):
+            g = ground_ecef_km[lo : lo + chunk, None, :]
+            u = ground_up[lo : lo + chunk, None, :]
+            e = east[lo : lo + chunk, None, :]
+            n = north[lo : lo + chunk, None, :]
+            d = s[None, :, :] - g  # [chunk, n_sat, 3]
+            du = np.einsum("pqi,pqi->pq", d, np.broadcast_to(u, d.shape))
+            de = np.einsum("pqi,pqi->pq", d, np.broadcast_to(e, d.shape))
+            dn = np.einsum("pqi,pqi->pq", d, np.broadcast_to(n, d.shape))
+            el = np.degrees(np.arctan2(du, np.hypot(de, dn)))
+            with np.errstate(invalid="ignore"):
+                p, q = np.nonzero(el >= min_elevation_deg)  # NaN satellites: False
+            out_p.append(p + lo)
+            out_q.append(q)
+            out_k.append(np.full(len(p), k))
+            out_el.append(el[p, q])
+    return (np.concatenate(out_p), np.concatenate(out_q), np.concatenate(out_k),
+            np.concatenate(out_el))
+
+
+def bench_visibility(n_steps: int = 60, dense_steps: int | None = None, mask_deg: float = 25.0):
+    from skyfence.links.gsl import count_visible, ground_points, visible_pairs
+    from skyfence.orbits.elements import load_elements
+    from skyfence.orbits.frames import time_grid
+    from skyfence.orbits.propagate import propagate
+    from skyfence.policy.regions import cells_to_latlng
+
+    print("== (a) visibility: Ukraine H3 res 5, 10,281-satellite snapshot, "
+          f"{n_steps} x 60 s steps, mask {mask_deg:g} deg")
+    t0 = time.perf_counter()
+    cells = ukraine_cells(5)
+    lat, lon = cells_to_latlng(cells)
+    g, up = ground_points(lat, lon)
+    elements = load_elements("starlink")
+    t_utc = time_grid("2026-04-30T00:00:00Z", n_steps * 60, 60)
+    sat = propagate(elements, t_utc).r_ecef_km
+    print(f"   setup: {len(cells):,} cells, {len(elements):,} satellites, {len(t_utc)} steps "
+          f"({time.perf_counter() - t0:.1f} s, propagation included)")
+
+    t0 = time.perf_counter()
+    vis = visible_pairs(g, up, sat, mask_deg)
+    t_pairs = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    counts = count_visible(g, up, sat, mask_deg)
+    t_count = time.perf_counter() - t0
+    print(f"   sparse visible_pairs: {t_pairs:8.2f} s  ({len(vis):,} visible triples, "
+          f"{1e3 * t_pairs / n_steps:.0f} ms/step)")
+    print(f"   sparse count_visible: {t_count:8.2f} s  ({1e3 * t_count / n_steps:.0f} ms/step); "
+          f"satellites in view per cell: mean {counts.mean():.1f}, min {counts.min()}, "
+          f"max {counts.max()}")
+
+    nd = n_steps if dense_steps is None else min(int(dense_steps), n_steps)
+    t0 = time.perf_counter()
+    p, q, k, el = dense_visibility(g, up, sat[:, :nd], mask_deg)
+    t_dense_run = time.perf_counter() - t0
+    t_dense = t_dense_run * n_steps / nd
+    note = "" if nd == n_steps else f" (measured on {nd} steps: {t_dense_run:.1f} s, scaled)"
+    print(f"   dense all-pairs:      {t_dense:8.2f} s  ({len(cells) * len(elements) * n_steps:,} "
+          f"pairs tested){note}")
+
+    # identical results on the steps both computed
+    sub = vis.take(vis.time < nd).sorted()
+    order = np.lexsort((q, p, k))
+    p, q, k, el = p[order], q[order], k[order], el[order]
+    assert len(sub) == len(p), f"pair counts differ: sparse {len(sub)}, dense {len(p)}"
+    assert np.array_equal(sub.time, k) and np.array_equal(sub.point, p)
+    assert np.array_equal(sub.sat, q)
+    max_del = float(np.max(np.abs(sub.elevation_deg - el))) if len(el) else 0.0
+    assert max_del <= 1e-12, max_del
+    dense_counts = np.bincount(p * nd + k, minlength=len(cells) * nd).reshape(len(cells), nd)
+    assert np.array_equal(counts[:, :nd], dense_counts)
+    print(f"   identical: {len(p):,} visible triples, counts, elevations "
+          f"(max |diff| {max_del:.1e} deg)")
+    print(f"   speed-up: visible_pairs {t_dense / t_pairs:.1f}x, count_visible "
+          f"{t_dense / t_count:.1f}x  (goal >= 20x)")
+    return {"cells": len(cells), "sats": len(elements), "steps": n_steps,
+            "sparse_pairs_s": t_pairs, "sparse_count_s": t_count, "dense_s": t_dense,
+            "speedup_pairs": t_dense / t_pairs, "speedup_count": t_dense / t_count}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--steps", type=int, default=60)
+    ap.add_argument("--dense-steps", type=int, default=None,
+                    help="time the dense reference on the first N steps only, scale to all")
+    args = ap.parse_args()
+    bench_visibility(args.steps, args.dense_steps)
+
+
+if __name__ == "__main__":
+    main()
