@@ -168,6 +168,15 @@ def compute_visibility(
     t_lat, t_lon = terms.positions(n_t)  # [n] or [n, n_time]
     present = terms.present(n_t) if n_term else np.zeros((0, n_t), bool)
     present = np.broadcast_to(present, (n_term, n_t)) if present.ndim == 2 else np.repeat(present[:, None], n_t, 1)
+    if t_lat.ndim == 1:
+        t_lat, t_lon = t_lat[:, None].repeat(n_t, 1), t_lon[:, None].repeat(n_t, 1)
+    # rows that never move and are always present are computed as fixed points
+    fixed = (present.all(axis=1) & (t_lat == t_lat[:, :1]).all(axis=1) & (t_lon == t_lon[:, :1]).all(axis=1)
+             if n_term else np.zeros(0, bool))
+    n_fixed = int(fixed.sum())
+    fixed_g, fixed_up = ground_points(t_lat[fixed, 0], t_lon[fixed, 0])
+    n_cell = len(ground.cells)
+    fixed_pts, fixed_pts_up = np.concatenate([cell_g, fixed_g]), np.concatenate([cell_up, fixed_up])
     cell_counts = np.zeros((len(ground.cells), n_t), np.int16)
     term_counts = np.zeros((n_term, n_t), np.int16)
     errors: dict[int, int] = {}
@@ -177,25 +186,23 @@ def compute_visibility(
         for code, n in eph.error_counts().items():
             errors[code] = errors.get(code, 0) + n
         sat = eph.r_ecef_km
-        cell_counts[:, a:b] = count_visible(cell_g, cell_up, sat, ground.min_elevation_deg)
-        if n_term:
-            if t_lat.ndim == 2:
-                g, up = ground_points(t_lat[:, a:b], t_lon[:, a:b])
-            else:
-                g, up = ground_points(t_lat, t_lon)
-            term_counts[:, a:b] = count_visible(g, up, sat, ground.min_elevation_deg)
+        # cells and fixed terminals in one call: one KD-tree query per step for all fixed points
+        both = count_visible(fixed_pts, fixed_pts_up, sat, ground.min_elevation_deg)
+        cell_counts[:, a:b] = both[:n_cell]
+        term_counts[fixed, a:b] = both[n_cell:]
+        if n_term - n_fixed:
+            g, up = ground_points(t_lat[~fixed, a:b], t_lon[~fixed, a:b])
+            term_counts[~fixed, a:b] = count_visible(g, up, sat, ground.min_elevation_deg)
         if progress:
             progress(b - a)
     # the H3 cell of each terminal at each step (membership of regions is by that cell)
     res = ground.regions.resolution
-    if n_term and t_lat.ndim == 2:
-        ok = present
-        tc = np.zeros((n_term, n_t), np.uint64)
-        tc[ok] = points_to_cells(t_lat[ok], t_lon[ok], res)
-    elif n_term:
-        tc = np.repeat(points_to_cells(t_lat, t_lon, res)[:, None], n_t, axis=1)
-    else:
-        tc = np.zeros((0, n_t), np.uint64)
+    tc = np.zeros((n_term, n_t), np.uint64)
+    if n_fixed:
+        tc[fixed] = points_to_cells(t_lat[fixed, 0], t_lon[fixed, 0], res)[:, None]
+    moving = present & ~fixed[:, None]
+    if moving.any():
+        tc[moving] = points_to_cells(t_lat[moving], t_lon[moving], res)
     return Visibility(cell_counts, term_counts, tc, present, errors)
 
 
