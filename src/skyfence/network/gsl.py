@@ -89,14 +89,7 @@ def gsl_links(
                 up_dot = (gs_up @ sat.T) - (gs * gs_up).sum(1)[:, None]
                 cand &= up_dot >= sin_min[:, None] * np.sqrt(np.maximum(d2, 0.0)) - 0.01
         g, s = np.nonzero(cand)
-        diff = sat[s] - gs[g]
-        rng = np.sqrt(np.einsum("nk,nk->n", diff, diff))
-        ok = np.ones(len(g), dtype=bool)
-        if max_range_km is not None:
-            ok &= rng <= max_range_km
-        if sin_min is not None:
-            ok &= np.einsum("nk,nk->n", diff, gs_up[g]) >= sin_min[g] * rng
-        return GslStep(g[ok], s[ok], rng[ok])
+        return _exact_links(sat, gs, gs_up, g, s, max_range_km, sin_min, sort=False)
     from scipy.spatial import cKDTree
 
     finite = np.isfinite(sat).all(axis=1)
@@ -113,6 +106,11 @@ def gsl_links(
     counts = np.fromiter((len(h) for h in hits), dtype=np.int64, count=n_gs)
     g = np.repeat(np.arange(n_gs), counts)
     s = sat_idx[np.fromiter((j for h in hits for j in h), dtype=np.int64, count=int(counts.sum()))]
+    return _exact_links(sat, gs, gs_up, g, s, max_range_km, sin_min, sort=True)
+
+
+def _exact_links(sat, gs, gs_up, g, s, max_range_km, sin_min, *, sort: bool) -> GslStep:
+    """The exact range / elevation test on candidate pairs (station ``g``, satellite ``s``)."""
     diff = sat[s] - gs[g]
     rng = np.sqrt(np.einsum("nk,nk->n", diff, diff))
     ok = np.ones(len(g), dtype=bool)
@@ -120,5 +118,8 @@ def gsl_links(
         ok &= rng <= max_range_km
     if sin_min is not None:
         ok &= np.einsum("nk,nk->n", diff, gs_up[g]) >= sin_min[g] * rng
-    order = np.lexsort((s[ok], g[ok]))
-    return GslStep(g[ok][order], s[ok][order], rng[ok][order])
+    g, s, rng = g[ok], s[ok], rng[ok]
+    if sort:
+        order = np.lexsort((s, g))
+        g, s, rng = g[order], s[order], rng[order]
+    return GslStep(g, s, rng)
