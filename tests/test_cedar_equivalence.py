@@ -25,7 +25,7 @@ POLICY_DIR = Path(__file__).resolve().parents[1] / "src" / "skyfence" / "data" /
 
 # a small world: terminals (some named by policies), groups, res-5 cells (two named), regions
 TERMINALS = [f"t{i}" for i in range(40)]
-GROUPS = ["whitelisted", "gov", "emergency", "press", "civil"]
+GROUPS = ["whitelisted", "gov", "emergency", "press", "civil", "registered"]
 CELLS = [
     0x852D2897FFFFFFF, 0x852D76A3FFFFFFF, 0x851E5DCBFFFFFFF, 0x851E6B1BFFFFFFF,
     0x851E6B17FFFFFFF, 0x851E6B13FFFFFFF, 0x8512E2DBFFFFFFF, 0x85194AD3FFFFFFF,
