@@ -87,8 +87,14 @@ def propagate(elements: Elements, t_utc: object, *, chunk_size: int = 2048) -> E
     err = np.empty((n_sat, n_time), dtype=np.uint8)
     for a in range(0, n_sat, chunk_size):
         b = min(a + chunk_size, n_sat)
-        # SatrecArray._sgp4 writes straight into (contiguous) slices of the outputs: no copies
-        SatrecArray(elements.satrecs[a:b])._sgp4(jd, fr, err[a:b], r[a:b], v[a:b])
+        arr = SatrecArray(elements.satrecs[a:b])
+        if hasattr(arr, "_sgp4"):
+            # python-sgp4's C++ SatrecArray._sgp4 (what its public .sgp4 calls after allocating)
+            # writes straight into (contiguous) slices of our outputs: no copies
+            arr._sgp4(jd, fr, err[a:b], r[a:b], v[a:b])
+        else:  # pure-Python fallback of sgp4 without the C++ extension
+            e_c, r[a:b], v[a:b] = arr.sgp4(jd, fr)
+            err[a:b] = e_c
     err = err.view(np.int8)
     bad = err != 0
     if bad.any():
