@@ -14,7 +14,7 @@ import pytest
 
 from skyfence.cli import main
 from skyfence.coverage.stats import ABSENT, DENIED, SERVED, UNCOVERED
-from skyfence.policy.cedar import load_policies, make_request
+from skyfence.policy.cedar import cell_entity, load_policies, make_request, terminal_entity
 from skyfence.service.scenario import example_names, example_path, load_scenario
 from skyfence.service.simulate import PROBE_ID, build_ground, compute_visibility, decide
 
@@ -55,7 +55,7 @@ SMALL = f"""
 @pytest.fixture(scope="module")
 def small(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("small")
-    sc = load_scenario(_write(tmp, SMALL.replace('"speed-limit.cedar', '"speed-limit.cedar')))
+    sc = load_scenario(_write(tmp, SMALL))
     # speed-limit.cedar repeats the serve-everywhere id: use ukraine-crimea alone for the run
     sc.policy_files = [str(POLICIES / "ukraine-crimea.cedar")]
     ground = build_ground(sc)
@@ -79,9 +79,7 @@ def test_decisions_equal_cedar(small):
                 continue
             cell = int(vis.terminal_cells[i, k])
             regions = rs.cell_region_names(np.array([cell], np.uint64))[0]
-            req, entities = make_request(str(terms.ids[i]), cell, ground.t_utc[k], 0), None
-            from skyfence.policy.cedar import cell_entity, terminal_entity
-
+            req = make_request(str(terms.ids[i]), cell, ground.t_utc[k], 0)
             entities = [terminal_entity(str(terms.ids[i]), terms.groups[i]), cell_entity(cell, regions)]
             for g in terms.groups[i]:
                 entities.append({"uid": {"type": "Group", "id": g}, "attrs": {}, "parents": []})
@@ -96,8 +94,6 @@ def test_decisions_equal_cedar(small):
     for j in rng.choice(len(ground.cells), size=40, replace=False):
         cell = int(ground.cells[j])
         regions = rs.cell_region_names(np.array([cell], np.uint64))[0]
-        from skyfence.policy.cedar import cell_entity, terminal_entity
-
         entities = [terminal_entity(PROBE_ID, ("public",)), cell_entity(cell, regions)]
         entities += [{"uid": {"type": "Region", "id": r}, "attrs": {}, "parents": []} for r in regions]
         entities += [{"uid": {"type": "Group", "id": "public"}, "attrs": {}, "parents": []}]
