@@ -24,13 +24,6 @@ from skyfence.service.simulate import (
 )
 
 
-def _change(before: np.ndarray, after: np.ndarray, frm, to) -> tuple[np.ndarray, np.ndarray]:
-    hit = (before == frm) & (after == to)
-    rows = hit.any(axis=1)
-    steps = hit.any(axis=0)
-    return rows, steps
-
-
 def compare(
     sc: Scenario,
     new_policy_files: list[str],
@@ -56,19 +49,19 @@ def compare(
         "steps": len(t),
     }
     for key, frm, to in (("newly_denied", SERVED, DENIED), ("restored", DENIED, SERVED)):
-        c_rows, c_steps = _change(old.cell_states, new.cell_states, frm, to)
-        t_rows, t_steps = _change(old.terminal_states, new.terminal_states, frm, to)
-        any_steps = c_steps | t_steps
-        first = t[np.argmax(any_steps)] if any_steps.any() else None
-        per_step_terms = ((old.terminal_states == frm) & (new.terminal_states == to)).sum(axis=0)
+        c_hit = (old.cell_states == frm) & (new.cell_states == to)  # [n_cell, n_time]
+        t_hit = (old.terminal_states == frm) & (new.terminal_states == to)  # [n_term, n_time]
+        c_rows, t_rows = c_hit.any(axis=1), t_hit.any(axis=1)
+        steps = np.flatnonzero(c_hit.any(axis=0) | t_hit.any(axis=0))
+        per_step_terms = t_hit.sum(axis=0)
         report[key] = {
             "terminals": int(t_rows.sum()),
             "terminal_ids": ids[t_rows][:200].tolist(),
             "cells": int(c_rows.sum()),
             "area_km2": float(ground.cell_area_km2[c_rows].sum()),
             "people": float(pop[c_rows].sum()),
-            "first_utc": _iso(first) if first is not None else None,
-            "last_utc": _iso(t[len(t) - 1 - np.argmax(any_steps[::-1])]) if any_steps.any() else None,
+            "first_utc": _iso(t[steps[0]]) if len(steps) else None,
+            "last_utc": _iso(t[steps[-1]]) if len(steps) else None,
             "max_terminals_at_once": int(per_step_terms.max()) if len(per_step_terms) else 0,
         }
     return report

@@ -126,9 +126,8 @@ def _typename(t) -> str:
 
 def _check_type(where: str, value: Any, t) -> None:
     ts = t if isinstance(t, tuple) else (t,)
-    if isinstance(value, bool) and bool not in ts:
-        raise ScenarioError(f"{where}: expected {_typename(t)}, got {value!r}")
-    if not isinstance(value, ts):
+    # bool is an int in Python, but `true` is not a number in a scenario
+    if not isinstance(value, ts) or (isinstance(value, bool) and bool not in ts):
         raise ScenarioError(f"{where}: expected {_typename(t)}, got {value!r}")
 
 

@@ -32,6 +32,7 @@ from skyfence.coverage.stats import (
     ABSENT,
     DENIED,
     SERVED,
+    STATE_NAMES,
     UNCOVERED,
     coverage_stats,
     service_states,
@@ -42,7 +43,6 @@ from skyfence.errors import ScenarioError
 from skyfence.service.scenario import Scenario
 
 PROBE_ID = "~cell-probe"
-STATE_LABELS = {SERVED: "served", DENIED: "denied", UNCOVERED: "uncovered", ABSENT: "absent"}
 
 
 @dataclass
@@ -59,8 +59,8 @@ class Ground:
     t_utc: np.ndarray
     step_s: float
     min_elevation_deg: float
-    elements_source: str
-    n_sat: int
+    elements_source: str = ""  # filled in by compute_visibility
+    n_sat: int = 0
 
 
 @dataclass
@@ -95,7 +95,7 @@ def _region_spec(spec, named: dict):
     return spec
 
 
-def build_ground(sc: Scenario, *, n_sat: int = 0, elements_source: str = "") -> Ground:
+def build_ground(sc: Scenario) -> Ground:
     """Resolve regions, cells and terminals of a scenario."""
     from skyfence.errors import RegionError
     from skyfence.ground.sites import Terminals, read_terminals, read_tracks, synthetic_fleet
@@ -145,7 +145,7 @@ def build_ground(sc: Scenario, *, n_sat: int = 0, elements_source: str = "") -> 
     el = sc.elements if isinstance(sc.elements, str) else sc.elements[0]
     mask = sc.min_elevation_deg if sc.min_elevation_deg is not None else default_min_elevation_deg(el)
     return Ground(regions, geom, cells, lat, lon, cell_areas_km2(cells), terms, t, sc.step_s,
-                  float(mask), elements_source, n_sat)  # fmt: skip
+                  float(mask))  # fmt: skip
 
 
 def compute_visibility(
@@ -165,14 +165,10 @@ def compute_visibility(
     terms = ground.terminals
     n_term = len(terms)
     cell_g, cell_up = ground_points(ground.cell_lat_deg, ground.cell_lon_deg)
-    t_lat, t_lon = terms.positions(n_t)  # [n] or [n, n_time]
-    present = terms.present(n_t) if n_term else np.zeros((0, n_t), bool)
-    present = np.broadcast_to(present, (n_term, n_t)) if present.ndim == 2 else np.repeat(present[:, None], n_t, 1)
-    if t_lat.ndim == 1:
-        t_lat, t_lon = t_lat[:, None].repeat(n_t, 1), t_lon[:, None].repeat(n_t, 1)
+    t_lat, t_lon = terms.positions(n_t)  # [n_term, n_time], NaN where absent
+    present = terms.present(n_t)
     # rows that never move and are always present are computed as fixed points
-    fixed = (present.all(axis=1) & (t_lat == t_lat[:, :1]).all(axis=1) & (t_lon == t_lon[:, :1]).all(axis=1)
-             if n_term else np.zeros(0, bool))
+    fixed = present.all(axis=1) & (t_lat == t_lat[:, :1]).all(axis=1) & (t_lon == t_lon[:, :1]).all(axis=1)
     n_fixed = int(fixed.sum())
     fixed_g, fixed_up = ground_points(t_lat[fixed, 0], t_lon[fixed, 0])
     n_cell = len(ground.cells)
@@ -288,8 +284,8 @@ def decide(sc: Scenario, ground: Ground, vis: Visibility, policy_files: list[str
 
 def _state_names(states: np.ndarray) -> np.ndarray:
     """State codes -> names (served/denied/uncovered/absent)."""
-    codes = np.array(sorted(STATE_LABELS))
-    names = np.array([STATE_LABELS[c] for c in codes], dtype=object)
+    codes = np.array(sorted(STATE_NAMES))
+    names = np.array([STATE_NAMES[c] for c in codes], dtype=object)
     return names[np.searchsorted(codes, states)]
 
 
@@ -366,7 +362,8 @@ def summarize(sc: Scenario, ground: Ground, vis: Visibility, dec: Decisions) -> 
             "terminal_steps": {k: int(v.sum()) for k, v in tcounts.items()},
             "ever_denied": int((ts == DENIED).any(axis=1).sum()),
             "ever_uncovered": int((ts == UNCOVERED).any(axis=1).sum()),
-            "always_served": int(((ts == SERVED) | (ts == ABSENT)).all(axis=1).sum() - (ts == ABSENT).all(axis=1).sum()),
+            # served at every step where present (terminals never present excluded)
+            "always_served": int((((ts == SERVED) | (ts == ABSENT)).all(axis=1) & (ts != ABSENT).any(axis=1)).sum()),
             "served_share_by_hour": hours,
         },
     }
@@ -406,15 +403,15 @@ def write_outputs(sc: Scenario, ground: Ground, vis: Visibility, dec: Decisions,
     if sc.output.get("map", True):
         from skyfence.viz.maps import cell_map
 
-        worst = np.where((cs == DENIED).mean(axis=1) >= 0.5, DENIED,
+        majority = np.where((cs == DENIED).mean(axis=1) >= 0.5, DENIED,
                          np.where((cs == SERVED).mean(axis=1) >= 0.5, SERVED, UNCOVERED))  # fmt: skip
         fences = {n: ground.regions.geometry(n) for n in ground.regions.names if ground.regions.geometry(n) is not None}
         t_lat, t_lon = terms.positions(len(ground.t_utc)) if len(terms) else (None, None)
-        if t_lat is not None and t_lat.ndim == 2:
+        if t_lat is not None:  # one point per terminal (a mobile one at its mean position)
             t_lat, t_lon = np.nanmean(t_lat, axis=1), np.nanmean(t_lon, axis=1)
         n_show = 3000
         step = max(1, len(terms) // n_show) if len(terms) else 1
-        cell_map(out_dir / "map.png", ground.cells, states=worst,
+        cell_map(out_dir / "map.png", ground.cells, states=majority,
                  title=f"{sc.name}: majority state per H3 cell (res {ground.regions.resolution}), "
                        f"{_iso(ground.t_utc[0])} + {sc.duration_s / 3600:g} h",
                  geofences=fences,
