@@ -13,8 +13,9 @@ from skyfield.framelib import itrs
 from skyfield.toposlib import ITRSPosition
 from skyfield.units import Distance
 
+from skyfence.geo.earth import wgs84 as sf_wgs84
 from skyfence.orbits.elements import load_elements
-from skyfence.orbits.frames import ecef_to_lla, lla_to_ecef, time_grid, ut1_minus_utc_s
+from skyfence.orbits.frames import time_grid, ut1_minus_utc_s
 from skyfence.orbits.propagate import propagate
 
 
@@ -88,7 +89,7 @@ def test_lla_round_trip_random_points():
     lat = rng.uniform(-90, 90, 10_000)
     lon = rng.uniform(-180, 180, 10_000)
     alt = rng.uniform(-1, 2000, 10_000)
-    la, lo, al = ecef_to_lla(lla_to_ecef(lat, lon, alt))
+    la, lo, al = sf_wgs84.geodetic(sf_wgs84.ecef_km(lat, lon, alt))
     np.testing.assert_allclose(la, lat, atol=1e-9)
     np.testing.assert_allclose((lo - lon + 180) % 360 - 180, 0, atol=1e-9)
     np.testing.assert_allclose(al, alt, atol=1e-6)

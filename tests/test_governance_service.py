@@ -21,8 +21,9 @@ AT = dt.datetime(2026, 4, 30, 12, 0, tzinfo=dt.UTC)
 
 @pytest.mark.parametrize("lat, lon", [(50.45, 30.52), (-33.9, 18.4), (64.1, -21.9)])
 def test_elevations_match_skyfield(lat, lon):
-    from skyfence.orbits.elements import load_elements
     from skyfield.api import EarthSatellite, load, wgs84
+
+    from skyfence.orbits.elements import load_elements
 
     el = svc.elevations_deg(lat, lon, AT)
     elements = load_elements("starlink")

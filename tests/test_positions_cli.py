@@ -9,8 +9,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from skyfence.cli import main
+from skyfence.geo.earth import wgs84
 from skyfence.orbits.elements import load_elements
-from skyfence.orbits.frames import ecef_to_lla, time_grid
+from skyfence.orbits.frames import time_grid
 from skyfence.orbits.propagate import propagate
 
 
@@ -45,7 +46,7 @@ def test_parquet_xyz_matches_api(tmp_path, frame):
 def test_lla_of_ephemeris_consistent():
     eph = propagate(load_elements("kuiper-630"), time_grid("2026-04-30T00:00:00Z", 600, 60))
     lat, lon, alt = eph.lla()
-    la, lo, al = ecef_to_lla(eph.r_ecef_km)
+    la, lo, al = wgs84.geodetic(eph.r_ecef_km)
     np.testing.assert_array_equal(lat, la)
     assert np.all((alt > 600) & (alt < 660))
 

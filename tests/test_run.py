@@ -103,8 +103,8 @@ def test_decisions_equal_cedar(small):
 
 def test_terminal_visibility_is_at_own_coordinates(small):
     """Counts at the terminal's own position equal an independent brute-force elevation count."""
+    from skyfence.geo.earth import wgs84
     from skyfence.orbits.elements import load_elements
-    from skyfence.orbits.frames import lla_to_ecef, up_vector_ecef
     from skyfence.orbits.propagate import propagate
 
     sc, ground, vis, dec = small
@@ -116,9 +116,9 @@ def test_terminal_visibility_is_at_own_coordinates(small):
             lo = lon[i, k] if lon.ndim == 2 else lon[i]
             if np.isnan(la):
                 continue
-            g = lla_to_ecef(la, lo, 0.0)
+            g = wgs84.ecef_km(la, lo, 0.0)
             d = eph.r_ecef_km[:, k] - g
-            up = up_vector_ecef(la, lo)
+            up = wgs84.up(la, lo)
             sin_el = (d @ up) / np.linalg.norm(d, axis=1)
             n = int(np.nansum(np.degrees(np.arcsin(np.clip(sin_el, -1, 1))) >= ground.min_elevation_deg))
             assert abs(n - vis.terminal_counts[i, k]) <= 0 or _borderline(sin_el, ground.min_elevation_deg)

@@ -9,7 +9,7 @@ import pytest
 import shapely
 
 from skyfence.errors import SkyfenceError
-from skyfence.ground.geodesy import great_circle_distance_km, up_vectors
+from skyfence.geo.earth import wgs84
 from skyfence.ground.sites import (
     Terminals,
     interpolate_tracks,
@@ -127,7 +127,7 @@ def test_fleet_reproducible_and_inside():
     assert a.groups[0] == ("fleet",)
     assert shapely.contains_xy(ukr, a.lon_deg, a.lat_deg).all()
     # spread by population: Kyiv (the largest city) holds far more than its share of the area
-    near_kyiv = great_circle_distance_km(a.lat_deg, a.lon_deg, 50.45, 30.52) < 40
+    near_kyiv = wgs84.great_circle_km(a.lat_deg, a.lon_deg, 50.45, 30.52) < 40
     assert near_kyiv.mean() > 0.05  # ~0.8 % of Ukraine's area lies within 40 km of Kyiv
 
 
@@ -183,9 +183,9 @@ def test_track_exact_at_knots_and_constant_speed(tmp_path):
     assert np.all(t.speed_kmh[~present] == 0)
     # the drone flies a great circle at constant speed
     la, lo = t.lat_deg[1, 5:26], t.lon_deg[1, 5:26]
-    d_step = great_circle_distance_km(la[:-1], lo[:-1], la[1:], lo[1:])
+    d_step = wgs84.great_circle_km(la[:-1], lo[:-1], la[1:], lo[1:])
     np.testing.assert_allclose(d_step, d_step[0], rtol=1e-9)
-    total = great_circle_distance_km(44.0, 33.0, 44.6, 33.5)
+    total = wgs84.great_circle_km(44.0, 33.0, 44.6, 33.5)
     np.testing.assert_allclose(t.speed_kmh[1, 5:25], total / (20 / 60), rtol=1e-9)
     # ECEF for gsl: [n, n_time, 3], NaN where absent
     g, up = t.ecef()
@@ -237,6 +237,6 @@ def test_concat_fixed_and_mobile():
 
 
 def test_up_vectors_unit_and_geodetic():
-    u = up_vectors(np.array([0.0, 90.0, 45.0]), np.array([0.0, 0.0, 90.0]))
+    u = wgs84.up(np.array([0.0, 90.0, 45.0]), np.array([0.0, 0.0, 90.0]))
     np.testing.assert_allclose(u, [[1, 0, 0], [0, 0, 1], [0, np.sqrt(0.5), np.sqrt(0.5)]],
                                atol=1e-15)

@@ -111,14 +111,13 @@ def elevations_deg(lat_deg: float, lon_deg: float, at_utc: dt.datetime | str, *,
     """Elevation (deg) of every satellite of `elements` (those SGP4 propagates without error, in
     the elements' order) seen from the WGS84 ground point at altitude 0 at `at_utc`: the angle
     between the line of sight and the local horizontal plane (geodetic up vector)."""
-    from skyfence.orbits.frames import lla_to_ecef
+    from skyfence.geo.earth import wgs84
 
     t = parse_utc(at_utc)
     t_ns = int(np.datetime64(t.replace(tzinfo=None), "ns").astype(np.int64))
     r = _POSITIONS.get(elements, t_ns)
-    g = np.asarray(lla_to_ecef(lat_deg, lon_deg, 0.0), dtype=np.float64).reshape(3)
-    lat, lon = np.radians(lat_deg), np.radians(lon_deg)
-    up = np.array([np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat)])
+    g = np.asarray(wgs84.ecef_km(lat_deg, lon_deg, 0.0), dtype=np.float64).reshape(3)
+    up = wgs84.up(lat_deg, lon_deg)
     d = r - g
     rng = np.linalg.norm(d, axis=1)
     sin_el = (d @ up) / np.maximum(rng, 1e-9)

@@ -56,11 +56,7 @@ from typing import Any
 import numpy as np
 
 from skyfence.errors import SkyfenceError
-from skyfence.ground.geodesy import (
-    MEAN_RADIUS_KM,
-    great_circle_distance_km,
-    great_circle_interpolate,
-)
+from skyfence.geo.earth import wgs84
 
 __all__ = [
     "Terminals",
@@ -488,10 +484,10 @@ def interpolate_tracks(
         t0, t1 = t_k[seg], t_k[seg + 1]
         frac = (ts - t0).astype(np.float64) / (t1 - t0).astype(np.float64)
         inside = (ts >= t_k[0]) & (ts <= t_k[-1])
-        lat_i, lon_i = great_circle_interpolate(
+        lat_i, lon_i = wgs84.great_circle_interpolate(
             lat_k[seg], lon_k[seg], lat_k[seg + 1], lon_k[seg + 1], np.clip(frac, 0.0, 1.0)
         )
-        seg_km = great_circle_distance_km(lat_k[:-1], lon_k[:-1], lat_k[1:], lon_k[1:])
+        seg_km = wgs84.great_circle_km(lat_k[:-1], lon_k[:-1], lat_k[1:], lon_k[1:])
         seg_h = (t_k[1:] - t_k[:-1]).astype(np.float64) / 3.6e12
         speed = (seg_km / seg_h)[seg]
         if outside == "absent":
@@ -623,7 +619,7 @@ def load_cities() -> Cities:
     hl, ho = np.array(h_lat), np.array(h_lon)
     rank = np.arange(1, len(hl) + 1, dtype=float)
     # nearest Natural Earth place of each Hypatia city (1000 x 1249, small)
-    d = great_circle_distance_km(hl[:, None], ho[:, None], ne_lat[None, :], ne_lon[None, :])
+    d = wgs84.great_circle_km(hl[:, None], ho[:, None], ne_lat[None, :], ne_lon[None, :])
     j = np.argmin(d, axis=1)
     matched = (d[np.arange(len(hl)), j] <= 30.0) & (ne_pop[j] > 0)
     extra = ~matched
@@ -735,7 +731,7 @@ def synthetic_fleet(
             ci = city[todo]
             dn = rng.normal(size=len(todo)) * sigma[todo]
             de = rng.normal(size=len(todo)) * sigma[todo]
-            km_per_deg = np.pi * MEAN_RADIUS_KM / 180.0
+            km_per_deg = np.pi * wgs84.mean_radius_km / 180.0
             la = np.clip(c_lat[ci] + dn / km_per_deg, -89.999, 89.999)
             lo = c_lon[ci] + de / (km_per_deg * np.cos(np.radians(la)))
             lo = (lo + 180.0) % 360.0 - 180.0

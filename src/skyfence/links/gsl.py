@@ -6,7 +6,7 @@ Frames and definitions
   (the :class:`skyfence.orbits.propagate.Ephemeris` layout, NaN rows where SGP4 failed), ground
   points ``[n_pt, 3]`` (fixed) or ``[n_pt, n_time, 3]`` (mobile; NaN where a terminal is absent).
 * ``ground_up`` is the unit **geodetic** local vertical of each ground point (the WGS84 ellipsoid
-  normal from its geodetic lat/lon, :func:`skyfence.ground.geodesy.up_vectors`), same shape as the
+  normal from its geodetic lat/lon, :meth:`skyfence.geo.earth.Ellipsoid.up`), same shape as the
   positions. Elevation and azimuth are measured against that vertical, as a terminal's antenna
   (levelled with a spirit level) and as skyfield's ``wgs84.latlon(...).at(t).altaz()`` do. It differs
   from the geocentric vertical by up to 0.19 deg.
@@ -47,7 +47,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.spatial import cKDTree
 
-from skyfence.ground.geodesy import up_vectors
+from skyfence.geo.earth import wgs84
 
 __all__ = [
     "DEFAULT_MIN_ELEVATION_DEG",
@@ -142,11 +142,10 @@ def ground_points(
     Returns ``(ground_ecef_km [*S, 3], ground_up [*S, 3])``, the inputs of :func:`visible_pairs`
     and :func:`count_visible`. NaN lat/lon (absent terminals) give NaN rows.
     """
-    from skyfence.orbits.frames import lla_to_ecef
 
     lat = np.asarray(lat_deg, dtype=float)
     lon = np.asarray(lon_deg, dtype=float)
-    return np.asarray(lla_to_ecef(lat, lon, alt_km), dtype=float), up_vectors(lat, lon)
+    return np.asarray(wgs84.ecef_km(lat, lon, alt_km), dtype=float), wgs84.up(lat, lon)
 
 
 def east_north(u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

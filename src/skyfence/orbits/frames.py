@@ -1,4 +1,4 @@
-"""Time grids and reference frames: TEME -> ECEF (ITRF, WGS84) and geodetic conversions.
+"""Time grids and the TEME -> ECEF (ITRF, WGS84) rotation.
 
 Conventions
 -----------
@@ -8,7 +8,8 @@ Conventions
   not UTC. UT1-UTC comes from the IERS table that skyfield ships (``load.timescale(builtin=True)``),
   so nothing is downloaded. Ignoring UT1-UTC (up to 0.9 s) moves a LEO satellite by up to ~450 m.
   Polar motion is not applied (it is below ~15 m and not part of the TEME/PEF definition).
-* ECEF positions are in km; geodetic coordinates are WGS84 ``lat_deg, lon_deg, alt_km``.
+* ECEF positions are in km; geodetic conversions belong to the Earth model,
+  :data:`skyfence.geo.earth.wgs84` (``ecef_km``, ``geodetic``).
 """
 
 from __future__ import annotations
@@ -19,11 +20,6 @@ import numpy as np
 
 from skyfence.errors import SkyfenceError
 
-#: WGS84 ellipsoid
-WGS84_A_KM = 6378.137
-WGS84_F = 1.0 / 298.257223563
-WGS84_B_KM = WGS84_A_KM * (1.0 - WGS84_F)
-WGS84_E2 = WGS84_F * (2.0 - WGS84_F)
 #: Julian date of the Unix epoch and of J2000
 JD_UNIX_EPOCH = 2440587.5
 JD_J2000 = 2451545.0
@@ -123,49 +119,3 @@ def teme_to_ecef(r_teme_km: np.ndarray, t_utc: np.ndarray, *, ut1: bool = True) 
     oy -= s * x
     out[..., 2] = r_teme_km[..., 2]
     return out
-
-
-def lla_to_ecef(lat_deg: object, lon_deg: object, alt_km: object = 0.0) -> np.ndarray:
-    """WGS84 geodetic latitude/longitude (deg) and height (km) -> ECEF position ``[..., 3]`` in km."""
-    lat = np.radians(np.asarray(lat_deg, dtype=float))
-    lon = np.radians(np.asarray(lon_deg, dtype=float))
-    h = np.asarray(alt_km, dtype=float)
-    sl = np.sin(lat)
-    n = WGS84_A_KM / np.sqrt(1.0 - WGS84_E2 * sl * sl)
-    cl = np.cos(lat)
-    x = (n + h) * cl * np.cos(lon)
-    y = (n + h) * cl * np.sin(lon)
-    z = (n * (1.0 - WGS84_E2) + h) * sl
-    x, y, z = np.broadcast_arrays(x, y, z)
-    return np.stack([x, y, z], axis=-1)
-
-
-def ecef_to_lla(r_ecef_km: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """ECEF ``[..., 3]`` km -> WGS84 (lat_deg, lon_deg, alt_km).
-
-    Bowring's method with Newton refinement; converged to well below a micrometre for
-    any point above ~-100 km (three iterations).
-    """
-    r = np.asarray(r_ecef_km, dtype=float)
-    x, y, z = r[..., 0], r[..., 1], r[..., 2]
-    lon = np.arctan2(y, x)
-    p = np.hypot(x, y)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        lat = np.arctan2(z, p * (1.0 - WGS84_E2))
-        for _ in range(4):
-            sl = np.sin(lat)
-            n = WGS84_A_KM / np.sqrt(1.0 - WGS84_E2 * sl * sl)
-            lat = np.arctan2(z + WGS84_E2 * n * sl, p)
-        sl, cl = np.sin(lat), np.cos(lat)
-        n = WGS84_A_KM / np.sqrt(1.0 - WGS84_E2 * sl * sl)
-        # height well-conditioned at all latitudes
-        alt = p * cl + z * sl - WGS84_A_KM * WGS84_A_KM / n
-    return np.degrees(lat), np.degrees(lon), alt
-
-
-def up_vector_ecef(lat_deg: object, lon_deg: object) -> np.ndarray:
-    """Unit vector of the local geodetic vertical (ellipsoid normal) in ECEF, ``[..., 3]``."""
-    lat = np.radians(np.asarray(lat_deg, dtype=float))
-    lon = np.radians(np.asarray(lon_deg, dtype=float))
-    cl = np.cos(lat)
-    return np.stack(np.broadcast_arrays(cl * np.cos(lon), cl * np.sin(lon), np.sin(lat)), axis=-1)

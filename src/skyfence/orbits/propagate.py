@@ -16,8 +16,9 @@ from functools import cached_property
 import numpy as np
 from sgp4.api import SatrecArray
 
+from skyfence.geo.earth import wgs84
 from skyfence.orbits.elements import Elements
-from skyfence.orbits.frames import as_utc, ecef_to_lla, julian_date_utc, teme_to_ecef
+from skyfence.orbits.frames import as_utc, julian_date_utc, teme_to_ecef
 
 #: SGP4 error codes (python-sgp4 / Vallado 2006)
 SGP4_ERRORS = {
@@ -65,7 +66,7 @@ class Ephemeris:
 
     def lla(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """WGS84 geodetic ``(lat_deg, lon_deg, alt_km)``, each ``[n_sat, n_time]``."""
-        return ecef_to_lla(self.r_ecef_km)
+        return wgs84.geodetic(self.r_ecef_km)
 
     def error_counts(self) -> dict[int, int]:
         """How many (satellite, time) samples had each nonzero SGP4 error code."""

@@ -37,7 +37,8 @@ import numpy as np
 from sgp4.api import WGS72, Satrec, SatrecArray
 
 from skyfence.errors import ElementsError
-from skyfence.orbits.frames import WGS84_A_KM, as_utc
+from skyfence.geo.earth import wgs84
+from skyfence.orbits.frames import as_utc
 
 MU_WGS72_KM3_S2 = 398600.8
 #: default epoch of generated shells (UTC)
@@ -123,7 +124,7 @@ def mean_altitude_km(sat: Satrec, n_samples: int = 128) -> float:
     e, r, _ = SatrecArray([sat]).sgp4(jd, fr)
     if np.any(e):
         raise ElementsError(f"SGP4 error {int(e.max())} while sizing a shell")
-    return float(np.linalg.norm(r[0], axis=-1).mean() - WGS84_A_KM)
+    return float(np.linalg.norm(r[0], axis=-1).mean() - wgs84.semi_major_km)
 
 
 def mean_motion_for_altitude(altitude_km: float, inclination_deg: float, epoch_utc: object = DEFAULT_EPOCH,
@@ -132,12 +133,12 @@ def mean_motion_for_altitude(altitude_km: float, inclination_deg: float, epoch_u
     if not 100.0 <= altitude_km <= 50_000.0:
         raise ElementsError(f"shell altitude {altitude_km} km is outside 100..50,000 km")
     days, _, _ = _epoch_days(epoch_utc)
-    target_r = WGS84_A_KM + altitude_km
+    target_r = wgs84.semi_major_km + altitude_km
     a = target_r
     for _ in range(6):
         no = np.sqrt(MU_WGS72_KM3_S2 / a**3) * 60.0
         sat = _satrec(0, days, inclination_deg, 0.0, 0.0, no, eccentricity)
-        err = (WGS84_A_KM + mean_altitude_km(sat)) - target_r
+        err = (wgs84.semi_major_km + mean_altitude_km(sat)) - target_r
         if abs(err) < 1e-6:
             break
         a -= err
