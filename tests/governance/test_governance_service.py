@@ -14,8 +14,6 @@ pytest.importorskip("skyfence.orbits.propagate", reason="skyfence.orbits not ava
 from skyfence.governance import registry  # noqa: E402
 from skyfence.governance import service as svc  # noqa: E402
 
-pytest_plugins = ["governance_fixtures"]
-
 AT = dt.datetime(2026, 4, 30, 12, 0, tzinfo=dt.UTC)
 
 

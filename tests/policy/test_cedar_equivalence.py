@@ -21,7 +21,7 @@ from skyfence.policy.cedar import (
 )
 from skyfence.policy.evaluate import BulkEvaluator, LabelSets
 
-POLICY_DIR = Path(__file__).resolve().parents[1] / "src" / "skyfence" / "data" / "policies"
+POLICY_DIR = Path(__file__).resolve().parents[2] / "src" / "skyfence" / "data" / "policies"
 
 # a small world: terminals (some named by policies), groups, res-5 cells (two named), regions
 TERMINALS = [f"t{i}" for i in range(40)]

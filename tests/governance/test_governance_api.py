@@ -19,8 +19,6 @@ from skyfence.governance.ledger import _checkpoint_root, verify_governance_expor
 from skyfence.governance.merkle import inclusion_ok, leaf_hash
 from skyfence.governance.proposals import canonical_bytes
 
-pytest_plugins = ["governance_fixtures"]
-
 GEOFENCE = ('@id("serve-everywhere")\npermit(principal, action, resource);\n'
             '@id("geofence-zone")\nforbid(principal, action, resource in Region::"zone");')
 

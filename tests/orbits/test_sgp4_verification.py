@@ -14,7 +14,7 @@ import pytest
 from skyfence.orbits.elements import parse_tle_text
 from skyfence.orbits.propagate import propagate
 
-DATA = Path(__file__).parent / "data" / "sgp4_verification"
+DATA = Path(__file__).resolve().parents[1] / "data" / "sgp4_verification"
 
 
 def _cases():

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from skyfence.errors import GovernanceError
 from skyfence.governance import merkle as m
 
-DATA = Path(__file__).parent / "data" / "merkle"
+DATA = Path(__file__).resolve().parents[1] / "data" / "merkle"
 INCLUSION = sorted((DATA / "inclusion").rglob("*.json"))
 CONSISTENCY = sorted((DATA / "consistency").rglob("*.json"))
 

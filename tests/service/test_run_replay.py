@@ -7,11 +7,11 @@ import textwrap
 
 import numpy as np
 
-from governance_fixtures import make_plane
 from skyfence.coverage.stats import DENIED, SERVED, UNCOVERED
 from skyfence.governance import proposals as P
 from skyfence.service.scenario import load_scenario
 from skyfence.service.simulate import build_ground, compute_visibility, decide
+from tests.governance.fixtures import make_plane
 
 T0 = dt.datetime(2026, 4, 30, 6, 0, tzinfo=dt.UTC)
 

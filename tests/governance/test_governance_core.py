@@ -10,7 +10,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from governance_fixtures import APPROVERS, make_plane, pub_hex
 from skyfence.errors import GovernanceError
 from skyfence.governance import proposals as P
 from skyfence.governance import registry, roles
@@ -26,8 +25,7 @@ from skyfence.governance.ledger import (
     verify_governance_export,
 )
 from skyfence.governance.merkle import leaf_hash
-
-pytest_plugins = ["governance_fixtures"]
+from tests.governance.fixtures import APPROVERS, make_plane, pub_hex
 
 T0 = dt.datetime(2026, 5, 1, 12, 0, tzinfo=dt.UTC)
 

@@ -15,7 +15,7 @@ from skyfence.errors import GovernanceError
 from skyfence.governance import checkpoint as c
 from skyfence.governance import keys as k
 
-DATA = Path(__file__).parent / "data" / "checkpoint"
+DATA = Path(__file__).resolve().parents[1] / "data" / "checkpoint"
 GO = json.loads((DATA / "go_note_vectors.json").read_text(encoding="utf-8"))
 SUMDB = json.loads((DATA / "sumdb_checkpoints.json").read_text(encoding="utf-8"))
 

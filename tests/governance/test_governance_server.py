@@ -13,14 +13,12 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from governance_fixtures import ServerProcess, make_plane, pub_hex, write_log_key
 from skyfence.api.auth import sign_request_headers
 from skyfence.governance import roles
 from skyfence.governance.ledger import GovernanceChecker, check_tables
 from skyfence.governance.proposals import canonical_bytes, sign_proposal
 from skyfence.governance.verify import verify_export
-
-pytest_plugins = ["governance_fixtures"]
+from tests.governance.fixtures import ServerProcess, make_plane, pub_hex, write_log_key
 
 N_CLIENTS = 20
 

@@ -9,10 +9,10 @@ import sqlite3
 
 import pytest
 
-from governance_fixtures import make_plane
 from skyfence.cli import main
 from skyfence.governance import proposals as P
 from skyfence.governance import registry
+from tests.governance.fixtures import make_plane
 
 GEOFENCE = 'permit(principal, action, resource);\nforbid(principal, action, resource in Region::"zone");'
 

@@ -15,7 +15,7 @@ from skyfence.links.gsl import (
     visible_pairs,
 )
 
-DATA = Path(__file__).parent / "data" / "gsl"
+DATA = Path(__file__).resolve().parents[1] / "data" / "gsl"
 
 # --------------------------------------------------------------------------- independent reference
 # WGS84, written out here on purpose (not imported from the package)

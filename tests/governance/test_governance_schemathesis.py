@@ -13,10 +13,10 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 
-from governance_fixtures import make_plane
 from skyfence.api.app import create_app
 from skyfence.governance import registry
 from skyfence.governance import service as svc
+from tests.governance.fixtures import make_plane
 
 
 def _make_schema():

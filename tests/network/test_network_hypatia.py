@@ -31,7 +31,7 @@ from skyfence.network.routing import path_length_km, rtt_ms_from_length_km
 from skyfence.network.sites import read_ground_stations
 from skyfence.orbits.elements import load_elements
 
-DATA = Path(__file__).parent / "data" / "hypatia-kuiper-630"
+DATA = Path(__file__).resolve().parents[1] / "data" / "hypatia-kuiper-630"
 C_KM_S = 299_792.458
 
 

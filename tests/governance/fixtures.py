@@ -1,5 +1,5 @@
 """Fixtures and helpers shared by the governance tests (import them into a test module with
-``from governance_fixtures import *``; this is a plain module, not a conftest).
+``from tests.governance.fixtures import ...``; `tests/governance/conftest.py` exposes the fixtures).
 
 * `gov_url`: a fresh governance database URL, parametrized over SQLite (a temp file) and
   PostgreSQL (a throwaway cluster started once per session with initdb/pg_ctl on loopback; a
@@ -31,7 +31,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 APPROVERS = ("alice", "bob", "carol", "dave")
 
 

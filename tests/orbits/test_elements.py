@@ -185,7 +185,7 @@ def test_omm_bad_number(tmp_path):
 
 
 def test_hypatia_tles_header():
-    els = load_elements(str(Path(__file__).parent / "data" / "hypatia-kuiper-630" / "tles.txt"))
+    els = load_elements(str(Path(__file__).resolve().parents[1] / "data" / "hypatia-kuiper-630" / "tles.txt"))
     assert len(els) == 34 * 34 and els.shells == [(34, 34)]
 
 

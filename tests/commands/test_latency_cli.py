@@ -12,7 +12,7 @@ import pytest
 from skyfence.cli import main as cli_main
 from skyfence.commands import app
 
-DATA = Path(__file__).parent / "data" / "hypatia-kuiper-630"
+DATA = Path(__file__).resolve().parents[1] / "data" / "hypatia-kuiper-630"
 HYPATIA = [
     "--elements",
     str(DATA / "tles.txt"),
