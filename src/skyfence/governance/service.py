@@ -220,9 +220,9 @@ def decide_service(ledger, terminal_id: str, at_utc: dt.datetime | str | None = 
                            status=None, h3_cell=None, regions=[], visible_satellites=None,
                            policy=None)
         else:
-            import h3
+            from skyfence.geo.cells import cell_of, cells_to_str
 
-            cell = h3.latlng_to_cell(term["lat_deg"], term["lon_deg"], H3_RESOLUTION)
+            cell = cells_to_str(cell_of(term["lat_deg"], term["lon_deg"], H3_RESOLUTION))[0]
             try:
                 n_vis, max_el = visible_satellites(term["lat_deg"], term["lon_deg"], at,
                                                    elements=elements)
