@@ -26,7 +26,7 @@ def main() -> None:
     from skyfield.api import EarthSatellite, load
     from skyfield.framelib import itrs
 
-    from skyfence.orbits.elements import load_elements
+    from skyfence.orbits.catalog import load_elements
     from skyfence.orbits.frames import julian_date_utc, time_grid
     from skyfence.orbits.propagate import propagate
 

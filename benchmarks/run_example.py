@@ -15,7 +15,7 @@ from pathlib import Path
 
 def main() -> None:
     name = sys.argv[1] if len(sys.argv) > 1 else "ukraine-crimea"
-    from skyfence.orbits.elements import load_elements
+    from skyfence.orbits.catalog import load_elements
     from skyfence.orbits.frames import julian_date_utc
     from skyfence.service.scenario import example_path, load_scenario
     from skyfence.service.simulate import build_ground, compute_visibility, decide, write_outputs

@@ -10,7 +10,7 @@ import pytest
 
 from skyfence.cli import main
 from skyfence.geo.earth import wgs84
-from skyfence.orbits.elements import load_elements
+from skyfence.orbits.catalog import load_elements
 from skyfence.orbits.frames import time_grid
 from skyfence.orbits.propagate import propagate
 

@@ -14,7 +14,8 @@ from sgp4.api import WGS72, Satrec
 
 from skyfence.cli import main
 from skyfence.errors import ElementsError
-from skyfence.orbits.elements import format_tle, load_elements, parse_tle_text, tle_checksum
+from skyfence.orbits.catalog import data_path, load_elements
+from skyfence.orbits.elements import format_tle, parse_tle_text, tle_checksum
 from skyfence.orbits.shells import PRESETS, Shell, mean_altitude_km, walker_elements
 
 ISS = (
@@ -132,7 +133,7 @@ def test_skip_invalid_counts(tmp_path, capsys):
 
 def test_omm_json_csv_xml_agree(tmp_path):
     """The same satellites in OMM JSON, CSV and XML give identical Satrecs."""
-    src = Path(str(load_elements.__globals__["data_path"]("omm/starlink_omm_2024-05-20.json")))
+    src = Path(str(data_path("omm/starlink_omm_2024-05-20.json")))
     recs = json.loads(src.read_text())[:5]
     j = tmp_path / "a.json"
     j.write_text(json.dumps(recs))
@@ -175,7 +176,7 @@ def test_malformed_omm(tmp_path, content, want):
 
 
 def test_omm_bad_number(tmp_path):
-    src = Path(str(load_elements.__globals__["data_path"]("omm/starlink_omm_2024-05-20.json")))
+    src = Path(str(data_path("omm/starlink_omm_2024-05-20.json")))
     rec = json.loads(src.read_text())[0]
     rec["INCLINATION"] = "fifty-three"
     f = tmp_path / "bad.json"

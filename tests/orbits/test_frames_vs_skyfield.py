@@ -14,7 +14,7 @@ from skyfield.toposlib import ITRSPosition
 from skyfield.units import Distance
 
 from skyfence.geo.earth import wgs84 as sf_wgs84
-from skyfence.orbits.elements import load_elements
+from skyfence.orbits.catalog import load_elements
 from skyfence.orbits.frames import time_grid, ut1_minus_utc_s
 from skyfence.orbits.propagate import propagate
 

@@ -104,7 +104,7 @@ def test_decisions_equal_cedar(small):
 def test_terminal_visibility_is_at_own_coordinates(small):
     """Counts at the terminal's own position equal an independent brute-force elevation count."""
     from skyfence.geo.earth import wgs84
-    from skyfence.orbits.elements import load_elements
+    from skyfence.orbits.catalog import load_elements
     from skyfence.orbits.propagate import propagate
 
     sc, ground, vis, dec = small

@@ -67,7 +67,7 @@ def positions(
     skip_invalid: bool = typer.Option(False, "--skip-invalid", help="Skip malformed element records (and report how many)."),
 ) -> None:
     """Propagate a constellation with SGP4 and write positions per satellite and time."""
-    from skyfence.orbits.elements import load_elements
+    from skyfence.orbits.catalog import load_elements
     from skyfence.orbits.frames import time_grid
     from skyfence.orbits.propagate import SGP4_ERRORS, propagate
 

@@ -16,9 +16,8 @@ import csv
 import io
 import json
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from importlib.resources import files
 from pathlib import Path
 
 import numpy as np
@@ -26,15 +25,6 @@ from sgp4 import omm
 from sgp4.api import WGS72, Satrec, SatrecArray
 
 from skyfence.errors import ElementsError
-
-#: bundled real snapshots, by name (see data/SOURCES.md)
-SNAPSHOTS: dict[str, str] = {
-    "starlink": "tle/starlink_gp_2026-04-30.tle",
-    "starlink-2026-04-30": "tle/starlink_gp_2026-04-30.tle",
-    "active-2025-10-07": "tle/active_gp_2025-10-07.tle",
-    "oneweb-2026-07-16": "tle/oneweb_gp_2026-07-16.tle",
-    "starlink-omm-2024-05-20": "omm/starlink_omm_2024-05-20.json",
-}
 
 
 @dataclass
@@ -372,54 +362,3 @@ def load_file(path: str | os.PathLike, *, skip_invalid: bool = False) -> Element
     if len(els) == 0:
         raise ElementsError(f"{p}: no valid element sets found" + (f" ({len(els.skipped)} skipped)" if els.skipped else ""))
     return els
-
-
-def data_path(relative: str) -> Path:
-    """Path of a bundled data file (``relative`` to ``skyfence/data``)."""
-    return Path(str(files("skyfence") / "data" / relative))
-
-
-def available_presets() -> list[str]:
-    """Names accepted by :func:`load_elements` besides file paths."""
-    from skyfence.orbits.shells import PRESETS
-
-    return sorted(set(SNAPSHOTS) | set(PRESETS))
-
-
-def load_elements(
-    spec: str | os.PathLike | Iterable[str],
-    *,
-    skip_invalid: bool = False,
-    epoch_utc: object | None = None,
-) -> Elements:
-    """Load elements from a preset, a bundled snapshot name, or a file path.
-
-    ``spec`` may also be a list of these (concatenated). ``epoch_utc`` sets the epoch of
-    generated Walker shells (default: see :data:`skyfence.orbits.shells.DEFAULT_EPOCH`).
-    """
-    from skyfence.orbits.shells import PRESETS, preset_elements
-
-    if not isinstance(spec, (str, os.PathLike)):
-        parts = [load_elements(s, skip_invalid=skip_invalid, epoch_utc=epoch_utc) for s in spec]
-        if not parts:
-            raise ElementsError("empty list of elements")
-        out = parts[0]
-        for p in parts[1:]:
-            out = out + p
-        return out
-    key = str(spec).strip()
-    low = key.lower()
-    if low in SNAPSHOTS:
-        els = load_file(data_path(SNAPSHOTS[low]), skip_invalid=skip_invalid)
-        els.source = low
-        return els
-    if low in PRESETS:
-        return preset_elements(low, epoch_utc=epoch_utc)
-    p = Path(key)
-    if p.exists():
-        return load_file(p, skip_invalid=skip_invalid)
-    import difflib
-
-    close = difflib.get_close_matches(low, available_presets(), n=3)
-    hint = f"; did you mean {', '.join(close)}?" if close else f"; presets: {', '.join(available_presets())}"
-    raise ElementsError(f"{key!r} is neither an elements file nor a preset{hint}")

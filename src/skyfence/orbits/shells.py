@@ -38,6 +38,7 @@ from sgp4.api import WGS72, Satrec, SatrecArray
 
 from skyfence.errors import ElementsError
 from skyfence.geo.earth import wgs84
+from skyfence.orbits.elements import Elements
 from skyfence.orbits.frames import as_utc
 
 MU_WGS72_KM3_S2 = 398600.8
@@ -147,8 +148,6 @@ def mean_motion_for_altitude(altitude_km: float, inclination_deg: float, epoch_u
 
 def walker_elements(shells: list[Shell], *, epoch_utc: object = DEFAULT_EPOCH, first_satnum: int = 1):
     """Elements of one or more Walker-delta shells (plane-major ids, no NORAD ids)."""
-    from skyfence.orbits.elements import Elements
-
     days, _, _ = _epoch_days(epoch_utc)
     names, sats, layout = [], [], []
     satnum = first_satnum

@@ -154,7 +154,7 @@ def compute_visibility(
     """Propagate the constellation chunk by chunk and count satellites in view of every cell and
     terminal at every step."""
     from skyfence.links.gsl import count_visible, ground_points
-    from skyfence.orbits.elements import load_elements
+    from skyfence.orbits.catalog import load_elements
     from skyfence.orbits.propagate import propagate
     from skyfence.policy.regions import points_to_cells
 
