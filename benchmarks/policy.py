@@ -20,9 +20,10 @@ from pathlib import Path
 import cedarpy
 import numpy as np
 
+from skyfence.geo.cells import cells_to_str
 from skyfence.policy.cedar import cell_entity, load_policies, make_request, terminal_entity
 from skyfence.policy.evaluate import BulkEvaluator, LabelSets
-from skyfence.policy.regions import RegionSet, cells_to_str
+from skyfence.policy.regionset import RegionSet
 
 POLICIES = Path(__file__).resolve().parents[1] / "src" / "skyfence" / "data" / "policies"
 GROUPS = np.array(["civil", "gov", "press", "ngo", "whitelisted", "military"], dtype=object)

@@ -1,47 +1,38 @@
-"""Regions -> H3 cells: centres inside, areas, antimeridian, holes, bad inputs, region sets."""
+"""Regions -> H3 cells: centres inside, areas, antimeridian, holes, bad inputs."""
 
 from __future__ import annotations
 
 import json
 import math
 
-import h3
-import h3.api.numpy_int as h3i
 import numpy as np
 import pytest
 import shapely
 from shapely.geometry import Point, Polygon, box
 
 from skyfence.errors import RegionError
-from skyfence.policy.regions import (
-    AUTHALIC_RADIUS_KM,
-    EARTH_MEAN_RADIUS_KM,
-    RegionSet,
-    cell_areas_km2,
-    cells_to_latlng,
-    cells_to_str,
-    circle,
-    geodesic_area_km2,
-    lookup_named_region,
-    region_cells,
-    resolve_region,
-)
+from skyfence.geo.areas import geodesic_area_km2
+from skyfence.geo.cells import cell_areas_km2, cell_centres, grid_disk
+from skyfence.geo.earth import wgs84
+from skyfence.geo.gazetteer import lookup_named_region
+from skyfence.geo.regions import circle, region_cells, resolve_region
+
+AUTHALIC_RADIUS_KM = wgs84.authalic_radius_km
+EARTH_MEAN_RADIUS_KM = wgs84.mean_radius_km
 
 
 def _outer_ring(cells: np.ndarray) -> np.ndarray:
     """Cells next to `cells` but not in them."""
-    ring = {int(n) for c in cells.tolist() for n in h3i.grid_disk(c, 1)}
-    ring = np.array(sorted(ring), dtype=np.uint64)
-    return np.setdiff1d(ring, cells)
+    return np.setdiff1d(grid_disk(cells, 1), cells)
 
 
 def _assert_exact_cover(geom, cells: np.ndarray) -> None:
     """Every listed cell has its centre in the polygon; no neighbour left out has its centre in it."""
-    lat, lon = cells_to_latlng(cells)
+    lat, lon = cell_centres(cells)
     inside = [geom.covers(Point(x, y)) for x, y in zip(lon, lat, strict=True)]
     assert all(inside), f"{inside.count(False)} listed cells have their centre outside"
     out = _outer_ring(cells)
-    lat, lon = cells_to_latlng(out)
+    lat, lon = cell_centres(out)
     missed = [geom.covers(Point(x, y)) for x, y in zip(lon, lat, strict=True)]
     assert not any(missed), f"{sum(missed)} cells with centre inside were not listed"
 
@@ -100,7 +91,7 @@ def test_geodesic_area_closed_forms():
 
 
 def _both_sides(cells: np.ndarray, min_abs_lon: float) -> tuple[int, int]:
-    lat, lon = cells_to_latlng(cells)
+    lat, lon = cell_centres(cells)
     assert np.all(np.abs(lon) >= min_abs_lon), "a cell far from the antimeridian: the region wrapped"
     return int((lon > 0).sum()), int((lon < 0).sum())
 
@@ -110,7 +101,7 @@ def test_fiji_across_antimeridian():
     cells = region_cells(fiji, 6)
     east, west = _both_sides(cells, 174.0)
     assert east > 100 and west > 5
-    lat, _ = cells_to_latlng(cells)
+    lat, _ = cell_centres(cells)
     assert lat.min() > -22 and lat.max() < -12
     _assert_exact_cover(fiji, cells)
 
@@ -126,7 +117,7 @@ def test_chukotka_across_antimeridian():
     # the whole of Russia: no cell spans the world, area still right
     russia = resolve_region("RUS")
     rc = region_cells(russia, 4)
-    assert (cells_to_latlng(rc)[1] < -169).any()
+    assert (cell_centres(rc)[1] < -169).any()
     assert abs(cell_areas_km2(rc).sum() / geodesic_area_km2(russia) - 1) < 0.03
 
 
@@ -149,7 +140,7 @@ def test_hole_and_multipolygon():
     hole = [(32, 46.5), (34, 46.5), (34, 48.5), (32, 48.5)]
     geom = resolve_region({"difference": [{"polygon": outer}, {"polygon": hole}]})
     cells = region_cells(geom, 5)
-    lat, lon = cells_to_latlng(cells)
+    lat, lon = cell_centres(cells)
     in_hole = (lon > 32) & (lon < 34) & (lat > 46.5) & (lat < 48.5)
     assert not in_hole.any()
     _assert_exact_cover(geom, cells)
@@ -178,8 +169,6 @@ def test_unknown_region_suggests():
         resolve_region("Crimia")
     with pytest.raises(RegionError, match=r"unknown region key 'unoin'.*did you mean 'union'"):
         resolve_region({"unoin": ["UKR"]})
-    with pytest.raises(RegionError, match="region 'zone'"):
-        RegionSet.from_specs({"zone": "Atlantys"}, resolution=4)
 
 
 @pytest.mark.parametrize(
@@ -264,32 +253,6 @@ def test_union_difference_intersection():
         resolve_region({"difference": []})
     with pytest.raises(RegionError, match="missing key"):
         resolve_region({"lat": 1, "lon": 2})
-
-
-def test_region_set_membership_and_points():
-    rs = RegionSet.from_specs(
-        {"ukraine": ["UKR", "B89"], "crimea": "B89",
-         "sevastopol": {"lat": 44.6, "lon": 33.52, "radius_km": 60}},
-        resolution=5,
-    )
-    assert rs.names == ["ukraine", "crimea", "sevastopol"]
-    cells = rs.all_cells()
-    m = rs.membership(cells)
-    assert m.shape == (len(cells), 3)
-    names = rs.cell_region_names(cells)
-    for j, name in enumerate(rs.names):
-        col = np.asarray(m[:, j].todense()).ravel()
-        assert col.sum() == len(rs.cells(name))
-        assert all((name in names[i]) == bool(col[i]) for i in range(len(cells)))
-    assert all(n for n in names)  # every listed cell is in some region
-    # a terminal in Sevastopol and one in Kyiv, and one at sea far away: by their own H3 cell
-    labels = rs.point_region_labels(np.array([44.6, 50.45, 0.0]), np.array([33.52, 30.52, 0.0]))
-    got = labels.tolist()
-    assert got[0] == ("crimea", "sevastopol", "ukraine")
-    assert got[1] == ("ukraine",)
-    assert got[2] == ()
-    cell = rs.point_cells(np.array([44.6]), np.array([33.52]))
-    assert cells_to_str(cell)[0] == h3.latlng_to_cell(44.6, 33.52, 5)
 
 
 def test_region_cells_empty_and_resolution_errors():

@@ -10,6 +10,7 @@ import shapely
 
 from skyfence.errors import SkyfenceError
 from skyfence.geo.earth import wgs84
+from skyfence.geo.regions import resolve_region
 from skyfence.ground.sites import (
     Terminals,
     interpolate_tracks,
@@ -19,7 +20,6 @@ from skyfence.ground.sites import (
     read_tracks,
     synthetic_fleet,
 )
-from skyfence.policy.regions import resolve_region
 
 # --------------------------------------------------------------------------- fixed terminals
 

@@ -192,15 +192,14 @@ def test_impact_taiwan(tmp_path):
     assert main(["impact", str(p), "--policy", str(allow), "--out", str(out)]) == 0
     rep = json.loads((out / "impact.json").read_text())
     # membership is by the terminal's own H3 cell: count those whose cell centre is in Taiwan
-    import h3
-
-    from skyfence.policy.regions import region_cells, resolve_region
+    from skyfence.geo.cells import cell_of
+    from skyfence.geo.regions import region_cells, resolve_region
     from skyfence.service.simulate import build_ground
 
     ground = build_ground(load_scenario(p))
     tw = set(region_cells(resolve_region("TWN"), 4).tolist())
     lat, lon = (np.asarray(a).reshape(len(ground.terminals), -1)[:, 0] for a in ground.terminals.positions(len(ground.t_utc)))
-    in_tw = sum(h3.str_to_int(h3.latlng_to_cell(float(la), float(lo), 4)) in tw for la, lo in zip(lat, lon, strict=True))
+    in_tw = sum(int(c) in tw for c in cell_of(lat, lon, 4))
     assert 250 < in_tw <= 300
     assert rep["restored"]["terminals"] == in_tw and rep["newly_denied"]["terminals"] == 0
     assert rep["restored"]["people"] > 1e6 and rep["restored"]["area_km2"] > 20_000

@@ -62,7 +62,7 @@ def test_replay_from_sqlite_log(tmp_path):
     # 06:00, 06:10, 06:20: no policy in force yet -> all served
     assert (st[:, :3] == SERVED).all()
     # from 06:30: cells in the zone denied, the others served
-    from skyfence.policy.regions import RegionSet
+    from skyfence.policy.regionset import RegionSet
 
     zone = RegionSet.from_specs({"zone": {"lat": 44.6, "lon": 33.52, "radius_km": 150}}, 4)
     inside = np.isin(ground.cells, zone.cells("zone"))

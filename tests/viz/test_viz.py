@@ -6,7 +6,8 @@ import matplotlib.image as mpimg
 import numpy as np
 import pytest
 
-from skyfence.policy.regions import cells_to_latlng, region_cells, resolve_region
+from skyfence.geo.cells import cell_centres
+from skyfence.geo.regions import region_cells, resolve_region
 from skyfence.viz.maps import cell_map, cell_polygons
 from skyfence.viz.plots import states_over_time, time_series
 
@@ -21,7 +22,7 @@ def _check_png(path, size_px):
 def test_cell_map_states_geofences_terminals(tmp_path):
     crimea = resolve_region("B89")
     cells = region_cells(resolve_region(["UKR", "B89"]), 4)
-    lat, lon = cells_to_latlng(cells)
+    lat, lon = cell_centres(cells)
     states = np.where(lat < 46, 2, 1)
     states[::17] = 0
     out = cell_map(tmp_path / "sub" / "map.png", cells, states=states, title="Ukraine",

@@ -3,7 +3,7 @@
 Model
 -----
 A *proposal* is a complete service policy set: Cedar text plus the named regions it uses
-(``Region::"crimea"`` -> a region spec of :mod:`skyfence.policy.regions`, cells at H3 resolution 5),
+(``Region::"crimea"`` -> a region spec of :mod:`skyfence.geo.regions`, cells at H3 resolution 5),
 with a title, a justification, an effective time and an expiry. Its **canonical bytes** are the
 canonical JSON of its fields (`canonical_bytes`: keys sorted, no whitespace, UTF-8, no NaN), and
 the proposal id (128 random bits chosen by the proposer) is part of them, so two proposals never
@@ -143,8 +143,8 @@ def check_policy_text(cedar: str, regions: Mapping[str, Any] | None = None) -> N
     """GovernanceError unless `cedar` is a valid Cedar service policy (validated against the
     service schema of :mod:`skyfence.policy.cedar`) and every region spec resolves."""
     from skyfence.errors import PolicyError, RegionError
+    from skyfence.geo.regions import resolve_region
     from skyfence.policy.cedar import ServicePolicy
-    from skyfence.policy.regions import resolve_region
 
     try:
         ServicePolicy.from_text(cedar, source="proposal.cedar")

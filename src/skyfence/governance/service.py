@@ -67,7 +67,7 @@ RECEIPT_VERSION = "skyfence-receipt-v1"
 @functools.lru_cache(maxsize=4)
 def _satrec_array(name: str):
     """The elements' vectorised SGP4 propagator (sgp4.SatrecArray), built once per elements set."""
-    from skyfence.orbits.elements import load_elements
+    from skyfence.orbits.catalog import load_elements
 
     return load_elements(name).satrec_array()
 
@@ -140,7 +140,7 @@ def visible_satellites(lat_deg: float, lon_deg: float, at_utc: dt.datetime | str
 @functools.lru_cache(maxsize=32)
 def _compiled(policy_hash: str, cedar: str, regions_json: str):
     from skyfence.policy.cedar import ServicePolicy
-    from skyfence.policy.regions import RegionSet
+    from skyfence.policy.regionset import RegionSet
 
     policy = ServicePolicy.from_text(cedar, source="policy.cedar")
     regions = RegionSet.from_specs(json.loads(regions_json), H3_RESOLUTION)

@@ -169,9 +169,9 @@ class Terminals:
         return self.speed_kmh
 
     def ecef(self) -> tuple[np.ndarray, np.ndarray]:
-        """(ground_ecef_km, ground_up) for :mod:`skyfence.links.gsl`: ``[n, 3]`` for fixed,
+        """(ground_ecef_km, ground_up) for :mod:`skyfence.links`: ``[n, 3]`` for fixed,
         ``[n, n_time, 3]`` for mobile terminals (NaN where absent)."""
-        from skyfence.links.gsl import ground_points
+        from skyfence.links import ground_points
 
         alt = self.heights_km
         if self.mobile:
@@ -700,7 +700,7 @@ def synthetic_fleet(
     """``n`` fixed terminals spread by city population within ``region`` (see module doc).
 
     ``region``: shapely (Multi)Polygon in lon/lat degrees (e.g. from
-    ``skyfence.policy.regions.resolve_region``). ``rural_share``: fraction placed uniformly over the
+    ``skyfence.geo.regions.resolve_region``). ``rural_share``: fraction placed uniformly over the
     area (all of them if no city lies inside). ``group``: group name(s) of every terminal.
     ``id_prefix``: ids are ``f"{id_prefix}{i:06d}"``. Same arguments, same fleet.
     """

@@ -16,7 +16,7 @@ Schema (every key optional unless marked; relative paths resolve against the sce
     step_s = 60                              # required
 
     [ground]
-    region = "UKR"                           # required: region spec (see skyfence.policy.regions) or a
+    region = "UKR"                           # required: region spec (see skyfence.geo.regions) or a
                                              # [regions] key, or a list of them (union)
     h3_resolution = 5                        # Starlink publishes availability as res-5 cells
     terminals = "terminals.csv"              # fixed terminals: id,lat,lon[,group] (CSV/GeoJSON/Parquet)

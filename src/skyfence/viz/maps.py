@@ -3,7 +3,7 @@
 Drawn with matplotlib's Agg canvas directly (``Figure`` + ``FigureCanvasAgg``: no global backend
 switch, no display needed) in plate carree (x = longitude, y = latitude, degrees) with the aspect
 ``1 / cos(mid latitude)`` so shapes look right at the map's centre. Country outlines: the bundled
-Natural Earth 50m admin-0 countries. Cell polygons: ``h3.cell_to_boundary``.
+Natural Earth 50m admin-0 countries. Cell polygons: :func:`skyfence.geo.cells.cell_boundaries`.
 
 Antimeridian: when the cells span more than 180 deg of longitude in [-180, 180) the map switches to
 longitudes in [0, 360) (negative ones + 360), cells whose boundary jumps across 180 deg are unwrapped
@@ -40,18 +40,15 @@ def cell_polygons(cells: np.ndarray | Sequence) -> tuple[list[np.ndarray], np.nd
     """Boundaries of H3 cells as ``[k, 2]`` (lon, lat) degree arrays, unwrapped across the
     antimeridian next to each cell's centre (so a boundary may reach beyond +-180), and the cell
     centres' longitudes. Cells: uint64 ints or hex strings."""
-    import h3
+    from skyfence.geo.cells import cell_boundaries, cell_centres, cells_from_str
 
-    polys = []
-    centre_lon = np.empty(len(cells))
-    for i, c in enumerate(cells):
-        s = c if isinstance(c, str) else h3.int_to_str(int(c))
-        b = np.asarray(h3.cell_to_boundary(s), dtype=float)[:, ::-1]  # (lon, lat)
-        lat_c, lon_c = h3.cell_to_latlng(s)
+    cells = list(cells)
+    ids = cells_from_str(cells) if cells and isinstance(cells[0], str) else np.asarray(cells, dtype=np.uint64)
+    _, centre_lon = cell_centres(ids)
+    polys = cell_boundaries(ids)
+    for b, lon_c in zip(polys, centre_lon.tolist(), strict=True):
         d = b[:, 0] - lon_c
         b[:, 0] = lon_c + (d + 180.0) % 360.0 - 180.0
-        polys.append(b)
-        centre_lon[i] = lon_c
     return polys, centre_lon
 
 
