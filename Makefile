@@ -18,6 +18,7 @@ demo: $(STAMP)
 	$(VENV)/bin/skyfence run --example ukraine-crimea --out out/ukraine-crimea
 
 test: $(STAMP)
+	$(VENV)/bin/ruff check src tests benchmarks
 	$(PY) -m pytest -n 2 -q
 
 lint: $(STAMP)

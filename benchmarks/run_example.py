@@ -18,7 +18,8 @@ def main() -> None:
     from skyfence.orbits.catalog import load_elements
     from skyfence.orbits.frames import julian_date_utc
     from skyfence.service.scenario import example_path, load_scenario
-    from skyfence.service.simulate import build_ground, compute_visibility, decide, write_outputs
+    from skyfence.service.outputs import write_outputs
+    from skyfence.service.simulate import build_ground, compute_visibility, decide
 
     sc = load_scenario(example_path(name))
     stages = {}

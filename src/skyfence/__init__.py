@@ -1,9 +1,50 @@
 """skyfence: a digital twin of a Starlink-class satellite-internet service.
 
-Data flow, one subpackage per stage::
+Library calls (each returns DataFrames or plain data; the CLI commands are thin shells over them)::
 
-    orbits (elements -> positions) -> ground / links -> coverage / network
-      -> policy (regions, Cedar) -> service -> outputs;  governance (registry, proposals, ledger)
+    skyfence.run(scenario, *, start=None, duration_s=None, step_s=None) -> RunResult
+    skyfence.impact(scenario, policy_files, ...) -> dict
+    skyfence.latency(...) -> LatencyResult
+    skyfence.positions(elements, *, start, duration_s, step_s, frame="ecef") -> DataFrame
+
+Data flow, one subpackage per layer (lower layers never import higher ones; see the import-linter
+contract in pyproject.toml)::
+
+    geo -> orbits / ground -> links / coverage / policy -> network -> governance / viz
+        -> service (run, impact) -> api -> commands
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 __version__ = "0.1.0"
+__all__ = ["run", "impact", "latency", "positions", "load_scenario", "Scenario", "RunResult", "LatencyResult"]
+
+#: public name -> module that defines it (imported on first use, so ``import skyfence`` stays cheap)
+_EXPORTS = {
+    "run": "skyfence.service.run",
+    "impact": "skyfence.service.run",
+    "RunResult": "skyfence.service.run",
+    "load_scenario": "skyfence.service.scenario",
+    "Scenario": "skyfence.service.scenario",
+    "latency": "skyfence.network.latency",
+    "LatencyResult": "skyfence.network.latency",
+    "positions": "skyfence.orbits.tables",
+}
+
+if TYPE_CHECKING:
+    from skyfence.network.latency import LatencyResult, latency
+    from skyfence.orbits.tables import positions
+    from skyfence.service.run import RunResult, impact, run
+    from skyfence.service.scenario import Scenario, load_scenario
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        import importlib
+
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'skyfence' has no attribute {name!r}")

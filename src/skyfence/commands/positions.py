@@ -1,10 +1,10 @@
-"""``skyfence positions``: satellite positions over time as a table (Parquet or CSV)."""
+"""``skyfence positions``: satellite positions over time as a table (Parquet or CSV); the library
+call is :func:`skyfence.orbits.tables.positions`."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import typer
 from rich.console import Console
 
@@ -12,28 +12,6 @@ from skyfence.commands import app
 from skyfence.errors import SkyfenceError
 
 console = Console(stderr=True)
-
-
-def positions_table(ephemeris, frame: str):
-    """Long table: one row per (satellite, time). Columns ``sat, norad_id, t_utc, x_km.. | lat_deg.., error``."""
-    import pyarrow as pa
-
-    n_sat, n_time = ephemeris.n_sat, ephemeris.n_time
-    sat = np.repeat(np.asarray(ephemeris.names, dtype=object), n_time)
-    norad = pa.array(np.repeat(np.asarray(ephemeris.norad_ids, dtype=object), n_time), type=pa.int64())
-    t = pa.array(np.tile(ephemeris.t_utc, n_sat), type=pa.timestamp("ns", tz="UTC"))
-    cols = {"sat": pa.array(sat, type=pa.string()), "norad_id": norad, "t_utc": t}
-    if frame == "teme":
-        xyz = ephemeris.r_teme_km.reshape(-1, 3)
-        cols.update(x_km=xyz[:, 0], y_km=xyz[:, 1], z_km=xyz[:, 2])
-    elif frame == "ecef":
-        xyz = ephemeris.r_ecef_km.reshape(-1, 3)
-        cols.update(x_km=xyz[:, 0], y_km=xyz[:, 1], z_km=xyz[:, 2])
-    else:
-        lat, lon, alt = ephemeris.lla()
-        cols.update(lat_deg=lat.ravel(), lon_deg=lon.ravel(), alt_km=alt.ravel())
-    cols["error"] = ephemeris.error.ravel().astype(np.int8)
-    return pa.table(cols)
 
 
 def write_table(table, out: Path) -> None:
@@ -70,9 +48,10 @@ def positions(
     from skyfence.orbits.catalog import load_elements
     from skyfence.orbits.frames import time_grid
     from skyfence.orbits.propagate import SGP4_ERRORS, propagate
+    from skyfence.orbits.tables import FRAMES, positions_table
 
     frame = frame.lower()
-    if frame not in ("teme", "ecef", "lla"):
+    if frame not in FRAMES:
         raise SkyfenceError(f"--frame {frame!r}: choose teme, ecef or lla")
     if out.suffix.lower() not in (".parquet", ".csv"):
         raise SkyfenceError(f"--out {out}: use a .parquet or .csv file name")

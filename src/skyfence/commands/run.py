@@ -21,12 +21,17 @@ def _progress():
                     TimeElapsedColumn(), console=console, transient=False)  # fmt: skip
 
 
-def _scenario(path: Path | None, example: str | None):
-    from skyfence.service.scenario import example_path, load_scenario
+_START = typer.Option(None, "--start", help="Override the scenario's start time (ISO 8601 UTC).")
+_DURATION = typer.Option(None, "--duration", help="Override the scenario's duration, seconds.")
+_STEP = typer.Option(None, "--step", help="Override the scenario's time step, seconds.")
+
+
+def _source(path: Path | None, example: str | None) -> Path:
+    from skyfence.service.scenario import example_path
 
     if (path is None) == (example is None):
         raise ScenarioError("give a scenario file or --example NAME (not both)")
-    return load_scenario(example_path(example) if example else path)
+    return example_path(example) if example else path
 
 
 @app.command()
@@ -34,20 +39,23 @@ def run(
     scenario: Path = typer.Argument(None, help="Scenario TOML file (see README for the schema)."),
     example: str = typer.Option(None, "--example", help="Run a bundled example: ukraine-crimea, taiwan-withheld, terminal-donation."),
     out: Path = typer.Option(Path("out"), "--out", "-o", help="Output folder."),
+    start: str = _START,
+    duration: float = _DURATION,
+    step: float = _STEP,
 ) -> None:
     """Coverage AND policy for every H3 cell and terminal at every step: served, denied, uncovered."""
-    from skyfence.service.simulate import build_ground, compute_visibility, decide, write_outputs
+    from skyfence.service.run import run as run_service
 
-    sc = _scenario(scenario, example)
     with _progress() as prog:
         task = prog.add_task("regions, cells, terminals", total=None)
-        ground = build_ground(sc)
-        prog.update(task, description="propagate + visibility", total=len(ground.t_utc), completed=0)
-        vis = compute_visibility(sc, ground, progress=lambda n: prog.advance(task, n))
-        prog.update(task, description="policy decisions")
-        dec = decide(sc, ground, vis)
+        result = run_service(
+            _source(scenario, example), start=start, duration_s=duration, step_s=step,
+            progress=lambda n: prog.advance(task, n),
+            on_total=lambda n: prog.update(task, description="propagate + visibility", total=n, completed=0),
+        )  # fmt: skip
         prog.update(task, description="outputs")
-        summary = write_outputs(sc, ground, vis, dec, out)
+        summary = result.write(out)
+    sc, ground, dec = result.scenario, result.ground, result.decisions
     for w in dec.warnings:
         console.print(f"[yellow]warning:[/] {w}")
     t = Table(title=f"{sc.name}: {summary['cells']:,} cells x {summary['time']['steps']} steps, {ground.n_sat:,} satellites")
@@ -67,18 +75,20 @@ def impact(
     scenario: Path = typer.Argument(None, help="Scenario TOML file."),
     policy: list[Path] = typer.Option(..., "--policy", help="The new Cedar policy file(s)."),
     example: str = typer.Option(None, "--example", help="Use a bundled example as the scenario."),
-    out: Path = typer.Option(None, "--out", "-o", help="Write impact.json (and the new run's outputs) here."),
+    out: Path = typer.Option(None, "--out", "-o", help="Write impact.json here."),
+    start: str = _START,
+    duration: float = _DURATION,
+    step: float = _STEP,
 ) -> None:
     """What a policy change does versus the scenario's policy: terminals, cells, km2 and people
     newly denied or restored, and when."""
-    from skyfence.service.impact import compare
+    from skyfence.service.run import impact as impact_of
 
-    sc = _scenario(scenario, example)
     with _progress() as prog:
         task = prog.add_task("impact", total=None)
-        report = compare(sc, [str(p.resolve()) for p in policy], progress=lambda n: prog.advance(task, n),
-                         on_total=lambda n: prog.update(task, total=n))  # fmt: skip
-    t = Table(title=f"{sc.name}: {', '.join(p.name for p in policy)} vs current policy")
+        report = impact_of(_source(scenario, example), policy, start=start, duration_s=duration, step_s=step,
+                           progress=lambda n: prog.advance(task, n), on_total=lambda n: prog.update(task, total=n))  # fmt: skip
+    t = Table(title=f"{report['scenario']}: {', '.join(p.name for p in policy)} vs current policy")
     t.add_column("")
     t.add_column("newly denied", justify="right")
     t.add_column("restored", justify="right")

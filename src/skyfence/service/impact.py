@@ -14,14 +14,9 @@ from collections.abc import Callable
 import numpy as np
 
 from skyfence.coverage.stats import DENIED, SERVED
+from skyfence.service.outputs import cell_population, iso_utc
 from skyfence.service.scenario import Scenario
-from skyfence.service.simulate import (
-    _iso,
-    build_ground,
-    cell_population,
-    compute_visibility,
-    decide,
-)
+from skyfence.service.simulate import build_ground, compute_visibility, decide
 
 
 def compare(
@@ -60,8 +55,8 @@ def compare(
             "cells": int(c_rows.sum()),
             "area_km2": float(ground.cell_area_km2[c_rows].sum()),
             "people": float(pop[c_rows].sum()),
-            "first_utc": _iso(t[steps[0]]) if len(steps) else None,
-            "last_utc": _iso(t[steps[-1]]) if len(steps) else None,
+            "first_utc": iso_utc(t[steps[0]]) if len(steps) else None,
+            "last_utc": iso_utc(t[steps[-1]]) if len(steps) else None,
             "max_terminals_at_once": int(per_step_terms.max()) if len(per_step_terms) else 0,
         }
     return report

@@ -1,7 +1,7 @@
-"""``skyfence run``: coverage AND policy, per H3 cell, per terminal, per time step.
+"""The service pipeline: coverage AND policy, per H3 cell, per terminal, per time step.
 
 Pipeline (one module each): elements -> :func:`~skyfence.orbits.propagate.propagate` (ECEF) ->
-:func:`~skyfence.links.gsl.count_visible` (sparse KD-tree visibility, exact elevation test) for
+:func:`~skyfence.links.visibility.count_visible` (sparse KD-tree visibility, exact elevation test) for
 cell centres and for each terminal's own coordinates -> Cedar decisions with the exact bulk
 evaluator (:class:`~skyfence.policy.evaluate.BulkEvaluator`) -> states ``served`` (a satellite above
 the mask AND allowed), ``denied`` (visible but forbidden), ``uncovered`` (nothing above the mask),
@@ -21,24 +21,13 @@ Conventions
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from skyfence.coverage.stats import (
-    ABSENT,
-    DENIED,
-    SERVED,
-    STATE_NAMES,
-    UNCOVERED,
-    coverage_stats,
-    service_states,
-    state_counts,
-    state_stats,
-)
+from skyfence.coverage.stats import service_states
 from skyfence.errors import ScenarioError
 from skyfence.service.scenario import Scenario
 
@@ -98,16 +87,12 @@ def _region_spec(spec, named: dict):
 def build_ground(sc: Scenario) -> Ground:
     """Resolve regions, cells and terminals of a scenario."""
     from skyfence.errors import RegionError
+    from skyfence.geo.cells import cell_areas_km2, cell_centres
+    from skyfence.geo.regions import region_cells, resolve_region
     from skyfence.ground.sites import Terminals, read_terminals, read_tracks, synthetic_fleet
     from skyfence.orbits.frames import time_grid
     from skyfence.orbits.shells import default_min_elevation_deg
-    from skyfence.policy.regions import (
-        RegionSet,
-        cell_areas_km2,
-        cells_to_latlng,
-        region_cells,
-        resolve_region,
-    )
+    from skyfence.policy.regionset import RegionSet
 
     t = time_grid(sc.start, sc.duration_s, sc.step_s)
     try:
@@ -121,7 +106,7 @@ def build_ground(sc: Scenario) -> Ground:
     cells = region_cells(geom, sc.h3_resolution)
     if len(cells) == 0:
         raise ScenarioError(f"{sc.source}: ground.region has no H3 cell centre at resolution {sc.h3_resolution}")
-    lat, lon = cells_to_latlng(cells)
+    lat, lon = cell_centres(cells)
     parts = []
     for f in sc.terminals:
         parts.append(read_terminals(f, base_dir=sc.base_dir, default_group="default"))
@@ -153,10 +138,10 @@ def compute_visibility(
 ) -> Visibility:
     """Propagate the constellation chunk by chunk and count satellites in view of every cell and
     terminal at every step."""
-    from skyfence.links.gsl import count_visible, ground_points
+    from skyfence.geo.cells import cell_of
+    from skyfence.links import count_visible, ground_points
     from skyfence.orbits.catalog import load_elements
     from skyfence.orbits.propagate import propagate
-    from skyfence.policy.regions import points_to_cells
 
     els = load_elements(sc.elements, skip_invalid=sc.skip_invalid)
     ground.n_sat, ground.elements_source = len(els), els.source
@@ -195,10 +180,10 @@ def compute_visibility(
     res = ground.regions.resolution
     tc = np.zeros((n_term, n_t), np.uint64)
     if n_fixed:
-        tc[fixed] = points_to_cells(t_lat[fixed, 0], t_lon[fixed, 0], res)[:, None]
+        tc[fixed] = cell_of(t_lat[fixed, 0], t_lon[fixed, 0], res)[:, None]
     moving = present & ~fixed[:, None]
     if moving.any():
-        tc[moving] = points_to_cells(t_lat[moving], t_lon[moving], res)
+        tc[moving] = cell_of(t_lat[moving], t_lon[moving], res)
     return Visibility(cell_counts, term_counts, tc, present, errors)
 
 
@@ -210,7 +195,7 @@ def _policy_segments(sc: Scenario, ground: Ground, files: list[str], base_dir: P
     enactment: everything covered is served); the log's named regions join the scenario's.
     """
     from skyfence.policy.cedar import ServicePolicy, load_policies
-    from skyfence.policy.regions import RegionSet
+    from skyfence.policy.regionset import RegionSet
 
     steps = np.arange(len(ground.t_utc))
     if log:
@@ -277,159 +262,3 @@ def decide(sc: Scenario, ground: Ground, vis: Visibility, policy_files: list[str
     c_states = service_states(vis.cell_counts, c_allow)
     t_states = service_states(vis.terminal_counts, t_allow, present=vis.present)
     return Decisions(c_allow, t_allow, c_states, t_states, tuple(sources or ([log] if log else [])), tuple(warnings))
-
-
-# --------------------------------------------------------------------------- outputs
-
-
-def _state_names(states: np.ndarray) -> np.ndarray:
-    """State codes -> names (served/denied/uncovered/absent)."""
-    codes = np.array(sorted(STATE_NAMES))
-    names = np.array([STATE_NAMES[c] for c in codes], dtype=object)
-    return names[np.searchsorted(codes, states)]
-
-
-def _iso(t) -> str | None:
-    if t is None or (isinstance(t, np.datetime64) and np.isnat(t)):
-        return None
-    return str(np.datetime_as_string(np.datetime64(t, "s"), unit="s")) + "Z"
-
-
-def cell_population(cells: np.ndarray, resolution: int) -> np.ndarray:
-    """People per cell from the bundled cities (Natural Earth pop_max, Hypatia ranks); 0 elsewhere."""
-    from skyfence.ground.sites import load_cities
-    from skyfence.policy.regions import points_to_cells
-
-    c = load_cities()
-    city_cells = points_to_cells(c.lat_deg, c.lon_deg, resolution)
-    order = np.argsort(cells)
-    pos = np.searchsorted(cells[order], city_cells)
-    pos = np.clip(pos, 0, len(cells) - 1)
-    hit = cells[order][pos] == city_cells
-    pop = np.zeros(len(cells))
-    np.add.at(pop, order[pos[hit]], c.pop[hit])
-    return pop
-
-
-def summarize(sc: Scenario, ground: Ground, vis: Visibility, dec: Decisions) -> dict:
-    """The ``summary.json`` document (keys documented in README)."""
-    n_cell, n_t = vis.cell_counts.shape
-    pairs = n_cell * n_t
-    cs = dec.cell_states
-    tcounts = state_counts(dec.terminal_states)
-    hours = {}
-    if len(ground.terminals):
-        hour = ground.t_utc.astype("datetime64[h]")
-        for h in np.unique(hour):
-            m = hour == h
-            pres = (dec.terminal_states[:, m] != ABSENT).sum()
-            hours[_iso(h)] = float((dec.terminal_states[:, m] == SERVED).sum() / pres) if pres else None
-    per_region = []
-    member = ground.regions.membership(ground.cells).tocsc() if len(ground.regions) else None
-    for j, name in enumerate(ground.regions.names):
-        rows = member[:, j].nonzero()[0] if member is not None else []
-        if len(rows) == 0:
-            per_region.append({"region": name, "cells_in_ground": 0})
-            continue
-        s = cs[rows]
-        per_region.append({
-            "region": name, "cells_in_ground": int(len(rows)),
-            "area_km2": float(ground.cell_area_km2[rows].sum()),
-            "covered_fraction": float((s != UNCOVERED).mean()),
-            "served_fraction": float((s == SERVED).mean()),
-            "denied_fraction": float((s == DENIED).mean()),
-        })  # fmt: skip
-    ts = dec.terminal_states
-    return {
-        "scenario": sc.name,
-        "description": sc.description,
-        "constellation": {"elements": sc.elements, "satellites": ground.n_sat,
-                          "min_elevation_deg": ground.min_elevation_deg, "sgp4_errors": {str(k): v for k, v in vis.sgp4_errors.items()}},
-        "time": {"start_utc": _iso(ground.t_utc[0]), "end_utc": _iso(ground.t_utc[-1]), "steps": n_t, "step_s": ground.step_s},
-        "policy": {"files": list(dec.policy_sources), "warnings": list(dec.warnings)},
-        "h3_resolution": ground.regions.resolution,
-        "cells": n_cell,
-        "area_km2": float(ground.cell_area_km2.sum()),
-        "covered_fraction": float((cs != UNCOVERED).sum() / pairs),
-        "served_fraction": float((cs == SERVED).sum() / pairs),
-        "denied_fraction": float((cs == DENIED).sum() / pairs),
-        "uncovered_fraction": float((cs == UNCOVERED).sum() / pairs),
-        "cells_always_covered": int((cs != UNCOVERED).all(axis=1).sum()),
-        "cells_ever_denied": int((cs == DENIED).any(axis=1).sum()),
-        "regions": per_region,
-        "terminals": {
-            "count": int(len(ground.terminals)),
-            "terminal_steps": {k: int(v.sum()) for k, v in tcounts.items()},
-            "ever_denied": int((ts == DENIED).any(axis=1).sum()),
-            "ever_uncovered": int((ts == UNCOVERED).any(axis=1).sum()),
-            # served at every step where present (terminals never present excluded)
-            "always_served": int((((ts == SERVED) | (ts == ABSENT)).all(axis=1) & (ts != ABSENT).any(axis=1)).sum()),
-            "served_share_by_hour": hours,
-        },
-    }
-
-
-def write_outputs(sc: Scenario, ground: Ground, vis: Visibility, dec: Decisions, out_dir: Path) -> dict:
-    """Write summary.json, cells.parquet, terminals.parquet, map.png, terminals.png into ``out_dir``."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    from skyfence.policy.regions import cells_to_str
-
-    out_dir.mkdir(parents=True, exist_ok=True)
-    summary = summarize(sc, ground, vis, dec)
-    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2))
-    cov = coverage_stats(vis.cell_counts, ground.step_s).to_columns(ground.t_utc)
-    cs = dec.cell_states
-    names = ground.regions.cell_region_names(ground.cells) if len(ground.regions) else [()] * len(ground.cells)
-    cols = {"h3": cells_to_str(ground.cells), "lat_deg": ground.cell_lat_deg, "lon_deg": ground.cell_lon_deg,
-            "area_km2": ground.cell_area_km2, **cov,
-            "served_fraction": (cs == SERVED).mean(axis=1), "denied_fraction": (cs == DENIED).mean(axis=1),
-            "regions": [list(n) for n in names]}  # fmt: skip
-    pq.write_table(pa.table({k: (list(v) if isinstance(v, np.ndarray) and v.dtype.kind == "M" else v) for k, v in cols.items()}), out_dir / "cells.parquet")
-    terms = ground.terminals
-    ts = dec.terminal_states
-    st = state_stats(ts, ground.step_s).to_columns(ground.t_utc)
-    tcols = {"id": [str(i) for i in terms.ids], "group": [";".join(g) for g in terms.groups], **st}
-    pq.write_table(pa.table(tcols), out_dir / "terminals.parquet")
-    if sc.output.get("timeline"):
-        n, n_t = ts.shape
-        pq.write_table(pa.table({
-            "id": np.repeat(np.array([str(i) for i in terms.ids], dtype=object), n_t),
-            "t_utc": np.tile(ground.t_utc, n),
-            "state": _state_names(ts.ravel()),
-            "visible": vis.terminal_counts.ravel(),
-        }), out_dir / "terminal_states.parquet")  # fmt: skip
-    if sc.output.get("map", True):
-        from skyfence.viz.maps import cell_map
-
-        majority = np.where((cs == DENIED).mean(axis=1) >= 0.5, DENIED,
-                         np.where((cs == SERVED).mean(axis=1) >= 0.5, SERVED, UNCOVERED))  # fmt: skip
-        fences = {n: ground.regions.geometry(n) for n in ground.regions.names if ground.regions.geometry(n) is not None}
-        t_lat, t_lon = terms.positions(len(ground.t_utc)) if len(terms) else (None, None)
-        if t_lat is not None:  # one point per terminal (a mobile one at its mean position)
-            t_lat, t_lon = np.nanmean(t_lat, axis=1), np.nanmean(t_lon, axis=1)
-        n_show = 3000
-        step = max(1, len(terms) // n_show) if len(terms) else 1
-        cell_map(out_dir / "map.png", ground.cells, states=majority,
-                 title=f"{sc.name}: majority state per H3 cell (res {ground.regions.resolution}), "
-                       f"{_iso(ground.t_utc[0])} + {sc.duration_s / 3600:g} h",
-                 geofences=fences,
-                 terminals_lat_deg=None if t_lat is None else t_lat[::step],
-                 terminals_lon_deg=None if t_lon is None else t_lon[::step])  # fmt: skip
-    if sc.output.get("plot", True) and len(terms):
-        from skyfence.viz.plots import states_over_time
-
-        states_over_time(out_dir / "terminals.png", ground.t_utc, state_counts(ts),
-                         title=f"{sc.name}: terminals by service state ({len(terms):,} terminals)")
-    return summary
-
-
-def run_scenario(sc: Scenario, out_dir: Path | None = None, *, progress_factory=None) -> tuple[Ground, Visibility, Decisions, dict | None]:
-    """Run a scenario end to end; write outputs when ``out_dir`` is given."""
-    ground = build_ground(sc)
-    prog = progress_factory(len(ground.t_utc)) if progress_factory else None
-    vis = compute_visibility(sc, ground, progress=prog)
-    dec = decide(sc, ground, vis)
-    summary = write_outputs(sc, ground, vis, dec, out_dir) if out_dir is not None else None
-    return ground, vis, dec, summary

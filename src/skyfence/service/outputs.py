@@ -1,0 +1,224 @@
+"""What a service run reports: the summary document, per-cell / per-terminal / per-step tables as
+pandas DataFrames, and the files ``skyfence run`` writes (``summary.json``, ``cells.parquet``,
+``terminals.parquet``, ``terminal_states.parquet``, ``map.png``, ``terminals.png``).
+
+Every ``*_utc`` column is timezone-aware UTC (``datetime64[ns, UTC]``); "none" is ``NaT``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from skyfence.coverage.stats import (
+    ABSENT,
+    DENIED,
+    SERVED,
+    STATE_NAMES,
+    UNCOVERED,
+    coverage_stats,
+    state_counts,
+    state_stats,
+)
+from skyfence.geo import cells as h3cells
+from skyfence.service.scenario import Scenario
+from skyfence.service.simulate import Decisions, Ground, Visibility
+
+__all__ = [
+    "iso_utc",
+    "state_names",
+    "cell_population",
+    "summarize",
+    "cells_frame",
+    "terminals_frame",
+    "timeline_frame",
+    "write_outputs",
+]
+
+
+def state_names(states: np.ndarray) -> np.ndarray:
+    """State codes -> names (served/denied/uncovered/absent)."""
+    codes = np.array(sorted(STATE_NAMES))
+    names = np.array([STATE_NAMES[c] for c in codes], dtype=object)
+    return names[np.searchsorted(codes, states)]
+
+
+def iso_utc(t) -> str | None:
+    """``YYYY-MM-DDTHH:MM:SSZ`` of a datetime64 (``None`` for ``None`` / NaT)."""
+    if t is None or (isinstance(t, np.datetime64) and np.isnat(t)):
+        return None
+    return str(np.datetime_as_string(np.datetime64(t, "s"), unit="s")) + "Z"
+
+
+def _aware(values: np.ndarray) -> pd.Series | pd.DatetimeIndex:
+    """datetime64 values as timezone-aware UTC."""
+    return pd.to_datetime(np.asarray(values, dtype="datetime64[ns]")).tz_localize("UTC")
+
+
+def _frame(cols: dict) -> pd.DataFrame:
+    out = {}
+    for k, v in cols.items():
+        if isinstance(v, np.ndarray) and v.dtype.kind == "M":
+            out[k] = _aware(v)
+        else:
+            out[k] = v
+    return pd.DataFrame(out)
+
+
+def cell_population(cells: np.ndarray, resolution: int) -> np.ndarray:
+    """People per cell from the bundled cities (Natural Earth pop_max, Hypatia ranks); 0 elsewhere."""
+    from skyfence.ground.cities import load_cities
+
+    c = load_cities()
+    city_cells = h3cells.cell_of(c.lat_deg, c.lon_deg, resolution)
+    order = np.argsort(cells)
+    pos = np.searchsorted(cells[order], city_cells)
+    pos = np.clip(pos, 0, len(cells) - 1)
+    hit = cells[order][pos] == city_cells
+    pop = np.zeros(len(cells))
+    np.add.at(pop, order[pos[hit]], c.pop[hit])
+    return pop
+
+
+def summarize(sc: Scenario, ground: Ground, vis: Visibility, dec: Decisions) -> dict:
+    """The ``summary.json`` document (keys documented in README)."""
+    n_cell, n_t = vis.cell_counts.shape
+    pairs = n_cell * n_t
+    cs = dec.cell_states
+    tcounts = state_counts(dec.terminal_states)
+    hours = {}
+    if len(ground.terminals):
+        hour = ground.t_utc.astype("datetime64[h]")
+        for h in np.unique(hour):
+            m = hour == h
+            pres = (dec.terminal_states[:, m] != ABSENT).sum()
+            hours[iso_utc(h)] = float((dec.terminal_states[:, m] == SERVED).sum() / pres) if pres else None
+    per_region = []
+    member = ground.regions.membership(ground.cells).tocsc() if len(ground.regions) else None
+    for j, name in enumerate(ground.regions.names):
+        rows = member[:, j].nonzero()[0] if member is not None else []
+        if len(rows) == 0:
+            per_region.append({"region": name, "cells_in_ground": 0})
+            continue
+        s = cs[rows]
+        per_region.append({
+            "region": name, "cells_in_ground": int(len(rows)),
+            "area_km2": float(ground.cell_area_km2[rows].sum()),
+            "covered_fraction": float((s != UNCOVERED).mean()),
+            "served_fraction": float((s == SERVED).mean()),
+            "denied_fraction": float((s == DENIED).mean()),
+        })  # fmt: skip
+    ts = dec.terminal_states
+    return {
+        "scenario": sc.name,
+        "description": sc.description,
+        "constellation": {"elements": sc.elements, "satellites": ground.n_sat,
+                          "min_elevation_deg": ground.min_elevation_deg, "sgp4_errors": {str(k): v for k, v in vis.sgp4_errors.items()}},
+        "time": {"start_utc": iso_utc(ground.t_utc[0]), "end_utc": iso_utc(ground.t_utc[-1]), "steps": n_t, "step_s": ground.step_s},
+        "policy": {"files": list(dec.policy_sources), "warnings": list(dec.warnings)},
+        "h3_resolution": ground.regions.resolution,
+        "cells": n_cell,
+        "area_km2": float(ground.cell_area_km2.sum()),
+        "covered_fraction": float((cs != UNCOVERED).sum() / pairs),
+        "served_fraction": float((cs == SERVED).sum() / pairs),
+        "denied_fraction": float((cs == DENIED).sum() / pairs),
+        "uncovered_fraction": float((cs == UNCOVERED).sum() / pairs),
+        "cells_always_covered": int((cs != UNCOVERED).all(axis=1).sum()),
+        "cells_ever_denied": int((cs == DENIED).any(axis=1).sum()),
+        "regions": per_region,
+        "terminals": {
+            "count": int(len(ground.terminals)),
+            "terminal_steps": {k: int(v.sum()) for k, v in tcounts.items()},
+            "ever_denied": int((ts == DENIED).any(axis=1).sum()),
+            "ever_uncovered": int((ts == UNCOVERED).any(axis=1).sum()),
+            # served at every step where present (terminals never present excluded)
+            "always_served": int((((ts == SERVED) | (ts == ABSENT)).all(axis=1) & (ts != ABSENT).any(axis=1)).sum()),
+            "served_share_by_hour": hours,
+        },
+    }
+
+
+def cells_frame(ground: Ground, vis: Visibility, dec: Decisions) -> pd.DataFrame:
+    """One row per H3 cell of the ground region: centre, area, coverage and service statistics, and
+    the named regions that contain it (``cells.parquet``)."""
+    cov = coverage_stats(vis.cell_counts, ground.step_s).to_columns(ground.t_utc)
+    cs = dec.cell_states
+    names = ground.regions.cell_region_names(ground.cells) if len(ground.regions) else [()] * len(ground.cells)
+    return _frame({
+        "h3": h3cells.cells_to_str(ground.cells), "lat_deg": ground.cell_lat_deg, "lon_deg": ground.cell_lon_deg,
+        "area_km2": ground.cell_area_km2, **cov,
+        "served_fraction": (cs == SERVED).mean(axis=1), "denied_fraction": (cs == DENIED).mean(axis=1),
+        "regions": [list(n) for n in names],
+    })  # fmt: skip
+
+
+def terminals_frame(ground: Ground, dec: Decisions) -> pd.DataFrame:
+    """One row per terminal: id, groups and service statistics over the run (``terminals.parquet``)."""
+    terms = ground.terminals
+    st = state_stats(dec.terminal_states, ground.step_s).to_columns(ground.t_utc)
+    return _frame({"id": [str(i) for i in terms.ids], "group": [";".join(g) for g in terms.groups], **st})
+
+
+def timeline_frame(ground: Ground, vis: Visibility, dec: Decisions) -> pd.DataFrame:
+    """One row per (terminal, step): ``id``, ``t_utc``, ``state`` and satellites ``visible``."""
+    ts = dec.terminal_states
+    n, n_t = ts.shape
+    return pd.DataFrame({
+        "id": np.repeat(np.array([str(i) for i in ground.terminals.ids], dtype=object), n_t),
+        "t_utc": _aware(np.tile(ground.t_utc, n)),
+        "state": state_names(ts.ravel()),
+        "visible": vis.terminal_counts.ravel(),
+    })  # fmt: skip
+
+
+def write_outputs(
+    sc: Scenario,
+    ground: Ground,
+    vis: Visibility,
+    dec: Decisions,
+    out_dir: Path,
+    *,
+    summary: dict | None = None,
+    cells: pd.DataFrame | None = None,
+    terminals: pd.DataFrame | None = None,
+) -> dict:
+    """Write the run's files into ``out_dir`` (tables already built may be passed in); returns the
+    summary."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    summary = summary if summary is not None else summarize(sc, ground, vis, dec)
+    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+    (cells if cells is not None else cells_frame(ground, vis, dec)).to_parquet(out_dir / "cells.parquet", index=False)
+    (terminals if terminals is not None else terminals_frame(ground, dec)).to_parquet(
+        out_dir / "terminals.parquet", index=False
+    )
+    if sc.output.get("timeline"):
+        timeline_frame(ground, vis, dec).to_parquet(out_dir / "terminal_states.parquet", index=False)
+    terms = ground.terminals
+    cs = dec.cell_states
+    if sc.output.get("map", True):
+        from skyfence.viz.maps import cell_map
+
+        majority = np.where((cs == DENIED).mean(axis=1) >= 0.5, DENIED,
+                         np.where((cs == SERVED).mean(axis=1) >= 0.5, SERVED, UNCOVERED))  # fmt: skip
+        fences = {n: ground.regions.geometry(n) for n in ground.regions.names if ground.regions.geometry(n) is not None}
+        t_lat, t_lon = terms.positions(len(ground.t_utc)) if len(terms) else (None, None)
+        if t_lat is not None:  # one point per terminal (a mobile one at its mean position)
+            t_lat, t_lon = np.nanmean(t_lat, axis=1), np.nanmean(t_lon, axis=1)
+        n_show = 3000
+        step = max(1, len(terms) // n_show) if len(terms) else 1
+        cell_map(out_dir / "map.png", ground.cells, states=majority,
+                 title=f"{sc.name}: majority state per H3 cell (res {ground.regions.resolution}), "
+                       f"{iso_utc(ground.t_utc[0])} + {sc.duration_s / 3600:g} h",
+                 geofences=fences,
+                 terminals_lat_deg=None if t_lat is None else t_lat[::step],
+                 terminals_lon_deg=None if t_lon is None else t_lon[::step])  # fmt: skip
+    if sc.output.get("plot", True) and len(terms):
+        from skyfence.viz.plots import states_over_time
+
+        states_over_time(out_dir / "terminals.png", ground.t_utc, state_counts(dec.terminal_states),
+                         title=f"{sc.name}: terminals by service state ({len(terms):,} terminals)")
+    return summary
