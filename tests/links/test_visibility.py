@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from skyfence.links.gsl import (
+from skyfence.links import (
     count_visible,
     ground_points,
     look_angles,
@@ -79,7 +79,7 @@ def random_sats(rng, n_sat, n_time):
 @pytest.fixture(scope="module")
 def starlink_ecef():
     """A random 600-satellite subset of the bundled snapshot at 3 random times (lead's SGP4)."""
-    from skyfence.orbits.elements import load_elements
+    from skyfence.orbits.catalog import load_elements
     from skyfence.orbits.propagate import propagate
 
     rng = np.random.default_rng(11)
@@ -170,15 +170,17 @@ def test_one_step_and_empty_inputs():
     g, up = ground_points(lat, lon, h)
     sat = random_sats(rng, 300, 1)
     # [n_sat, 3] is one step
-    np.testing.assert_array_equal(count_visible(g, up, sat[:, 0]), count_visible(g, up, sat))
+    np.testing.assert_array_equal(count_visible(g, up, sat[:, 0], 25.0), count_visible(g, up, sat, 25.0))
     # every satellite failed -> nothing visible
     nan_sat = np.full((10, 2, 3), np.nan)
-    assert count_visible(g, up, nan_sat).sum() == 0
-    assert len(visible_pairs(g, up, nan_sat)) == 0
+    assert count_visible(g, up, nan_sat, 25.0).sum() == 0
+    assert len(visible_pairs(g, up, nan_sat, 25.0)) == 0
     # no ground points
-    assert count_visible(g[:0], up[:0], sat).shape == (0, 1)
+    assert count_visible(g[:0], up[:0], sat, 25.0).shape == (0, 1)
     with pytest.raises(ValueError):
-        count_visible(g, up[:10], sat)
+        count_visible(g, up[:10], sat, 25.0)
+    with pytest.raises(ValueError, match="min_elevation_deg and/or max_range_km"):
+        count_visible(g, up, sat)
 
 
 def test_sorted_and_step_views():
@@ -220,7 +222,7 @@ def test_look_angles_match_skyfield():
     from skyfield.api import EarthSatellite, load, wgs84
     from skyfield.framelib import itrs
 
-    from skyfence.orbits.elements import load_elements
+    from skyfence.orbits.catalog import load_elements
     from skyfence.orbits.propagate import propagate
 
     ts = load.timescale(builtin=True)
