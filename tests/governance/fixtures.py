@@ -185,7 +185,7 @@ class Plane:
     api_keys: dict[str, str]
 
     def proposal(self, proposer: str = "alice", cedar: str | None = None, **kw) -> dict:
-        from skyfence.governance.proposals import make_proposal
+        from skyfence.governance.rules.proposal import make_proposal
 
         cedar = cedar or 'permit(principal, action, resource);\n@id("geofence")\nforbid(principal, action, resource in Region::"zone");'
         kw.setdefault("regions", {"zone": {"lat": 44.6, "lon": 33.52, "radius_km": 60}})
@@ -193,13 +193,13 @@ class Plane:
         return make_proposal(proposer, cedar, **kw)
 
     def sign(self, who: str, fields: dict) -> str:
-        from skyfence.governance.proposals import sign_proposal
+        from skyfence.governance.rules.proposal import sign_proposal
 
         return sign_proposal(self.keys[who], fields)
 
 
 def make_plane(url: str, *, quorum_k: int = 2, clock=None) -> Plane:
-    from skyfence.governance import roles
+    from skyfence.governance import principals
     from skyfence.governance.db import init_db
     from skyfence.governance.ledger import Ledger
 
@@ -208,11 +208,11 @@ def make_plane(url: str, *, quorum_k: int = 2, clock=None) -> Plane:
     ledger = Ledger(db, log_key, origin="test.skyfence/log", clock=clock)
     keys = {n: Ed25519PrivateKey.generate() for n in (*APPROVERS, "op")}
     for n in APPROVERS:
-        roles.add_principal(ledger, "admin", n, ["approver"], pub_hex(keys[n]))
-    roles.add_principal(ledger, "admin", "op", ["operator"], pub_hex(keys["op"]))
-    roles.add_principal(ledger, "admin", "aud", ["auditor"])
-    roles.add_principal(ledger, "admin", "vic", ["viewer"])
-    api_keys = {n: roles.add_api_key(ledger, "admin", n) for n in (*APPROVERS, "op", "aud", "vic")}
+        principals.add_principal(ledger, "admin", n, ["approver"], pub_hex(keys[n]))
+    principals.add_principal(ledger, "admin", "op", ["operator"], pub_hex(keys["op"]))
+    principals.add_principal(ledger, "admin", "aud", ["auditor"])
+    principals.add_principal(ledger, "admin", "vic", ["viewer"])
+    api_keys = {n: principals.add_api_key(ledger, "admin", n) for n in (*APPROVERS, "op", "aud", "vic")}
     if quorum_k != 2:
         ledger.set_quorum("admin", quorum_k)
     return Plane(url, db, ledger, log_key, keys, api_keys)

@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from skyfence.errors import GovernanceError
-from skyfence.governance import checkpoint as c
+from skyfence.errors import CheckpointError, GovernanceError
 from skyfence.governance import keys as k
+from skyfence.governance.log import checkpoint as c
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "checkpoint"
 GO = json.loads((DATA / "go_note_vectors.json").read_text(encoding="utf-8"))
@@ -48,36 +48,36 @@ def test_go_note_open():
     assert body == text and [s.name for s in sigs] == ["PeterNeumann"]
     body, sigs = c.open_note(text + "\n" + peter + enoch, [GO["peter_vkey"], GO["enoch_vkey"]])
     assert [s.name for s in sigs] == ["PeterNeumann", "EnochRoot"]
-    with pytest.raises(c.CheckpointError, match="no verifiable signatures"):
+    with pytest.raises(CheckpointError, match="no verifiable signatures"):
         c.open_note(text + "\n" + peter + enoch, [])
     # a corrupted signature by a known key is an error (Go: "invalid signature for key")
     bad = text + "\n" + peter[:60] + "ABCD" + peter[60:]
-    with pytest.raises(c.CheckpointError, match="invalid signature for key PeterNeumann"):
+    with pytest.raises(CheckpointError, match="invalid signature for key PeterNeumann"):
         c.open_note(bad, [GO["peter_vkey"]])
     # Go's malformed-message table
     for msg in [text, text + "\n", text + "\n" + peter[:-1], "\x01" + text + "\n" + peter,
                 text + "\n" + "\u2014 Bad Name x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgY"
                 "N1FFYC2pZSNXgKvqfqdngotpRZb6KE6RyyBwJnAM=",
                 text + "\n" + peter + "Unexpected line.\n", text + "\n" + peter * 101]:
-        with pytest.raises(c.CheckpointError, match="malformed note"):
+        with pytest.raises(CheckpointError, match="malformed note"):
             c.open_note(msg, [GO["peter_vkey"]])
-    with pytest.raises(c.CheckpointError, match="malformed note"):
+    with pytest.raises(CheckpointError, match="malformed note"):
         c.open_note(b"\xff" + (text + "\n" + peter).encode(), [GO["peter_vkey"]])
 
 
 def test_go_bad_verifier_keys():
     for bad in GO["bad_vkeys"]:
-        with pytest.raises(c.CheckpointError):
+        with pytest.raises(CheckpointError):
             c.parse_verifier_key(bad)
     vkey = GO["peter_vkey"]
     # every proper truncation and every single-byte increment is rejected (as in note_test.go)
     for i in range(1, len(vkey)):
-        with pytest.raises(c.CheckpointError):
+        with pytest.raises(CheckpointError):
             c.parse_verifier_key(vkey[:i])
     b = bytearray(vkey.encode())
     for i in range(len(b)):
         b[i] += 1
-        with pytest.raises((c.CheckpointError, UnicodeDecodeError, ValueError)):
+        with pytest.raises((CheckpointError, UnicodeDecodeError, ValueError)):
             c.parse_verifier_key(b.decode())
         b[i] -= 1
 
@@ -91,7 +91,7 @@ def test_real_sumdb_checkpoints_verify(cp):
     assert got.signers == ("sum.golang.org",)
     # one changed byte in the body breaks the real signature
     tampered = cp["note"].replace(str(cp["size"]), str(cp["size"] + 1), 1)
-    with pytest.raises(c.CheckpointError, match="invalid signature"):
+    with pytest.raises(CheckpointError, match="invalid signature"):
         c.verify_checkpoint(tampered, SUMDB["vkey"])
 
 
@@ -128,15 +128,15 @@ def test_wrong_key_fails(log_key):
     note = c.sign_checkpoint("o", 1, ROOT, log_key)
     other = k.generate_private_key()
     # a different key under the same name: key hash differs -> not a verifiable signature
-    with pytest.raises(c.CheckpointError, match="no verifiable signatures"):
+    with pytest.raises(CheckpointError, match="no verifiable signatures"):
         c.verify_checkpoint(note, c.verifier_key("o", other))
     # forge: same name and key hash as the real key, but signed by another key
     body = c.checkpoint_body("o", 1, ROOT)
     forged = body + "\n" + c.NoteSignature("o", c.key_hash("o", log_key),
                                           other.sign(body.encode())).line()
-    with pytest.raises(c.CheckpointError, match="invalid signature for key o\\+"):
+    with pytest.raises(CheckpointError, match="invalid signature for key o\\+"):
         c.verify_checkpoint(forged, c.verifier_key("o", log_key))
-    with pytest.raises(c.CheckpointError, match="origin"):
+    with pytest.raises(CheckpointError, match="origin"):
         c.verify_checkpoint(note, c.verifier_key("o", log_key), origin="p")
 
 
@@ -160,7 +160,7 @@ def test_signature_byte_change_fails(log_key):
     s = bytearray(sigs[0].signature)
     s[10] ^= 0x01
     bad = body + "\n" + c.NoteSignature("o", sigs[0].key_hash, bytes(s)).line()
-    with pytest.raises(c.CheckpointError, match="invalid signature"):
+    with pytest.raises(CheckpointError, match="invalid signature"):
         c.verify_checkpoint(bad, vkey)
 
 
@@ -174,25 +174,25 @@ def test_signature_byte_change_fails(log_key):
 ])
 def test_bad_checkpoint_bodies(log_key, body, match):
     note = c.sign_note(body, [("o", log_key)])
-    with pytest.raises(c.CheckpointError, match=match):
+    with pytest.raises(CheckpointError, match=match):
         c.verify_checkpoint(note, c.verifier_key("o", log_key))
 
 
 def test_parse_errors_are_clear(log_key):
     note = c.sign_checkpoint("o", 5, ROOT, log_key)
-    with pytest.raises(c.CheckpointError, match="no empty line"):
+    with pytest.raises(CheckpointError, match="no empty line"):
         c.parse_note(note.replace("\n\n", "\n"))
-    with pytest.raises(c.CheckpointError, match="U\\+2014"):
+    with pytest.raises(CheckpointError, match="U\\+2014"):
         c.parse_note(note.replace("\u2014", "-"))
-    with pytest.raises(c.CheckpointError, match="not valid base64"):
+    with pytest.raises(CheckpointError, match="not valid base64"):
         c.parse_note(note[:-3] + "!!\n")
-    with pytest.raises(c.CheckpointError, match="lacks its newline|no signature lines"):
+    with pytest.raises(CheckpointError, match="lacks its newline|no signature lines"):
         c.parse_note(note[:-1])
-    with pytest.raises(c.CheckpointError, match="control character"):
+    with pytest.raises(CheckpointError, match="control character"):
         c.parse_note("o\r\n" + note)
-    with pytest.raises(c.CheckpointError, match="key name"):
+    with pytest.raises(CheckpointError, match="key name"):
         c.verifier_key("bad name", log_key)
-    with pytest.raises(c.CheckpointError, match="key name"):
+    with pytest.raises(CheckpointError, match="key name"):
         c.verifier_key("a+b", log_key)
 
 

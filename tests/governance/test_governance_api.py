@@ -12,12 +12,15 @@ import pytest
 from fastapi.testclient import TestClient
 
 from skyfence.api.app import create_app
-from skyfence.api.auth import sign_request_headers
 from skyfence.errors import GovernanceError
 from skyfence.governance import service as svc
-from skyfence.governance.ledger import _checkpoint_root, verify_governance_export
-from skyfence.governance.merkle import inclusion_ok, leaf_hash
-from skyfence.governance.proposals import canonical_bytes
+from skyfence.governance.audit import verify_log
+from skyfence.governance.client import sign_request_headers
+from skyfence.governance.log.checkpoint import parse_checkpoint
+from skyfence.governance.log.hasher import leaf_hash
+from skyfence.governance.log.proof import inclusion_ok
+from skyfence.governance.receipts import verify_receipt
+from skyfence.governance.rules.canonical import canonical_bytes
 
 GEOFENCE = ('@id("serve-everywhere")\npermit(principal, action, resource);\n'
             '@id("geofence-zone")\nforbid(principal, action, resource in Region::"zone");')
@@ -150,7 +153,8 @@ def test_proposal_flow_and_log_proofs(client):
     # the log is public: proofs verify against the signed checkpoint
     head = c.get("/log").json()
     n = head["size"]
-    size, root = _checkpoint_root(head["checkpoint"])
+    cp = parse_checkpoint(head["checkpoint"])
+    size, root = cp.size, cp.root_hash
     assert size == n
     i = out["enacted_index"]
     entry = c.get(f"/log/entries/{i}").json()["entry"]
@@ -159,7 +163,7 @@ def test_proposal_flow_and_log_proofs(client):
     cons = c.get("/log/proofs/consistency", params={"old": 3}).json()
     assert len(cons["proof"]) > 0 and cons["new"] == n
     assert c.get("/log/proofs/inclusion", params={"index": n}).status_code == 422
-    notes = verify_governance_export(c.get("/log/export").json(), [cons["old_checkpoint"]])
+    notes = verify_log(c.get("/log/export").json(), [cons["old_checkpoint"]])
     assert notes[0] == f"{n} entries verified"
 
 
@@ -181,11 +185,11 @@ def test_service_decisions_and_receipts(client, monkeypatch):
     assert "geofence-zone" in d["reason"] and "zone" in d["regions"]
     assert d["policy"]["log_index"] == out["enacted_index"]
     assert [q["approver"] for q in d["policy"]["quorum_signatures"]] == ["bob", "carol"]
-    notes = svc.verify_receipt(d, verifier_key=c.plane.ledger.verifier_key)
+    notes = verify_receipt(d, verifier_key=c.plane.ledger.verifier_key)
     assert "Cedar re-evaluation agrees" in notes
     k = c.get("/service", params={"terminal": "kyiv", "at": at}, headers=hdr(c, "vic")).json()
     assert k["decision"] == "served" and "serve-everywhere" in k["reason"]
-    svc.verify_receipt(k, verifier_key=c.plane.ledger.verifier_key)
+    verify_receipt(k, verifier_key=c.plane.ledger.verifier_key)
     # tampered receipts fail offline
     for mutate in (lambda r: r.update(decision="served"),
                    lambda r: r["policy"]["quorum_signatures"].pop(),
@@ -193,10 +197,10 @@ def test_service_decisions_and_receipts(client, monkeypatch):
         bad = json.loads(json.dumps(d))
         mutate(bad)
         with pytest.raises(GovernanceError):
-            svc.verify_receipt(bad, verifier_key=c.plane.ledger.verifier_key)
+            verify_receipt(bad, verifier_key=c.plane.ledger.verifier_key)
     # a receipt re-signed by another key is refused when the log key is pinned
     with pytest.raises(GovernanceError):
-        svc.verify_receipt(dict(d, log_verifier_key="x+00000000+AAAA"),
+        verify_receipt(dict(d, log_verifier_key="x+00000000+AAAA"),
                            verifier_key=c.plane.ledger.verifier_key)
     s = c.get("/service", params={"terminal": "off", "at": at}, headers=hdr(c, "vic")).json()
     assert s["decision"] == "denied" and "suspended" in s["reason"]
@@ -205,5 +209,5 @@ def test_service_decisions_and_receipts(client, monkeypatch):
     visible["n"] = 0
     u = c.get("/service", params={"terminal": "crimea", "at": at}, headers=hdr(c, "vic")).json()
     assert u["decision"] == "uncovered" and "no satellite above 25" in u["reason"]
-    svc.verify_receipt(u, verifier_key=c.plane.ledger.verifier_key)
+    verify_receipt(u, verifier_key=c.plane.ledger.verifier_key)
     assert c.get("/service", params={"terminal": "crimea"}).status_code == 401

@@ -10,21 +10,20 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from skyfence.errors import GovernanceError
-from skyfence.governance import proposals as P
-from skyfence.governance import registry, roles
-from skyfence.governance.db import Conflict, NotFound, Refused
-from skyfence.governance.ledger import (
-    GovernanceChecker,
-    _checkpoint_root,
-    _verify_consistency,
-    _verify_inclusion,
-    load_policy_timeline,
-    policy_at_time,
-    policy_timeline,
-    verify_governance_export,
-)
-from skyfence.governance.merkle import leaf_hash
+from skyfence.errors import ConflictError, GovernanceError, NotFoundError, RefusedError
+from skyfence.governance import policies, registry
+from skyfence.governance.audit import verify_log
+from skyfence.governance.export import export_ledger
+from skyfence.governance.log.checkpoint import parse_checkpoint
+from skyfence.governance.log.hasher import leaf_hash
+from skyfence.governance.log.proof import consistency_ok, inclusion_ok
+from skyfence.governance.replay import load_policy_timeline, policy_timeline
+from skyfence.governance.rules import roles
+from skyfence.governance.rules.canonical import canonical_bytes, iso_utc, parse_utc
+from skyfence.governance.rules.entries import EntryChecker
+from skyfence.governance.rules.in_force import policy_in_force
+from skyfence.governance.rules.proposal import policy_sha256
+from skyfence.governance.rules.quorum import ApprovalAttempt, evaluate_approvals
 from tests.governance.fixtures import APPROVERS, make_plane, pub_hex
 
 T0 = dt.datetime(2026, 5, 1, 12, 0, tzinfo=dt.UTC)
@@ -48,15 +47,15 @@ def test_registry_writes_are_logged_and_limits_hold(plane):
     registry.register_terminal(L, "op", "t1", 50.45, 30.52, owner="ngo", groups=["donated"])
     registry.register_terminal(L, "op", "t2", 49.8, 24.0, owner="ngo")
     registry.set_terminal_status(L, "op", "t1", "active")
-    with pytest.raises(Refused, match="at most 1 active"):
+    with pytest.raises(RefusedError, match="at most 1 active"):
         registry.set_terminal_status(L, "op", "t2", "active")
     registry.set_terminal_status(L, "op", "t1", "suspended")
     registry.set_terminal_status(L, "op", "t2", "active")
     out = registry.move_terminal(L, "op", "t1", ["mobile", "whitelisted"])
     assert out["groups"] == ["mobile", "whitelisted"]
-    with pytest.raises(Conflict):
+    with pytest.raises(ConflictError):
         registry.register_terminal(L, "op", "t1", 0, 0)
-    with pytest.raises(NotFound):
+    with pytest.raises(NotFoundError):
         registry.set_terminal_status(L, "op", "nope", "active")
     # 7 successful writes, 7 entries, and a checkpoint per write
     assert L.size() == n0 + 7
@@ -67,7 +66,7 @@ def test_registry_writes_are_logged_and_limits_hold(plane):
         sizes = [c["tree_size"] for c in L.checkpoints(s, n0 + 1)]
         assert sizes == list(range(n0 + 1, n0 + 8))
         assert registry.get_terminal(s, "t2")["status"] == "active"
-    verify_governance_export(L.export())
+    verify_log(export_ledger(L))
 
 
 def test_bulk_import_is_one_transaction(plane):
@@ -88,7 +87,7 @@ def test_bulk_import_is_one_transaction(plane):
     with pytest.raises(GovernanceError, match=r"<csv>:4.*lat"):
         registry.import_terminals_csv(L, "op", bad)
     # a duplicate of an existing terminal aborts too
-    with pytest.raises(Conflict):
+    with pytest.raises(ConflictError):
         registry.import_terminals_csv(L, "op", "id,lat,lon\nnew1,1,1\nd5,1,1\n")
     assert L.size() == size
     with L.db.read_session() as s:
@@ -101,52 +100,52 @@ def test_bulk_import_is_one_transaction(plane):
 def test_proposal_lifecycle_and_rejections(plane):
     L = plane.ledger
     f = plane.proposal("alice")
-    P.submit_proposal(L, "alice", f, plane.sign("alice", f))
-    with pytest.raises(Refused, match="self-approval"):
-        P.submit_approval(L, "alice", f["id"], plane.sign("alice", f))
-    with pytest.raises(Refused, match="bad signature"):
-        P.submit_approval(L, "bob", f["id"], plane.sign("carol", f))
+    policies.submit_proposal(L, "alice", f, plane.sign("alice", f))
+    with pytest.raises(RefusedError, match="self-approval"):
+        policies.submit_approval(L, "alice", f["id"], plane.sign("alice", f))
+    with pytest.raises(RefusedError, match="bad signature"):
+        policies.submit_approval(L, "bob", f["id"], plane.sign("carol", f))
     other = plane.proposal("dave")
-    P.submit_proposal(L, "dave", other, plane.sign("dave", other))
-    with pytest.raises(Refused, match="bad signature"):  # replayed from another proposal
-        P.submit_approval(L, "bob", f["id"], plane.sign("bob", other))
-    with pytest.raises(Refused, match="not an approver"):
-        P.submit_approval(L, "op", f["id"], plane.sign("op", f))
-    r1 = P.submit_approval(L, "bob", f["id"], plane.sign("bob", f))
+    policies.submit_proposal(L, "dave", other, plane.sign("dave", other))
+    with pytest.raises(RefusedError, match="bad signature"):  # replayed from another proposal
+        policies.submit_approval(L, "bob", f["id"], plane.sign("bob", other))
+    with pytest.raises(RefusedError, match="not an approver"):
+        policies.submit_approval(L, "op", f["id"], plane.sign("op", f))
+    r1 = policies.submit_approval(L, "bob", f["id"], plane.sign("bob", f))
     assert r1["enacted_index"] is None
-    with pytest.raises(Refused, match="already approved"):
-        P.submit_approval(L, "bob", f["id"], plane.sign("bob", f))
+    with pytest.raises(RefusedError, match="already approved"):
+        policies.submit_approval(L, "bob", f["id"], plane.sign("bob", f))
     with L.db.read_session() as s:
-        assert P.policy_at(s, "2100-01-01T00:00:00Z") is None
-    r2 = P.submit_approval(L, "carol", f["id"], plane.sign("carol", f))
+        assert policies.policy_at(s, "2100-01-01T00:00:00Z") is None
+    r2 = policies.submit_approval(L, "carol", f["id"], plane.sign("carol", f))
     assert r2["enacted_index"] == r2["log_index"] + 1
     with L.db.read_session() as s:
-        pol = P.policy_at(s, "2100-01-01T00:00:00Z")
+        pol = policies.policy_at(s, "2100-01-01T00:00:00Z")
         assert pol["proposal_id"] == f["id"] and pol["enacted_index"] == r2["enacted_index"]
         enact = L.entries(s, r2["enacted_index"], r2["enacted_index"] + 1)[0]
         assert [a["approver"] for a in enact["data"]["approvals"]] == ["bob", "carol"]
         # not in force before the entry that records the quorum
-        assert P.policy_at(s, enact["t_utc"]) is not None
-        before = P.iso_utc(P.parse_utc(enact["t_utc"]) - dt.timedelta(microseconds=1))
-        assert P.policy_at(s, before) is None
-    verify_governance_export(L.export())
+        assert policies.policy_at(s, enact["t_utc"]) is not None
+        before = iso_utc(parse_utc(enact["t_utc"]) - dt.timedelta(microseconds=1))
+        assert policies.policy_at(s, before) is None
+    verify_log(export_ledger(L))
 
 
 def test_invalid_cedar_and_fields_are_named(plane):
     L = plane.ledger
     f = plane.proposal("alice", cedar="permit(principal, action, resource) when { context.nope };")
     with pytest.raises(GovernanceError, match="invalid Cedar"):
-        P.submit_proposal(L, "alice", f, plane.sign("alice", f))
+        policies.submit_proposal(L, "alice", f, plane.sign("alice", f))
     f = plane.proposal("alice", regions={"zone": "Atlantis"})
     with pytest.raises(GovernanceError, match="regions.zone"):
-        P.submit_proposal(L, "alice", f, plane.sign("alice", f))
+        policies.submit_proposal(L, "alice", f, plane.sign("alice", f))
     f = plane.proposal("alice")
     f["justification"] = " "
     with pytest.raises(GovernanceError, match="justification"):
-        P.submit_proposal(L, "alice", f, plane.sign("alice", f))
+        policies.submit_proposal(L, "alice", f, plane.sign("alice", f))
     f = plane.proposal("alice")
-    with pytest.raises(Refused, match="not the caller"):
-        P.submit_proposal(L, "bob", f, plane.sign("alice", f))
+    with pytest.raises(RefusedError, match="not the caller"):
+        policies.submit_proposal(L, "bob", f, plane.sign("alice", f))
 
 
 def test_effective_time_expiry_supersede_and_emergency(gov_url):
@@ -155,51 +154,51 @@ def test_effective_time_expiry_supersede_and_emergency(gov_url):
     L = p.ledger
     a = p.proposal("alice", effective_utc=T0 + dt.timedelta(hours=2),
                    expires_utc=T0 + dt.timedelta(hours=1), created_utc=T0)
-    P.submit_proposal(L, "alice", a, p.sign("alice", a))
+    policies.submit_proposal(L, "alice", a, p.sign("alice", a))
     clock.t = T0 + dt.timedelta(minutes=10)
-    P.submit_approval(L, "bob", a["id"], p.sign("bob", a))
+    policies.submit_approval(L, "bob", a["id"], p.sign("bob", a))
     clock.t = T0 + dt.timedelta(minutes=61)  # past expiry
-    with pytest.raises(Refused, match="expired"):
-        P.submit_approval(L, "carol", a["id"], p.sign("carol", a))
+    with pytest.raises(RefusedError, match="expired"):
+        policies.submit_approval(L, "carol", a["id"], p.sign("carol", a))
     # a second proposal, approved in time; effective before its quorum -> in force from the quorum
     b = p.proposal("bob", created_utc=clock.t, effective_utc=T0)
-    P.submit_proposal(L, "bob", b, p.sign("bob", b))
+    policies.submit_proposal(L, "bob", b, p.sign("bob", b))
     clock.t = T0 + dt.timedelta(minutes=70)
-    P.submit_approval(L, "alice", b["id"], p.sign("alice", b))
+    policies.submit_approval(L, "alice", b["id"], p.sign("alice", b))
     clock.t = T0 + dt.timedelta(minutes=80)
-    out = P.submit_approval(L, "dave", b["id"], p.sign("dave", b))
+    out = policies.submit_approval(L, "dave", b["id"], p.sign("dave", b))
     assert out["status"] == "enacted"
     with L.db.read_session() as s:
-        assert P.policy_at(s, T0 + dt.timedelta(minutes=79)) is None
-        assert P.policy_at(s, T0 + dt.timedelta(minutes=80))["proposal_id"] == b["id"]
+        assert policies.policy_at(s, T0 + dt.timedelta(minutes=79)) is None
+        assert policies.policy_at(s, T0 + dt.timedelta(minutes=80))["proposal_id"] == b["id"]
     # emergency: proposer + ONE approver (two distinct signers), marked in the log
     e = p.proposal("carol", emergency=True, created_utc=clock.t, effective_utc=clock.t)
-    P.submit_proposal(L, "carol", e, p.sign("carol", e))
+    policies.submit_proposal(L, "carol", e, p.sign("carol", e))
     clock.t = T0 + dt.timedelta(minutes=90)
-    out = P.submit_approval(L, "dave", e["id"], p.sign("dave", e))
+    out = policies.submit_approval(L, "dave", e["id"], p.sign("dave", e))
     assert out["enacted_index"] is not None and out["needed"] == 1
     with L.db.read_session() as s:
         enact = L.entries(s, out["enacted_index"], out["enacted_index"] + 1)[0]
         assert enact["data"]["emergency"] is True
-        pol = P.policy_at(s, clock.t)
+        pol = policies.policy_at(s, clock.t)
         assert pol["proposal_id"] == e["id"] and pol["emergency"]
-        assert P.policy_at(s, T0 + dt.timedelta(minutes=85))["proposal_id"] == b["id"]
+        assert policies.policy_at(s, T0 + dt.timedelta(minutes=85))["proposal_id"] == b["id"]
     # replay from the log (what `skyfence run` uses) agrees with the database at every instant
-    tl = policy_timeline(L.export())
-    assert [t["emergency"] for t in tl] == [False, True]
+    tl = policy_timeline(export_ledger(L))
+    assert [t.emergency for t in tl] == [False, True]
     with L.db.read_session() as s:
         for minutes in (0, 79, 80, 85, 89, 90, 200):
             t = T0 + dt.timedelta(minutes=minutes)
-            a, b = P.policy_at(s, t), policy_at_time(tl, t)
-            assert (a and a["proposal_id"]) == (b and b["proposal_id"])
-            assert (a and a["cedar"]) == (b and b["cedar"])
+            a, b = policies.policy_at(s, t), policy_in_force(tl, t)
+            assert (a and a["proposal_id"]) == (b and b.proposal_id)
+            assert (a and a["cedar"]) == (b and b.cedar)
     if gov_url.startswith("sqlite"):
         assert load_policy_timeline(gov_url.split("///", 1)[1]) == tl
     # an operator (not an approver) cannot use the emergency path
     o = p.proposal("op", emergency=True, created_utc=clock.t)
-    with pytest.raises(Refused, match="emergency"):
-        P.submit_proposal(L, "op", o, p.sign("op", o))
-    verify_governance_export(L.export())
+    with pytest.raises(RefusedError, match="emergency"):
+        policies.submit_proposal(L, "op", o, p.sign("op", o))
+    verify_log(export_ledger(L))
     p.db.dispose()
 
 
@@ -257,27 +256,27 @@ def test_quorum_property(gov_url, case, tmp_path_factory):
     fields = p.proposal(proposer, emergency=emergency, created_utc=start, effective_utc=start,
                         expires_utc=start + dt.timedelta(hours=1))
     other = p.proposal(proposer, created_utc=start)
-    P.submit_proposal(p.ledger, proposer, fields, p.sign(proposer, fields))
+    policies.submit_proposal(p.ledger, proposer, fields, p.sign(proposer, fields))
     keys = {a: pub_hex(p.keys[a]) for a in APPROVERS}
     attempts = []
     for i, (kind, who) in enumerate(seq):
         actor, sig, late = _attempt(p, kind, who, fields, other)
         clock.t = start + dt.timedelta(hours=2 if late else 0, seconds=i + 1)
-        attempts.append(P.ApprovalAttempt(actor, sig, P.iso_utc(clock.t)))
+        attempts.append(ApprovalAttempt(actor, sig, iso_utc(clock.t)))
         try:
-            P.submit_approval(p.ledger, actor, fields["id"], sig)
-        except Refused:
+            policies.submit_approval(p.ledger, actor, fields["id"], sig)
+        except RefusedError:
             pass
     expected = _oracle(k, emergency, proposer, seq)
     # pure quorum function agrees with the oracle
-    _, done = P.evaluate_approvals(fields, attempts, keys, k)
+    _, done = evaluate_approvals(fields, attempts, keys, k)
     assert (done is not None) == expected
     # the database agrees: enacted, and in force, iff a valid quorum exists
     clock.t = start + dt.timedelta(hours=3)
     with p.db.read_session() as s:
-        prop = P.get_proposal(s, fields["id"])
+        prop = policies.get_proposal(s, fields["id"])
         assert (prop["status"] == "enacted") == expected
-        pol = P.policy_at(s, clock.t)
+        pol = policies.policy_at(s, clock.t)
         assert (pol is not None and pol["proposal_id"] == fields["id"]) == expected
         # accepted approvals are exactly the distinct genuine in-time ones, first come
         want = []
@@ -294,7 +293,7 @@ _PLANES: dict = {}
 def test_quorum_log_replays_offline():
     """After the property test, the whole log (hundreds of approvals) verifies offline."""
     for p in _PLANES.values():
-        notes = verify_governance_export(p.ledger.export())
+        notes = verify_log(export_ledger(p.ledger))
         assert "entries verified" in notes[0]
 
 
@@ -307,20 +306,20 @@ def test_proofs_from_the_database_verify(plane):
         registry.create_group(L, "op", f"g{i}")
     with L.db.read_session() as s:
         n = L.size(s)
-        roots = {m: _checkpoint_root(L.checkpoint_at(s, m))[1] for m in range(1, n + 1)}
+        roots = {m: parse_checkpoint(L.checkpoint_at(s, m)).root_hash for m in range(1, n + 1)}
         for m in range(1, n + 1):
             assert roots[m] == L.root(s, m)
             for i in range(m):
                 proof = L.inclusion_proof(s, i, m)
                 leaf = leaf_hash(L.entry_text(s, i).encode())
-                assert _verify_inclusion(leaf, i, m, proof, roots[m])
+                assert inclusion_ok(leaf, i, m, proof, roots[m])
                 if proof:
                     bad = [bytes([proof[0][0] ^ 1]) + proof[0][1:], *proof[1:]]
-                    assert not _verify_inclusion(leaf, i, m, bad, roots[m])
+                    assert not inclusion_ok(leaf, i, m, bad, roots[m])
             for o in range(1, m + 1):
-                assert _verify_consistency(o, m, roots[o], roots[m], L.consistency_proof(s, o, m))
+                assert consistency_ok(o, m, L.consistency_proof(s, o, m), roots[o], roots[m])
         old = [c["note"] for c in L.checkpoints(s)]
-    notes = verify_governance_export(L.export(), older_checkpoints=old)
+    notes = verify_log(export_ledger(L), older_checkpoints=old)
     assert notes[2].startswith(f"{len(old)} older")
 
 
@@ -330,41 +329,41 @@ def test_rewritten_log_is_inconsistent_with_older_checkpoint(tmp_path):
     registry.create_group(p.ledger, "op", "x")
     with p.db.read_session() as s:
         old = p.ledger.latest_checkpoint(s)
-    export = p.ledger.export()
+    export = export_ledger(p.ledger)
     # history rewritten: drop the last entry and re-sign a checkpoint with the same key
-    from skyfence.governance.ledger import _sign_checkpoint
-    from skyfence.governance.merkle import root_hash
-    from skyfence.governance.verify import export_entry_bytes, make_export
+    from skyfence.governance.log.checkpoint import sign_checkpoint
+    from skyfence.governance.log.export import export_entry_bytes, make_export
+    from skyfence.governance.log.hasher import root_hash
 
     datas = [export_entry_bytes(e, i)[0] for i, e in enumerate(export["entries"])]
     datas[-1] = datas[-1].replace(b'"x"', b'"y"')
     root = root_hash([leaf_hash(d) for d in datas])
     forged = make_export(export["origin"], export["verifier_key"], datas,
-                         [_sign_checkpoint(export["origin"], len(datas), root, p.log_key)])
-    verify_governance_export(forged)  # self-consistent on its own...
+                         [sign_checkpoint(export["origin"], len(datas), root, p.log_key)])
+    verify_log(forged)  # self-consistent on its own...
     with pytest.raises(GovernanceError, match="not consistent"):
-        verify_governance_export(forged, older_checkpoints=[old])  # ...but not with the past
+        verify_log(forged, older_checkpoints=[old])  # ...but not with the past
     p.db.dispose()
 
 
 def test_checker_rejects_forged_enactment(plane):
     L = plane.ledger
     f = plane.proposal("alice")
-    P.submit_proposal(L, "alice", f, plane.sign("alice", f))
-    P.submit_approval(L, "bob", f["id"], plane.sign("bob", f))
-    texts = [e["entry"] for e in L.export()["entries"]]
+    policies.submit_proposal(L, "alice", f, plane.sign("alice", f))
+    policies.submit_approval(L, "bob", f["id"], plane.sign("bob", f))
+    texts = [e["entry"] for e in export_ledger(L)["entries"]]
     forged = json.loads(texts[-1])
     forged_enact = {"index": len(texts), "t_utc": forged["t_utc"], "kind": "policy.enacted",
                     "actor": "bob", "data": {"proposal_id": f["id"], "digest": "", "emergency": False,
-                                             "policy_sha256": P.policy_sha256(f),
+                                             "policy_sha256": policy_sha256(f),
                                              "effective_utc": f["effective_utc"],
                                              "approvals": [{"approver": "bob", "signature": "",
                                                             "entry_index": len(texts) - 1}]}}
-    c = GovernanceChecker()
+    c = EntryChecker()
     for i, t in enumerate(texts):
         c(i, t.encode())
     with pytest.raises(GovernanceError, match=rf"entry {len(texts)} .*no valid quorum"):
-        c(len(texts), P.canonical_bytes(forged_enact))
+        c(len(texts), canonical_bytes(forged_enact))
 
 
 # --------------------------------------------------------------------------- roles
@@ -379,7 +378,7 @@ def test_roles_matrix_from_cedar():
     assert not roles.is_permitted("x", ["viewer"], "log.export")
     assert roles.is_permitted("x", ["viewer"], "service.read")
     assert not any(roles.is_permitted("x", [], a) for a in roles.ACTIONS)
-    with pytest.raises(Refused, match="may not approvals.create"):
+    with pytest.raises(RefusedError, match="may not approvals.create"):
         roles.authorize("vic", ["viewer"], "approvals.create")
     with pytest.raises(GovernanceError, match="unknown role"):
         roles.parse_roles("root")

@@ -13,11 +13,13 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from skyfence.api.auth import sign_request_headers
-from skyfence.governance import roles
-from skyfence.governance.ledger import GovernanceChecker, check_tables
-from skyfence.governance.proposals import canonical_bytes, sign_proposal
-from skyfence.governance.verify import verify_export
+from skyfence.governance import principals
+from skyfence.governance.audit import check_tables
+from skyfence.governance.client import sign_request_headers
+from skyfence.governance.log.verify import verify_export
+from skyfence.governance.rules.canonical import canonical_bytes
+from skyfence.governance.rules.entries import EntryChecker
+from skyfence.governance.rules.proposal import sign_proposal
 from tests.governance.fixtures import ServerProcess, make_plane, pub_hex, write_log_key
 
 N_CLIENTS = 20
@@ -31,7 +33,7 @@ def _post(base, key, who, path, payload, client=None):
 
 def _verify_live(base: str) -> None:
     export = httpx.get(base + "/log/export", timeout=60).json()
-    rep = verify_export(export, check_entry=GovernanceChecker(), check_export=check_tables)
+    rep = verify_export(export, check_entry=EntryChecker(), check_export=check_tables)
     assert rep.ok, rep.errors[:3]
 
 
@@ -40,7 +42,7 @@ def server_plane(gov_url, tmp_path):
     p = make_plane(gov_url, quorum_k=10)
     p.extra = {f"c{i:02d}": Ed25519PrivateKey.generate() for i in range(N_CLIENTS)}
     for name, key in p.extra.items():
-        roles.add_principal(p.ledger, "admin", name, ["approver"], pub_hex(key))
+        principals.add_principal(p.ledger, "admin", name, ["approver"], pub_hex(key))
     p.keys.update(p.extra)
     p.key_path = write_log_key(tmp_path / "log.key", p.log_key)
     p.db.dispose()

@@ -9,10 +9,9 @@ import datetime as dt
 import numpy as np
 import pytest
 
-pytest.importorskip("skyfence.orbits.propagate", reason="skyfence.orbits not available yet")
-
-from skyfence.governance import registry  # noqa: E402
-from skyfence.governance import service as svc  # noqa: E402
+from skyfence.governance import registry
+from skyfence.governance import service as svc
+from skyfence.governance.receipts import verify_receipt
 
 AT = dt.datetime(2026, 4, 30, 12, 0, tzinfo=dt.UTC)
 
@@ -21,7 +20,7 @@ AT = dt.datetime(2026, 4, 30, 12, 0, tzinfo=dt.UTC)
 def test_elevations_match_skyfield(lat, lon):
     from skyfield.api import EarthSatellite, load, wgs84
 
-    from skyfence.orbits.elements import load_elements
+    from skyfence.orbits.catalog import load_elements
 
     el = svc.elevations_deg(lat, lon, AT)
     elements = load_elements("starlink")
@@ -44,4 +43,4 @@ def test_real_decision_and_receipt(plane):
     r = svc.decide_service(plane.ledger, "kyiv", AT)
     assert r["decision"] == "served" and r["visible_satellites"] > 0
     assert r["h3_cell"] and r["tree_size"] == plane.ledger.size()
-    svc.verify_receipt(r, verifier_key=plane.ledger.verifier_key)
+    verify_receipt(r, verifier_key=plane.ledger.verifier_key)

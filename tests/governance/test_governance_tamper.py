@@ -10,8 +10,7 @@ import sqlite3
 import pytest
 
 from skyfence.cli import main
-from skyfence.governance import proposals as P
-from skyfence.governance import registry
+from skyfence.governance import policies, registry
 from tests.governance.fixtures import make_plane
 
 GEOFENCE = 'permit(principal, action, resource);\nforbid(principal, action, resource in Region::"zone");'
@@ -28,9 +27,9 @@ def populated(tmp_path_factory):
     registry.import_terminals_csv(L, "op", "id,lat,lon,group\nu1,48,30,a\nu2,49,31,b\n")
     for proposer, approvers in (("alice", ("bob", "carol")), ("dave", ("alice",))):
         f = p.proposal(proposer, cedar=GEOFENCE)
-        P.submit_proposal(L, proposer, f, p.sign(proposer, f))
+        policies.submit_proposal(L, proposer, f, p.sign(proposer, f))
         for a in approvers:
-            P.submit_approval(L, a, f["id"], p.sign(a, f))
+            policies.submit_approval(L, a, f["id"], p.sign(a, f))
     p.db.dispose()
     conn = sqlite3.connect(path)
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")

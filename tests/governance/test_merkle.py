@@ -11,8 +11,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from skyfence.errors import GovernanceError
-from skyfence.governance import merkle as m
+from skyfence.errors import GovernanceError, ProofError
+from skyfence.governance.log.hasher import EMPTY_ROOT, leaf_hash, root_hash
+from skyfence.governance.log.proof import (
+    consistency_ok,
+    inclusion_ok,
+    verify_consistency,
+    verify_inclusion,
+)
+from skyfence.governance.log.tree import HashStore, MerkleLog, consistency_proof, inclusion_proof
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "merkle"
 INCLUSION = sorted((DATA / "inclusion").rglob("*.json"))
@@ -43,11 +50,11 @@ def test_inclusion_vector(path: Path):
     args = (_b(d["leafHash"]), d["leafIdx"], d["treeSize"], [_b(x) for x in d["proof"] or []],
             _b(d["root"]))
     if d["wantErr"]:
-        with pytest.raises(m.ProofError):
-            m.verify_inclusion(*args)
+        with pytest.raises(ProofError):
+            verify_inclusion(*args)
     else:
-        m.verify_inclusion(*args)
-    assert m.inclusion_ok(*args) is (not d["wantErr"])
+        verify_inclusion(*args)
+    assert inclusion_ok(*args) is (not d["wantErr"])
 
 
 @pytest.mark.parametrize("path", CONSISTENCY, ids=_id)
@@ -56,11 +63,11 @@ def test_consistency_vector(path: Path):
     args = (d["size1"], d["size2"], [_b(x) for x in d["proof"] or []], _b(d["root1"]),
             _b(d["root2"]))
     if d["wantErr"]:
-        with pytest.raises(m.ProofError):
-            m.verify_consistency(*args)
+        with pytest.raises(ProofError):
+            verify_consistency(*args)
     else:
-        m.verify_consistency(*args)
-    assert m.consistency_ok(*args) is (not d["wantErr"])
+        verify_consistency(*args)
+    assert consistency_ok(*args) is (not d["wantErr"])
 
 
 def test_vectors_correct_proofs_are_what_we_generate():
@@ -70,8 +77,8 @@ def test_vectors_correct_proofs_are_what_we_generate():
     leaves = [bytes.fromhex(h) for h in (
         "", "00", "10", "2021", "3031", "40414243", "5051525354555657",
         "606162636465666768696a6b6c6d6e6f")]
-    hashes = [m.leaf_hash(x) for x in leaves]
-    log = m.MerkleLog()
+    hashes = [leaf_hash(x) for x in leaves]
+    log = MerkleLog()
     for h in hashes:
         log.append_leaf_hash(h)
     roots = {log.root(s): s for s in range(1, 9)}
@@ -94,17 +101,17 @@ def test_vectors_correct_proofs_are_what_we_generate():
 
 
 def test_empty_tree_root():
-    assert m.root_hash([]) == hashlib.sha256(b"").digest() == m.EMPTY_ROOT
-    assert m.MerkleLog().root() == m.EMPTY_ROOT
+    assert root_hash([]) == hashlib.sha256(b"").digest() == EMPTY_ROOT
+    assert MerkleLog().root() == EMPTY_ROOT
 
 
 def test_consistency_from_empty_tree_rejected():
-    log = m.MerkleLog()
+    log = MerkleLog()
     log.append(b"a")
-    with pytest.raises(m.ProofError, match="0 < size1"):
+    with pytest.raises(ProofError, match="0 < size1"):
         log.consistency_proof(0, 1)
-    assert not m.consistency_ok(0, 0, [], m.EMPTY_ROOT, m.EMPTY_ROOT)
-    assert issubclass(m.ProofError, GovernanceError)
+    assert not consistency_ok(0, 0, [], EMPTY_ROOT, EMPTY_ROOT)
+    assert issubclass(ProofError, GovernanceError)
 
 
 # --------------------------------------------------------------------------- naive oracle
@@ -169,27 +176,27 @@ def test_inclusion_properties(n: int, data):
     leaves = _leaves(n)
     i = data.draw(st.integers(0, n - 1), label="index")
     root = naive_root(leaves)
-    log = m.MerkleLog()
+    log = MerkleLog()
     for h in leaves:
         log.append_leaf_hash(h)
     proof = log.inclusion_proof(i)
-    assert proof == naive_path(i, leaves) == m.inclusion_proof(leaves, i, n)
-    assert log.root() == root == m.root_hash(leaves)
-    m.verify_inclusion(leaves[i], i, n, proof, root)
+    assert proof == naive_path(i, leaves) == inclusion_proof(leaves, i, n)
+    assert log.root() == root == root_hash(leaves)
+    verify_inclusion(leaves[i], i, n, proof, root)
     bit = data.draw(st.integers(0, 255), label="bit")
     # flipping one bit of any proof hash, the root or the leaf hash breaks it
     for j in range(len(proof)):
         bad = list(proof)
         bad[j] = _flip(bad[j], bit)
-        assert not m.inclusion_ok(leaves[i], i, n, bad, root)
-    assert not m.inclusion_ok(_flip(leaves[i], bit), i, n, proof, root)
-    assert not m.inclusion_ok(leaves[i], i, n, proof, _flip(root, bit))
+        assert not inclusion_ok(leaves[i], i, n, bad, root)
+    assert not inclusion_ok(_flip(leaves[i], bit), i, n, proof, root)
+    assert not inclusion_ok(leaves[i], i, n, proof, _flip(root, bit))
     # wrong index / size / truncated or extended proof
     if n > 1:
-        assert not m.inclusion_ok(leaves[i], (i + 1) % n, n, proof, root)
+        assert not inclusion_ok(leaves[i], (i + 1) % n, n, proof, root)
     if proof:
-        assert not m.inclusion_ok(leaves[i], i, n, proof[:-1], root)
-    assert not m.inclusion_ok(leaves[i], i, n, proof + [root], root)
+        assert not inclusion_ok(leaves[i], i, n, proof[:-1], root)
+    assert not inclusion_ok(leaves[i], i, n, proof + [root], root)
 
 
 @fast
@@ -198,24 +205,24 @@ def test_consistency_properties(n: int, data):
     leaves = _leaves(n, salt=1)
     s1 = data.draw(st.integers(1, n), label="size1")
     root1, root2 = naive_root(leaves[:s1]), naive_root(leaves)
-    log = m.MerkleLog()
+    log = MerkleLog()
     for h in leaves:
         log.append_leaf_hash(h)
     proof = log.consistency_proof(s1, n)
     want = [] if s1 == n else naive_subproof(s1, leaves, True)
-    assert proof == want == m.consistency_proof(leaves, s1, n)
-    m.verify_consistency(s1, n, proof, root1, root2)
+    assert proof == want == consistency_proof(leaves, s1, n)
+    verify_consistency(s1, n, proof, root1, root2)
     assert log.root(s1) == root1
     bit = data.draw(st.integers(0, 255), label="bit")
     for j in range(len(proof)):
         bad = list(proof)
         bad[j] = _flip(bad[j], bit)
-        assert not m.consistency_ok(s1, n, bad, root1, root2)
-    assert not m.consistency_ok(s1, n, proof, _flip(root1, bit), root2)
-    assert not m.consistency_ok(s1, n, proof, root1, _flip(root2, bit))
+        assert not consistency_ok(s1, n, bad, root1, root2)
+    assert not consistency_ok(s1, n, proof, _flip(root1, bit), root2)
+    assert not consistency_ok(s1, n, proof, root1, _flip(root2, bit))
     if proof:
-        assert not m.consistency_ok(s1, n, proof[:-1], root1, root2)
-    assert not m.consistency_ok(s1, n, proof + [root2], root1, root2)
+        assert not consistency_ok(s1, n, proof[:-1], root1, root2)
+    assert not consistency_ok(s1, n, proof + [root2], root1, root2)
 
 
 @fast
@@ -229,16 +236,16 @@ def test_rewritten_history_is_inconsistent(n: int, data):
     old_root = naive_root(leaves[:s1])
     rewritten = list(leaves)
     rewritten[j] = hashlib.sha256(b"\x00removed").digest()
-    log = m.MerkleLog()
+    log = MerkleLog()
     for h in rewritten:
         log.append_leaf_hash(h)
     proof = log.consistency_proof(s1, n)
-    assert not m.consistency_ok(s1, n, proof, old_root, log.root())
+    assert not consistency_ok(s1, n, proof, old_root, log.root())
 
 
 def test_every_pair_small_trees_against_oracle():
     leaves = _leaves(40, salt=3)
-    log = m.MerkleLog()
+    log = MerkleLog()
     for h in leaves:
         log.append_leaf_hash(h)
     for n in range(1, 41):
@@ -267,17 +274,17 @@ class DictStore:
 
 def test_pluggable_store_and_reopen():
     store = DictStore()
-    assert isinstance(store, m.HashStore)
-    log = m.MerkleLog(store)
+    assert isinstance(store, HashStore)
+    log = MerkleLog(store)
     datas = [f"entry {i}".encode() for i in range(1000)]
     for d in datas[:700]:
         log.append(d)
-    reopened = m.MerkleLog(store, 700)
+    reopened = MerkleLog(store, 700)
     for d in datas[700:]:
         reopened.append(d)
-    ref = m.MerkleLog()
+    ref = MerkleLog()
     ref.extend(datas)
-    assert reopened.root() == ref.root() == m.root_hash([m.leaf_hash(d) for d in datas])
+    assert reopened.root() == ref.root() == root_hash([leaf_hash(d) for d in datas])
     store.gets = 0
     p = reopened.inclusion_proof(517, 999)
     assert store.gets <= 3 * 10 + 10  # O(log n) node reads
@@ -288,16 +295,16 @@ def test_pluggable_store_and_reopen():
 
 
 def test_bad_requests():
-    log = m.MerkleLog()
+    log = MerkleLog()
     log.extend([b"a", b"b", b"c"])
-    with pytest.raises(m.ProofError):
+    with pytest.raises(ProofError):
         log.inclusion_proof(3, 3)
-    with pytest.raises(m.ProofError):
+    with pytest.raises(ProofError):
         log.inclusion_proof(0, 4)
-    with pytest.raises(m.ProofError):
+    with pytest.raises(ProofError):
         log.consistency_proof(3, 2)
-    with pytest.raises(m.ProofError, match="32-byte"):
-        m.verify_inclusion(b"short", 0, 1, [], m.leaf_hash(b"a"))
+    with pytest.raises(ProofError, match="32-byte"):
+        verify_inclusion(b"short", 0, 1, [], leaf_hash(b"a"))
     with pytest.raises(ValueError):
         log.append_leaf_hash(b"x" * 31)
     assert log.consistency_proof(2, 2) == []

@@ -12,11 +12,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from rich.console import Console
 
-from skyfence.errors import GovernanceError
+from skyfence.errors import GovernanceError, VerificationError
 from skyfence.governance import keys as k
-from skyfence.governance import verify as v
-from skyfence.governance.checkpoint import sign_checkpoint, verifier_key
-from skyfence.governance.merkle import MerkleLog
+from skyfence.governance.audit import verify_command
+from skyfence.governance.log.checkpoint import sign_checkpoint, verifier_key
+from skyfence.governance.log.export import EXPORT_FORMAT, load_export, make_export
+from skyfence.governance.log.tree import MerkleLog
+from skyfence.governance.log.verify import verify_export
 
 ORIGIN = "skyfence.test/governance"
 KEY = k.generate_private_key()
@@ -45,21 +47,21 @@ CP_SIZES = [1, 5, 12, 20, 30]
 @pytest.fixture()
 def export():
     _, notes = build(DATAS, CP_SIZES)
-    return v.make_export(ORIGIN, VKEY, DATAS, notes, extra={"note": "test"})
+    return make_export(ORIGIN, VKEY, DATAS, notes, extra={"note": "test"})
 
 
 def test_clean_export_verifies(export):
-    rep = v.verify_export(export, verifier_key=VKEY)
+    rep = verify_export(export, verifier_key=VKEY)
     assert rep.ok, rep.errors
     assert (rep.entries, rep.checkpoints, rep.size) == (30, 5, 30)
     log, _ = build(DATAS, [])
     assert rep.root_hash == log.root()
-    rep2 = v.verify_export(json.loads(json.dumps(export)))  # survives JSON, key from export
+    rep2 = verify_export(json.loads(json.dumps(export)))  # survives JSON, key from export
     assert rep2.ok and any("pin" in n for n in rep2.notes)
 
 
 def test_empty_log():
-    rep = v.verify_export(v.make_export(ORIGIN, VKEY, [], []))
+    rep = verify_export(make_export(ORIGIN, VKEY, [], []))
     assert rep.ok and rep.entries == 0
 
 
@@ -67,18 +69,18 @@ def test_empty_log():
 @given(i=st.integers(0, 29), pos=st.integers(0, 10**6), delta=st.integers(1, 25))
 def test_tampered_entry_byte_is_named(i, pos, delta):
     _, notes = build(DATAS, CP_SIZES)
-    ex = v.make_export(ORIGIN, VKEY, DATAS, notes)
+    ex = make_export(ORIGIN, VKEY, DATAS, notes)
     text = ex["entries"][i]["entry"]
     j = pos % len(text)
     ex["entries"][i]["entry"] = text[:j] + chr((ord(text[j]) + delta - 32) % 95 + 32) + text[j + 1:]
     if ex["entries"][i]["entry"] == text:
         return
-    rep = v.verify_export(ex, verifier_key=VKEY)
+    rep = verify_export(ex, verifier_key=VKEY)
     assert not rep.ok
     assert rep.first_error.startswith(f"entry {i}: leaf hash mismatch")
     # the checkpoints over it fail too
     assert any(e.startswith("checkpoint") for e in rep.errors)
-    with pytest.raises(v.VerificationError, match=f"^entry {i}: leaf hash mismatch"):
+    with pytest.raises(VerificationError, match=f"^entry {i}: leaf hash mismatch"):
         rep.raise_for_errors()
 
 
@@ -86,11 +88,11 @@ def test_tampered_entry_byte_is_named(i, pos, delta):
 @given(i=st.integers(0, 29), byte=st.integers(0, 31), bit=st.integers(0, 7))
 def test_tampered_leaf_hash_is_named(i, byte, bit):
     _, notes = build(DATAS, CP_SIZES)
-    ex = v.make_export(ORIGIN, VKEY, DATAS, notes)
+    ex = make_export(ORIGIN, VKEY, DATAS, notes)
     h = bytearray(base64.b64decode(ex["entries"][i]["leaf_hash"]))
     h[byte] ^= 1 << bit
     ex["entries"][i]["leaf_hash"] = base64.b64encode(bytes(h)).decode()
-    rep = v.verify_export(ex)
+    rep = verify_export(ex)
     assert rep.errors == [rep.errors[0]] and rep.first_error.startswith(
         f"entry {i}: leaf hash mismatch")
 
@@ -112,7 +114,7 @@ def test_tampered_checkpoint_byte_is_named(c, pos, delta):
     if tampered == note:
         return
     notes[c] = tampered
-    rep = v.verify_export(v.make_export(ORIGIN, VKEY, DATAS, notes), verifier_key=VKEY)
+    rep = verify_export(make_export(ORIGIN, VKEY, DATAS, notes), verifier_key=VKEY)
     assert not rep.ok
     assert rep.first_error.startswith(f"checkpoint {c}")
 
@@ -121,11 +123,11 @@ def test_plain_text_entries_without_leaf_hashes_localise_the_change():
     """G2's export form: entries are the texts only. A changed entry is caught by the first
     checkpoint over it, which names the range holding it."""
     _, notes = build(DATAS, CP_SIZES)
-    ex = {"format": v.EXPORT_FORMAT, "origin": ORIGIN, "verifier_key": VKEY,
+    ex = {"format": EXPORT_FORMAT, "origin": ORIGIN, "verifier_key": VKEY,
           "entries": [d.decode() for d in DATAS], "checkpoints": notes}
-    assert v.verify_export(ex).ok
+    assert verify_export(ex).ok
     ex["entries"][15] = ex["entries"][15].replace("T15", "T99")
-    rep = v.verify_export(ex)
+    rep = verify_export(ex)
     assert rep.first_error.startswith("checkpoint 3 (size 20): root hash does not match")
     assert "[12, 20)" in rep.first_error
 
@@ -138,40 +140,40 @@ def test_check_entry_hook_names_entry(export):
         if json.loads(data)["data"]["id"] == "T7":
             raise GovernanceError("approval signature does not verify")
 
-    rep = v.verify_export(export, check_entry=hook)
+    rep = verify_export(export, check_entry=hook)
     assert seen == list(range(30))
     assert rep.errors == ["entry 7: approval signature does not verify"]
 
     def export_hook(doc):
         raise GovernanceError("approvals table: row 3 differs")
 
-    rep = v.verify_export(export, check_export=export_hook)
+    rep = verify_export(export, check_export=export_hook)
     assert rep.errors == ["export: approvals table: row 3 differs"]
 
 
 def test_other_failures(export):
     other = k.generate_private_key()
-    rep = v.verify_export(export, verifier_key=verifier_key(ORIGIN, other))
+    rep = verify_export(export, verifier_key=verifier_key(ORIGIN, other))
     assert rep.first_error == "export: its verifier_key is not the pinned log key"
     ex = copy.deepcopy(export)
     ex["checkpoints"] = ex["checkpoints"][:-1]  # last 10 entries unsigned
-    rep = v.verify_export(ex)
+    rep = verify_export(ex)
     assert rep.errors == ["entry 20: not covered by any signed checkpoint (entries [20, 30) "
                           "are unsigned)"]
     ex = copy.deepcopy(export)
     ex["entries"].append({"index": 30, "entry": "x"})
-    assert not v.verify_export(ex).ok
+    assert not verify_export(ex).ok
     ex = copy.deepcopy(export)
     ex["entries"][3]["index"] = 4
-    assert v.verify_export(ex).first_error == "entry 3: records index 4"
+    assert verify_export(ex).first_error == "entry 3: records index 4"
     ex = copy.deepcopy(export)
     ex["origin"] = "someone.else/log"
-    assert "origin" in v.verify_export(ex).first_error
+    assert "origin" in verify_export(ex).first_error
     # checkpoint by a foreign key only
     _, foreign = build(DATAS, [30], key=other)
     ex = copy.deepcopy(export)
     ex["checkpoints"][-1] = foreign[0]
-    rep = v.verify_export(ex)
+    rep = verify_export(ex)
     assert rep.first_error.startswith("checkpoint 4 (size 30): note has no verifiable signatures")
 
 
@@ -185,13 +187,13 @@ def rewritten_history():
     old_cp = notes[0]
     rewritten = [entry(i, "terminal.registered", {"id": f"T{i}"}) for i in range(25)]
     _, new_notes = build(rewritten, [5, 10, 25])
-    return old_cp, v.make_export(ORIGIN, VKEY, rewritten, new_notes), honest
+    return old_cp, make_export(ORIGIN, VKEY, rewritten, new_notes), honest
 
 
 def test_history_rewrite_fails_consistency():
     old_cp, ex, honest = rewritten_history()
-    assert v.verify_export(ex, verifier_key=VKEY).ok  # self-consistent on its own
-    rep = v.verify_export(ex, verifier_key=VKEY, older_checkpoints=[old_cp])
+    assert verify_export(ex, verifier_key=VKEY).ok  # self-consistent on its own
+    rep = verify_export(ex, verifier_key=VKEY, older_checkpoints=[old_cp])
     assert not rep.ok
     assert rep.first_error.startswith("older checkpoint 0 (size 10): not consistent with the "
                                       "export's checkpoint of size 25")
@@ -199,14 +201,14 @@ def test_history_rewrite_fails_consistency():
     # the honest continuation of the same history is consistent with the old checkpoint
     cont = honest + [entry(i, "terminal.registered", {"id": f"T{i}"}) for i in range(10, 25)]
     _, notes = build(cont, [25])
-    rep = v.verify_export(v.make_export(ORIGIN, VKEY, cont, notes), older_checkpoints=[old_cp])
+    rep = verify_export(make_export(ORIGIN, VKEY, cont, notes), older_checkpoints=[old_cp])
     assert rep.ok and rep.older_checkpoints == 1
 
 
 def test_truncated_log_fails():
     old_cp, ex, _ = rewritten_history()
     _, notes = build(DATAS[:3], [3])
-    rep = v.verify_export(v.make_export(ORIGIN, VKEY, DATAS[:3], notes),
+    rep = verify_export(make_export(ORIGIN, VKEY, DATAS[:3], notes),
                           older_checkpoints=[old_cp])
     assert "truncated or rolled back" in rep.first_error
 
@@ -215,28 +217,28 @@ def test_load_and_command(tmp_path, export):
     p = tmp_path / "export.json"
     p.write_text(json.dumps(export))
     buf = io.StringIO()
-    rep = v.verify_command(str(p), [], semantic=False, console=Console(file=buf, width=200))
+    rep = verify_command(str(p), [], semantic=False, console=Console(file=buf, width=200))
     assert rep.ok and "OK" in buf.getvalue()
     # JSON-lines form
-    lines = [json.dumps({"type": "header", "format": v.EXPORT_FORMAT, "origin": ORIGIN,
+    lines = [json.dumps({"type": "header", "format": EXPORT_FORMAT, "origin": ORIGIN,
                          "verifier_key": VKEY})]
     lines += [json.dumps({"type": "entry", **e}) for e in export["entries"]]
     lines += [json.dumps({"type": "checkpoint", "note": n}) for n in export["checkpoints"]]
     pj = tmp_path / "export.jsonl"
     pj.write_text("\n".join(lines) + "\n")
-    assert v.verify_export(v.load_export(pj)).ok
+    assert verify_export(load_export(pj)).ok
     # failure: printed and raised
     old_cp, ex, _ = rewritten_history()
     p2 = tmp_path / "rewritten.json"
     p2.write_text(json.dumps(ex))
     (tmp_path / "old.cp").write_text(old_cp)
     buf = io.StringIO()
-    with pytest.raises(v.VerificationError, match="older checkpoint 0"):
-        v.verify_command(str(p2), [str(tmp_path / "old.cp")], semantic=False,
+    with pytest.raises(VerificationError, match="older checkpoint 0"):
+        verify_command(str(p2), [str(tmp_path / "old.cp")], semantic=False,
                          console=Console(file=buf, width=200))
     assert "FAIL" in buf.getvalue()
-    with pytest.raises(v.VerificationError, match="cannot read"):
-        v.verify_command(str(tmp_path / "missing.json"), [], semantic=False)
+    with pytest.raises(VerificationError, match="cannot read"):
+        verify_command(str(tmp_path / "missing.json"), [], semantic=False)
 
 
 def test_command_over_http(monkeypatch, export):
@@ -249,6 +251,6 @@ def test_command_over_http(monkeypatch, export):
         return httpx.Response(200, json=export, request=httpx.Request("GET", url))
 
     monkeypatch.setattr(httpx, "get", fake_get)
-    rep = v.verify_command("http://log.example/", [], semantic=False,
+    rep = verify_command("http://log.example/", [], semantic=False,
                            console=Console(file=io.StringIO()))
     assert rep.ok and calls == ["http://log.example/log/export"]

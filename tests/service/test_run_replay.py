@@ -8,7 +8,7 @@ import textwrap
 import numpy as np
 
 from skyfence.coverage.stats import DENIED, SERVED, UNCOVERED
-from skyfence.governance import proposals as P
+from skyfence.governance import policies
 from skyfence.service.scenario import load_scenario
 from skyfence.service.simulate import build_ground, compute_visibility, decide
 from tests.governance.fixtures import make_plane
@@ -32,11 +32,11 @@ def test_replay_from_sqlite_log(tmp_path):
     # geofence around Sevastopol: proposed at 05:00, effective 06:30, quorum at 06:10 -> in force 06:30
     f = plane.proposal("alice", cedar=cedar, created_utc=clock.t, effective_utc=T0 + dt.timedelta(minutes=30),
                        regions={"zone": {"lat": 44.6, "lon": 33.52, "radius_km": 150}})
-    P.submit_proposal(plane.ledger, "alice", f, plane.sign("alice", f))
+    policies.submit_proposal(plane.ledger, "alice", f, plane.sign("alice", f))
     clock.t = T0 + dt.timedelta(minutes=5)
-    P.submit_approval(plane.ledger, "bob", f["id"], plane.sign("bob", f))
+    policies.submit_approval(plane.ledger, "bob", f["id"], plane.sign("bob", f))
     clock.t = T0 + dt.timedelta(minutes=10)
-    assert P.submit_approval(plane.ledger, "carol", f["id"], plane.sign("carol", f))["status"] == "enacted"
+    assert policies.submit_approval(plane.ledger, "carol", f["id"], plane.sign("carol", f))["status"] == "enacted"
     plane.db.dispose()
 
     scen = tmp_path / "s.toml"

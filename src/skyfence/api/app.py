@@ -16,17 +16,17 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from skyfence.api.auth import AuthError
-from skyfence.errors import GovernanceError, SkyfenceError
-from skyfence.governance.db import (
-    Conflict,
-    Database,
-    Invalid,
-    NotFound,
-    Refused,
-    init_db,
-    normalize_url,
+from skyfence.errors import (
+    ConflictError,
+    GovernanceError,
+    InvalidError,
+    NotFoundError,
+    RefusedError,
+    SkyfenceError,
 )
+from skyfence.governance.db import Database, init_db, normalize_url
 from skyfence.governance.ledger import Ledger
+from skyfence.governance.service import DEFAULT_H3_RESOLUTION
 
 __all__ = ["create_app", "resolve_log_key"]
 
@@ -56,9 +56,11 @@ def resolve_log_key(db_url: str, log_key=None):
 
 
 def create_app(db_url: str, log_key=None, *, origin: str | None = None,
-               elements: str = "starlink", db: Database | None = None) -> FastAPI:
+               elements: str = "starlink", db: Database | None = None,
+               h3_resolution: int = DEFAULT_H3_RESOLUTION) -> FastAPI:
     """The governance API over the database at `db_url` (migrated to the latest schema),
-    signing checkpoints and receipts with `log_key` (see `resolve_log_key`)."""
+    signing checkpoints and receipts with `log_key` (see `resolve_log_key`); service decisions
+    use the satellites of `elements` and terminals' H3 cells at `h3_resolution`."""
     from skyfence.api.routers import (
         groups,
         log,
@@ -88,6 +90,7 @@ def create_app(db_url: str, log_key=None, *, origin: str | None = None,
     app.state.db = db
     app.state.ledger = ledger
     app.state.elements = elements
+    app.state.h3_resolution = int(h3_resolution)
 
     def _err(status: int, exc: Exception) -> JSONResponse:
         return JSONResponse(status_code=status, content={"detail": str(exc)})
@@ -97,16 +100,16 @@ def create_app(db_url: str, log_key=None, *, origin: str | None = None,
         return JSONResponse(status_code=401, content={"detail": str(exc)},
                             headers={"WWW-Authenticate": "Bearer"})
 
-    @app.exception_handler(Refused)
-    async def _refused(_req: Request, exc: Refused):
+    @app.exception_handler(RefusedError)
+    async def _refused(_req: Request, exc: RefusedError):
         return _err(403, exc)
 
-    @app.exception_handler(NotFound)
-    async def _nf(_req: Request, exc: NotFound):
+    @app.exception_handler(NotFoundError)
+    async def _nf(_req: Request, exc: NotFoundError):
         return _err(404, exc)
 
-    @app.exception_handler(Conflict)
-    async def _conflict(_req: Request, exc: Conflict):
+    @app.exception_handler(ConflictError)
+    async def _conflict(_req: Request, exc: ConflictError):
         return _err(409, exc)
 
     @app.exception_handler(IntegrityError)
@@ -118,8 +121,8 @@ def create_app(db_url: str, log_key=None, *, origin: str | None = None,
         return JSONResponse(status_code=503, content={"detail": f"database busy: {exc.orig}"},
                             headers={"Retry-After": "1"})
 
-    @app.exception_handler(Invalid)
-    async def _invalid(_req: Request, exc: Invalid):
+    @app.exception_handler(InvalidError)
+    async def _invalid(_req: Request, exc: InvalidError):
         return _err(422, exc)
 
     @app.exception_handler(SkyfenceError)

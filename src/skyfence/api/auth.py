@@ -4,7 +4,7 @@ Two ways to authenticate (every failure is a 401 with the reason):
 
 * **Signed request** with the principal's Ed25519 key, headers
   ``X-Skyfence-Principal: <id>``, ``X-Skyfence-Timestamp: <unix seconds, e.g. 1764000000.123456>`` and
-  ``X-Skyfence-Signature: <hex>`` over the bytes of `request_message`:
+  ``X-Skyfence-Signature: <hex>`` over the bytes of `skyfence.governance.client.request_message`:
   ``"skyfence-request-v1\\n" METHOD "\\n" PATH[?QUERY] "\\n" sha256(body) hex "\\n" TIMESTAMP``.
   The timestamp must be within `MAX_SKEW_S` seconds of the server's clock, and a write's signature
   is accepted once (a replayed write is refused; the microsecond timestamp makes each request's
@@ -16,7 +16,6 @@ Then ``roles.cedar`` decides whether the principal's roles allow the endpoint's 
 
 from __future__ import annotations
 
-import hashlib
 import threading
 import time
 from dataclasses import dataclass
@@ -25,12 +24,12 @@ from fastapi import Request, Security
 from fastapi.security import APIKeyHeader, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
+from skyfence.governance.client import request_message
 from skyfence.governance.db import ApiKey, Principal
-from skyfence.governance.proposals import verify_signature
-from skyfence.governance.roles import api_key_sha256, authorize
+from skyfence.governance.rules.proposal import verify_signature
+from skyfence.governance.rules.roles import api_key_sha256, authorize
 
-__all__ = ["MAX_SKEW_S", "request_message", "sign_request_headers", "Caller", "AuthError",
-           "authenticate", "require"]
+__all__ = ["MAX_SKEW_S", "Caller", "AuthError", "authenticate", "require"]
 
 MAX_SKEW_S = 300
 _API_KEY = APIKeyHeader(name="X-API-Key", auto_error=False,
@@ -47,21 +46,6 @@ class Caller:
     principal: str
     roles: tuple[str, ...]
     via: str  # "signature" or "api-key"
-
-
-def request_message(method: str, path_qs: str, body: bytes, timestamp: str) -> bytes:
-    """The bytes a signed request signs."""
-    return (f"skyfence-request-v1\n{method.upper()}\n{path_qs}\n"
-            f"{hashlib.sha256(body).hexdigest()}\n{timestamp}").encode()
-
-
-def sign_request_headers(private_key, principal: str, method: str, path_qs: str,
-                         body: bytes = b"", timestamp: int | None = None) -> dict[str, str]:
-    """Headers for a signed request (client side)."""
-    ts = f"{time.time():.6f}" if timestamp is None else str(timestamp)
-    sig = private_key.sign(request_message(method, path_qs, body, ts)).hex()
-    return {"X-Skyfence-Principal": principal, "X-Skyfence-Timestamp": ts,
-            "X-Skyfence-Signature": sig}
 
 
 async def authenticate(request: Request) -> Caller:

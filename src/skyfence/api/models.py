@@ -37,7 +37,7 @@ class OwnerIn(BaseModel):
 
 
 class ProposalIn(BaseModel):
-    """A proposal's fields (see skyfence.governance.proposals) and the proposer's Ed25519
+    """A proposal's fields (see skyfence.governance.rules.proposal) and the proposer's Ed25519
     signature (hex) over their canonical bytes."""
 
     model_config = ConfigDict(extra="forbid")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 
 import typer
@@ -46,35 +45,14 @@ def _load_key(path: Path):
 
 
 def _client(server: str, principal: str | None, key_file: Path | None, api_key: str | None):
-    """(send(method, path, body_bytes, content_type) -> httpx.Response)."""
-    import httpx
-
-    from skyfence.api.auth import sign_request_headers
+    """A `skyfence.governance.client.Client` for `server`, signing with the key file or using the
+    API key."""
+    from skyfence.governance.client import Client
 
     if api_key is None and (key_file is None or principal is None):
         raise GovernanceError("give --key and --as (signed requests) or --api-key")
     key = _load_key(key_file) if key_file is not None else None
-    base = server.rstrip("/")
-
-    def send(method: str, path: str, body: bytes = b"", content_type: str = "application/json"):
-        headers = {"Content-Type": content_type} if body else {}
-        if api_key is not None:
-            headers["X-API-Key"] = api_key
-        else:
-            headers.update(sign_request_headers(key, principal, method, path, body))
-        try:
-            r = httpx.request(method, base + path, content=body or None, headers=headers, timeout=120)
-        except httpx.HTTPError as exc:
-            raise GovernanceError(f"{base}: cannot reach the server: {exc}") from None
-        if r.status_code >= 400:
-            try:
-                detail = r.json().get("detail")
-            except ValueError:
-                detail = r.text
-            raise GovernanceError(f"server refused ({r.status_code}): {detail}")
-        return r
-
-    return send
+    return Client(server, principal=principal, private_key=key, api_key=api_key)
 
 
 # --------------------------------------------------------------------------- serve
@@ -89,13 +67,16 @@ def serve(
                                         help="the log's Ed25519 key file (created if missing; "
                                              "default <sqlite file>.logkey)"),
     elements: str = typer.Option("starlink", "--elements", help="satellites for coverage"),
+    h3_resolution: int = typer.Option(5, "--h3-resolution", min=0, max=15,
+                                      help="H3 resolution of the terminals' cells in decisions"),
 ) -> None:
     """Run the governance plane's REST API (OpenAPI at /docs); migrates the database first."""
     import uvicorn
 
     from skyfence.api.app import create_app
 
-    api = create_app(db, log_key=str(log_key) if log_key else None, elements=elements)
+    api = create_app(db, log_key=str(log_key) if log_key else None, elements=elements,
+                     h3_resolution=h3_resolution)
     console.print(f"skyfence governance plane on http://{host}:{port} (docs: /docs), log key "
                   f"{api.state.ledger.verifier_key}", highlight=False)
     uvicorn.run(api, host=host, port=port, log_level="warning")
@@ -152,7 +133,7 @@ def principals_add(
     log_key: Path | None = typer.Option(None, "--log-key"),
 ) -> None:
     """Add a principal on the server's database (logged as principal.added)."""
-    from skyfence.governance.roles import add_api_key, add_principal
+    from skyfence.governance.principals import add_api_key, add_principal
 
     L = _local_ledger(db, log_key)
     out = add_principal(L, "admin", principal, role, _read_pub(pubkey))
@@ -188,7 +169,8 @@ def propose(
     emergency: bool = typer.Option(False, "--emergency", help="needs only 2 distinct signers"),
 ) -> None:
     """Propose a service policy set, signed locally with your key."""
-    from skyfence.governance.proposals import canonical_bytes, make_proposal, sign_proposal
+    from skyfence.governance.rules.canonical import canonical_bytes
+    from skyfence.governance.rules.proposal import make_proposal, sign_proposal
 
     if not cedar.is_file():
         raise GovernanceError(f"policy file not found: {cedar}")
@@ -212,7 +194,7 @@ def propose(
                            emergency=emergency)
     sk = _load_key(key)
     body = canonical_bytes({"proposal": fields, "signature": sign_proposal(sk, fields)})
-    r = _client(server, principal, key, None)("POST", "/proposals", body)
+    r = _client(server, principal, key, None).request("POST", "/proposals", body)
     out = r.json()
     console.print(f"proposal {out['id']} (log entry {out['log_index']}, digest {out['digest']})",
                   highlight=False)
@@ -229,9 +211,10 @@ def approve(
     """Approve a proposal: fetch it, check its canonical bytes, sign them locally, send the signature."""
     import hashlib
 
-    from skyfence.governance.proposals import canonical_bytes, sign_proposal
+    from skyfence.governance.rules.canonical import canonical_bytes
+    from skyfence.governance.rules.proposal import sign_proposal
 
-    send = _client(server, principal, key, None)
+    send = _client(server, principal, key, None).request
     p = send("GET", f"/proposals/{proposal_id}").json()
     fields = p["fields"]
     data = canonical_bytes(fields)
@@ -254,15 +237,6 @@ def approve(
 # --------------------------------------------------------------------------- verify
 
 
-def _is_sqlite_file(path: str) -> bool:
-    p = Path(path)
-    try:
-        with p.open("rb") as fh:
-            return fh.read(16) == b"SQLite format 3\x00"
-    except OSError:
-        return False
-
-
 @app.command()
 def verify(
     source: str = typer.Argument(..., help="an export (JSON), a server URL, or a SQLite database"),
@@ -272,19 +246,9 @@ def verify(
 ) -> None:
     """Verify a log offline: every entry, proof, signature and quorum, and consistency with older
     checkpoints. Exit 2 naming the first bad entry."""
-    from skyfence.governance.ledger import GovernanceChecker, check_tables, export_sqlite_file
-    from skyfence.governance.verify import verify_command
+    from skyfence.governance.audit import verify_command
 
-    if _is_sqlite_file(source):
-        export = export_sqlite_file(source)
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / "export.json"
-            path.write_text(json.dumps(export), encoding="utf-8")
-            verify_command(str(path), older, verifier_key=key, check_entry=GovernanceChecker(),
-                           check_export=check_tables, console=console)
-        return
-    verify_command(source, older, verifier_key=key, check_entry=GovernanceChecker(),
-                   check_export=check_tables, console=console)
+    verify_command(source, older, verifier_key=key, console=console)
 
 
 # --------------------------------------------------------------------------- terminals, receipts
@@ -305,7 +269,7 @@ def terminals_import(
     if not csv_file.is_file():
         raise GovernanceError(f"CSV file not found: {csv_file}")
     if server:
-        out = _client(server, principal, key, api_key)(
+        out = _client(server, principal, key, api_key).request(
             "POST", f"/terminals/import?status={status}", csv_file.read_bytes(), "text/csv").json()
     else:
         from skyfence.governance.registry import import_terminals_csv
@@ -321,7 +285,7 @@ def receipt_verify(
     key: str | None = typer.Option(None, "--key", help="pin the log's verifier key"),
 ) -> None:
     """Verify a service receipt offline (signatures, inclusion, quorum, Cedar re-evaluation)."""
-    from skyfence.governance.service import verify_receipt
+    from skyfence.governance.receipts import verify_receipt
 
     try:
         doc = json.loads(receipt.read_text(encoding="utf-8"))

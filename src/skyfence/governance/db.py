@@ -44,10 +44,6 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sess
 from skyfence.errors import GovernanceError
 
 __all__ = [
-    "NotFound",
-    "Conflict",
-    "Refused",
-    "Invalid",
     "Base",
     "Principal",
     "ApiKey",
@@ -66,22 +62,6 @@ __all__ = [
     "normalize_url",
     "init_db",
 ]
-
-
-class NotFound(GovernanceError):
-    """The named object does not exist (HTTP 404)."""
-
-
-class Conflict(GovernanceError):
-    """The write conflicts with the current state, e.g. a duplicate id (HTTP 409)."""
-
-
-class Refused(GovernanceError):
-    """A governance rule refuses the action: bad signature, self-approval, expiry, limits (HTTP 403)."""
-
-
-class Invalid(GovernanceError):
-    """A malformed payload; the message names the field (HTTP 422)."""
 
 
 class Base(DeclarativeBase):

@@ -22,13 +22,11 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from skyfence.errors import GovernanceError
+from skyfence.errors import GovernanceError, KeyFormatError, SignatureError
 
 __all__ = [
     "Ed25519PrivateKey",
     "Ed25519PublicKey",
-    "KeyFormatError",
-    "SignatureError",
     "generate_private_key",
     "public_key_of",
     "public_key_bytes",
@@ -43,14 +41,6 @@ __all__ = [
     "verify_signature",
     "signature_ok",
 ]
-
-
-class KeyFormatError(GovernanceError):
-    """A key could not be parsed (wrong length, encoding or type)."""
-
-
-class SignatureError(GovernanceError):
-    """An Ed25519 signature does not verify."""
 
 
 def generate_private_key() -> Ed25519PrivateKey:

@@ -25,17 +25,14 @@ from typing import Any
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
+from skyfence.errors import ConflictError, InvalidError, NotFoundError, RefusedError
 from skyfence.governance.db import (
-    Conflict,
     Group,
-    Invalid,
-    NotFound,
     Owner,
-    Refused,
     Terminal,
     TerminalGroup,
 )
-from skyfence.governance.proposals import canonical_bytes
+from skyfence.governance.rules.canonical import canonical_bytes
 
 __all__ = [
     "STATUSES",
@@ -60,9 +57,9 @@ _MAX_ID = 128
 
 def _check_id(value: Any, what: str) -> str:
     if not isinstance(value, str) or not value.strip() or len(value) > _MAX_ID:
-        raise Invalid(f"{what}: must be a non-empty string of at most {_MAX_ID} characters")
+        raise InvalidError(f"{what}: must be a non-empty string of at most {_MAX_ID} characters")
     if value != value.strip() or any(ord(c) < 32 for c in value):
-        raise Invalid(f"{what}: no leading/trailing spaces or control characters allowed")
+        raise InvalidError(f"{what}: no leading/trailing spaces or control characters allowed")
     return value
 
 
@@ -70,11 +67,11 @@ def _check_latlon(lat: Any, lon: Any, what: str) -> tuple[float, float]:
     try:
         lat_f, lon_f = float(lat), float(lon)
     except (TypeError, ValueError):
-        raise Invalid(f"{what}: lat/lon must be numbers, got {lat!r}, {lon!r}") from None
+        raise InvalidError(f"{what}: lat/lon must be numbers, got {lat!r}, {lon!r}") from None
     if not (math.isfinite(lat_f) and -90.0 <= lat_f <= 90.0):
-        raise Invalid(f"{what}: lat must be in [-90, 90] degrees, got {lat!r}")
+        raise InvalidError(f"{what}: lat must be in [-90, 90] degrees, got {lat!r}")
     if not (math.isfinite(lon_f) and -180.0 <= lon_f <= 180.0):
-        raise Invalid(f"{what}: lon must be in [-180, 180] degrees, got {lon!r}")
+        raise InvalidError(f"{what}: lon must be in [-180, 180] degrees, got {lon!r}")
     return lat_f, lon_f
 
 
@@ -85,7 +82,7 @@ def create_owner(ledger, actor: str, owner_id: str, max_terminals: int | None = 
     """Create (or update the limit of) an owner. Logged as ``owner.set``."""
     _check_id(owner_id, "owner")
     if max_terminals is not None and (not isinstance(max_terminals, int) or max_terminals < 0):
-        raise Invalid("max_terminals: must be a non-negative integer or null")
+        raise InvalidError("max_terminals: must be a non-negative integer or null")
     with ledger.transaction() as tx:
         s = tx.session
         owner = s.get(Owner, owner_id)
@@ -95,7 +92,7 @@ def create_owner(ledger, actor: str, owner_id: str, max_terminals: int | None = 
             if max_terminals is not None:
                 active = _active_count(s, owner_id)
                 if active > max_terminals:
-                    raise Refused(
+                    raise RefusedError(
                         f"owner {owner_id!r} has {active} active terminals, more than the new limit "
                         f"{max_terminals}: suspend some first")
             owner.max_terminals = max_terminals
@@ -108,7 +105,7 @@ def create_group(ledger, actor: str, name: str, description: str = "") -> dict:
     _check_id(name, "group")
     with ledger.transaction() as tx:
         if tx.session.get(Group, name) is not None:
-            raise Conflict(f"group {name!r} already exists")
+            raise ConflictError(f"group {name!r} already exists")
         tx.session.add(Group(name=name, description=description or ""))
         tx.append("group.created", actor, {"group": name, "description": description or ""})
     return {"name": name, "description": description or ""}
@@ -136,11 +133,11 @@ def _check_owner_room(s: Session, owner_id: str | None, adding: int) -> None:
         return
     owner = s.get(Owner, owner_id)
     if owner is None:
-        raise NotFound(f"owner {owner_id!r} does not exist")
+        raise NotFoundError(f"owner {owner_id!r} does not exist")
     if owner.max_terminals is not None:
         active = _active_count(s, owner_id)
         if active + adding > owner.max_terminals:
-            raise Refused(
+            raise RefusedError(
                 f"owner {owner_id!r} may have at most {owner.max_terminals} active terminals "
                 f"({active} active already)")
 
@@ -163,16 +160,16 @@ def register_terminal(
     _check_id(terminal_id, "id")
     lat, lon = _check_latlon(lat_deg, lon_deg, f"terminal {terminal_id!r}")
     if status not in STATUSES:
-        raise Invalid(f"status: must be one of {', '.join(STATUSES)}")
+        raise InvalidError(f"status: must be one of {', '.join(STATUSES)}")
     groups = sorted({_check_id(g, "groups[]") for g in groups})
     with ledger.transaction() as tx:
         s = tx.session
         if s.get(Terminal, terminal_id) is not None:
-            raise Conflict(f"terminal {terminal_id!r} is already registered")
+            raise ConflictError(f"terminal {terminal_id!r} is already registered")
         if owner is not None:
             _check_id(owner, "owner")
             if s.get(Owner, owner) is None:
-                raise NotFound(f"owner {owner!r} does not exist")
+                raise NotFoundError(f"owner {owner!r} does not exist")
             if status == "active":
                 _check_owner_room(s, owner, 1)
         new_groups = _ensure_groups(s, groups)
@@ -192,12 +189,12 @@ def register_terminal(
 def set_terminal_status(ledger, actor: str, terminal_id: str, status: str) -> dict:
     """Activate or suspend (or reset to registered) a terminal. Logged as ``terminal.status``."""
     if status not in STATUSES:
-        raise Invalid(f"status: must be one of {', '.join(STATUSES)}")
+        raise InvalidError(f"status: must be one of {', '.join(STATUSES)}")
     with ledger.transaction() as tx:
         s = tx.session
         t = s.get(Terminal, terminal_id)
         if t is None:
-            raise NotFound(f"terminal {terminal_id!r} is not registered")
+            raise NotFoundError(f"terminal {terminal_id!r} is not registered")
         before = t.status
         if status == "active" and before != "active":
             _check_owner_room(s, t.owner_id, 1)
@@ -215,7 +212,7 @@ def move_terminal(ledger, actor: str, terminal_id: str, groups: Sequence[str]) -
         s = tx.session
         t = s.get(Terminal, terminal_id)
         if t is None:
-            raise NotFound(f"terminal {terminal_id!r} is not registered")
+            raise NotFoundError(f"terminal {terminal_id!r} is not registered")
         before = terminal_groups(s, terminal_id)
         new_groups = _ensure_groups(s, groups)
         s.execute(delete(TerminalGroup).where(TerminalGroup.terminal_id == terminal_id))
@@ -237,7 +234,7 @@ def parse_terminals_csv(text: str, *, source: str = "<csv>") -> list[dict]:
     reader.fieldnames = header
     for col in ("id", "lat", "lon"):
         if col not in header:
-            raise Invalid(f"{source}: the header must have columns id, lat, lon (missing {col!r})")
+            raise InvalidError(f"{source}: the header must have columns id, lat, lon (missing {col!r})")
     gcol = "group" if "group" in header else ("groups" if "groups" in header else None)
     rows: list[dict] = []
     seen: set[str] = set()
@@ -246,14 +243,14 @@ def parse_terminals_csv(text: str, *, source: str = "<csv>") -> list[dict]:
         tid = (rec.get("id") or "").strip()
         _check_id(tid, f"{where}: id")
         if tid in seen:
-            raise Invalid(f"{where}: duplicate terminal id {tid!r}")
+            raise InvalidError(f"{where}: duplicate terminal id {tid!r}")
         seen.add(tid)
         lat, lon = _check_latlon(rec.get("lat"), rec.get("lon"), where)
         groups = sorted({g.strip() for g in (rec.get(gcol) or "").split(";") if g.strip()}) if gcol else []
         owner = (rec.get("owner") or "").strip() or None
         status = (rec.get("status") or "").strip() or None
         if status is not None and status not in STATUSES:
-            raise Invalid(f"{where}: status must be one of {', '.join(STATUSES)}")
+            raise InvalidError(f"{where}: status must be one of {', '.join(STATUSES)}")
         rows.append({"id": tid, "lat_deg": lat, "lon_deg": lon, "groups": groups, "owner": owner,
                      "status": status})
     return rows
@@ -279,11 +276,11 @@ def import_terminals_csv(
         text = str(csv_source)
     rows = parse_terminals_csv(text, source=source or "<csv>")
     if status not in STATUSES:
-        raise Invalid(f"status: must be one of {', '.join(STATUSES)}")
+        raise InvalidError(f"status: must be one of {', '.join(STATUSES)}")
     for r in rows:
         r["status"] = r["status"] or status
     if not rows:
-        raise Invalid(f"{source or '<csv>'}: no terminals in the file")
+        raise InvalidError(f"{source or '<csv>'}: no terminals in the file")
     return import_terminals(ledger, actor, rows)
 
 
@@ -293,7 +290,7 @@ def import_terminals(ledger, actor: str, rows: Sequence[Mapping[str, Any]]) -> d
     ids = [r["id"] for r in rows]
     dup = [k for k, c in Counter(ids).items() if c > 1]
     if dup:
-        raise Invalid(f"duplicate terminal id(s) in the import: {dup[:5]}")
+        raise InvalidError(f"duplicate terminal id(s) in the import: {dup[:5]}")
     for r in rows:
         _check_id(r["id"], "id")
         r["lat_deg"], r["lon_deg"] = _check_latlon(r["lat_deg"], r["lon_deg"], f"terminal {r['id']!r}")
@@ -301,7 +298,7 @@ def import_terminals(ledger, actor: str, rows: Sequence[Mapping[str, Any]]) -> d
         r["owner"] = r.get("owner")
         r["status"] = r.get("status") or "registered"
         if r["status"] not in STATUSES:
-            raise Invalid(f"terminal {r['id']!r}: bad status {r['status']!r}")
+            raise InvalidError(f"terminal {r['id']!r}: bad status {r['status']!r}")
     payload = [[r["id"], r["lat_deg"], r["lon_deg"], r["owner"], r["groups"], r["status"]] for r in rows]
     digest = hashlib.sha256(canonical_bytes(payload)).hexdigest()
     with ledger.transaction() as tx:
@@ -310,13 +307,13 @@ def import_terminals(ledger, actor: str, rows: Sequence[Mapping[str, Any]]) -> d
         for k in range(0, len(ids), 500):
             existing |= set(s.scalars(select(Terminal.id).where(Terminal.id.in_(ids[k:k + 500]))))
         if existing:
-            raise Conflict(f"already registered: {sorted(existing)[:5]} ({len(existing)} in all)")
+            raise ConflictError(f"already registered: {sorted(existing)[:5]} ({len(existing)} in all)")
         owners = sorted({r["owner"] for r in rows if r["owner"] is not None})
         if owners:
             have = set(s.scalars(select(Owner.id).where(Owner.id.in_(owners))))
             missing = [o for o in owners if o not in have]
             if missing:
-                raise NotFound(f"unknown owner(s): {missing[:5]}")
+                raise NotFoundError(f"unknown owner(s): {missing[:5]}")
             adding = Counter(r["owner"] for r in rows if r["owner"] and r["status"] == "active")
             for o, n in adding.items():
                 _check_owner_room(s, o, n)

@@ -11,7 +11,8 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import PlainTextResponse
 
 from skyfence.api.routers.common import MAX_INT, Limit, ledger_of
-from skyfence.governance.db import Invalid, NotFound
+from skyfence.errors import InvalidError, NotFoundError
+from skyfence.governance.export import export_ledger
 
 router = APIRouter(prefix="/log", tags=["log"])
 Index = Annotated[int, Query(ge=0, le=MAX_INT)]
@@ -58,7 +59,7 @@ def entry(index: int, request: Request) -> dict:
     L = ledger_of(request)
     with L.db.read_session() as s:
         if not 0 <= index < L.size(s):
-            raise NotFound(f"no log entry {index}")
+            raise NotFoundError(f"no log entry {index}")
         text = L.entry_text(s, index)
     return {"index": index, "entry": text, "parsed": json.loads(text)}
 
@@ -70,7 +71,7 @@ def inclusion(request: Request, index: Index, size: Annotated[int | None, Query(
         n = L.size(s)
         size = n if size is None else size
         if not 0 <= index < size <= n:
-            raise Invalid(f"index/size: need 0 <= index < size <= {n}")
+            raise InvalidError(f"index/size: need 0 <= index < size <= {n}")
         proof = L.inclusion_proof(s, index, size)
         return {"index": index, "tree_size": size, "proof": [_b64(h) for h in proof],
                 "checkpoint": L.checkpoint_at(s, size)}
@@ -83,7 +84,7 @@ def consistency(request: Request, old: Size, new: Annotated[int | None, Query(ge
         n = L.size(s)
         new = n if new is None else new
         if not 0 < old <= new <= n:
-            raise Invalid(f"old/new: need 0 < old <= new <= {n}")
+            raise InvalidError(f"old/new: need 0 < old <= new <= {n}")
         proof = L.consistency_proof(s, old, new)
         return {"old": old, "new": new, "proof": [_b64(h) for h in proof],
                 "old_checkpoint": L.checkpoint_at(s, old), "new_checkpoint": L.checkpoint_at(s, new)}
@@ -91,4 +92,4 @@ def consistency(request: Request, old: Size, new: Annotated[int | None, Query(ge
 
 @router.get("/export", summary="The whole log for offline verification (`skyfence verify`)")
 def export(request: Request) -> dict:
-    return ledger_of(request).export()
+    return export_ledger(ledger_of(request))

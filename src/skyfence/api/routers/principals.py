@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends, Request
 
 from skyfence.api.auth import Caller, require
 from skyfence.api.routers.common import ledger_of
-from skyfence.governance.roles import list_principals
+from skyfence.governance.principals import list_principals
 
 router = APIRouter(tags=["principals"])
 

@@ -20,6 +20,7 @@ def service(request: Request,
             terminal: Annotated[str, Query(min_length=1, max_length=128)],
             at: Annotated[str | None, Query(max_length=64, description="ISO 8601 UTC; default now")] = None,
             caller: Caller = Depends(require("service.read"))) -> Response:
-    receipt = decide_service(ledger_of(request), terminal, at, elements=request.app.state.elements)
+    receipt = decide_service(ledger_of(request), terminal, at, elements=request.app.state.elements,
+                             h3_resolution=request.app.state.h3_resolution)
     # serialised directly (the receipt is plain JSON data): skips FastAPI's generic encoder
     return Response(content=json.dumps(receipt, separators=(",", ":")), media_type="application/json")

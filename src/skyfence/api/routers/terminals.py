@@ -9,8 +9,8 @@ from fastapi import APIRouter, Depends, Query, Request
 from skyfence.api.auth import Caller, require
 from skyfence.api.models import GroupsIn, TerminalIn
 from skyfence.api.routers.common import Limit, Offset, ledger_of
+from skyfence.errors import InvalidError, NotFoundError
 from skyfence.governance import registry
-from skyfence.governance.db import Invalid, NotFound
 
 router = APIRouter(prefix="/terminals", tags=["terminals"])
 Status = Annotated[str | None, Query(pattern="^(registered|active|suspended)$")]
@@ -49,7 +49,7 @@ async def import_csv(request: Request, status: Annotated[str, Query(
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise Invalid("body: the CSV must be UTF-8") from None
+        raise InvalidError("body: the CSV must be UTF-8") from None
     if "\n" not in text:
         text += "\n"
     return await run_in_threadpool(registry.import_terminals_csv, ledger_of(request),
@@ -62,7 +62,7 @@ def get(terminal_id: str, request: Request,
     with ledger_of(request).db.read_session() as s:
         t = registry.get_terminal(s, terminal_id)
     if t is None:
-        raise NotFound(f"terminal {terminal_id!r} is not registered")
+        raise NotFoundError(f"terminal {terminal_id!r} is not registered")
     return t
 
 

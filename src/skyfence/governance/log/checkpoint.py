@@ -21,7 +21,7 @@ signer key text (the Go `note` package's): ``PRIVATE+KEY+<name>+<hash>+<base64(0
 Verification follows golang.org/x/mod/sumdb/note ``Open``: signatures by keys that are not given
 are ignored; a signature by a given key (name and key hash match) that does not verify is an
 error; at least one given key must have signed. Errors are `CheckpointError`
-(a `skyfence.errors.GovernanceError`) with a message naming the problem.
+(`skyfence.errors`) with a message naming the problem.
 """
 
 from __future__ import annotations
@@ -36,13 +36,12 @@ from dataclasses import dataclass, field
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from skyfence.errors import GovernanceError
+from skyfence.errors import CheckpointError
 from skyfence.governance.keys import private_key_bytes, public_key_bytes
 
 __all__ = [
     "ALG_ED25519",
     "EM_DASH",
-    "CheckpointError",
     "NoteSignature",
     "NoteVerifier",
     "Checkpoint",
@@ -66,10 +65,6 @@ ALG_ED25519 = 0x01
 
 EM_DASH = "\u2014"
 MAX_SIGNATURES = 100  # as golang.org/x/mod/sumdb/note
-
-
-class CheckpointError(GovernanceError):
-    """A malformed note / checkpoint / key, or a signature that does not verify."""
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,177 @@
+"""Proposals, approvals and enactments in the governance database (the ledger side of the rules).
+
+`submit_proposal` stores a proposal signed by its proposer (entry ``proposal.created``);
+`submit_approval` records an approval accepted by the quorum rules
+(:mod:`skyfence.governance.rules.quorum`, entry ``approval.added``), and the approval that
+completes the quorum appends ``policy.enacted`` in the same transaction. `policy_at` answers
+which policy set is in force (:func:`skyfence.governance.rules.in_force.policy_in_force` over
+`enactments`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from skyfence.errors import ConflictError, NotFoundError, RefusedError
+from skyfence.governance.db import Approval, LogEntry, Principal, Proposal
+from skyfence.governance.rules.canonical import canonical_bytes, iso_utc
+from skyfence.governance.rules.in_force import Enactment, policy_in_force
+from skyfence.governance.rules.proposal import (
+    policy_sha256,
+    proposal_digest,
+    validate_proposal_fields,
+    verify_signature,
+)
+from skyfence.governance.rules.quorum import ApprovalAttempt, reject_reason, required_approvals
+
+__all__ = [
+    "submit_proposal",
+    "submit_approval",
+    "proposal_view",
+    "get_proposal",
+    "list_proposals",
+    "enactments",
+    "policy_at",
+]
+
+
+def _approver_keys(s: Session) -> dict[str, str]:
+    out = {}
+    for p in s.scalars(select(Principal)):
+        if "approver" in p.roles.split(",") and p.public_key:
+            out[p.id] = p.public_key
+    return out
+
+
+def submit_proposal(ledger, actor: str, fields: Mapping[str, Any], signature: str) -> dict:
+    """Store a proposal signed by its proposer (`actor`); logged as ``proposal.created``.
+    GovernanceError (with the reason) if the fields, the Cedar policy or the signature are bad."""
+    fields = validate_proposal_fields(fields)
+    if fields["proposer"] != actor:
+        raise RefusedError(f"proposal.proposer: {fields['proposer']!r} is not the caller {actor!r}")
+    data = canonical_bytes(fields)
+    digest = proposal_digest(fields)
+    with ledger.transaction() as tx:
+        s = tx.session
+        prin = s.get(Principal, actor)
+        if prin is None or not prin.public_key:
+            raise RefusedError(f"proposer {actor!r} has no public key registered")
+        if not verify_signature(prin.public_key, data, signature):
+            raise RefusedError("bad signature: not the proposer's signature of the proposal's "
+                                  "canonical bytes")
+        if fields["emergency"] and "approver" not in prin.roles.split(","):
+            raise RefusedError("an emergency proposal must come from an approver")
+        if s.get(Proposal, fields["id"]) is not None:
+            raise ConflictError(f"proposal {fields['id']} already exists")
+        if tx.now_utc > fields["expires_utc"]:
+            raise RefusedError(f"proposal.expires_utc: already past ({fields['expires_utc']})")
+        index = tx.append("proposal.created", actor, {"proposal": fields, "signature": signature,
+                                                      "digest": digest})
+        s.add(Proposal(id=fields["id"], proposer=actor, canonical=data.decode("utf-8"),
+                       digest=digest, emergency=fields["emergency"],
+                       effective_utc=fields["effective_utc"], expires_utc=fields["expires_utc"],
+                       status="open", entry_index=index, enacted_index=None))
+    return {"id": fields["id"], "digest": digest, "log_index": index}
+
+
+def submit_approval(ledger, actor: str, proposal_id: str, signature: str) -> dict:
+    """Record `actor`'s approval (signature over the proposal's canonical bytes). Logged as
+    ``approval.added``; the approval that completes the quorum also appends ``policy.enacted`` in
+    the same transaction. GovernanceError with the reason for a rejected approval."""
+    with ledger.transaction() as tx:
+        s = tx.session
+        prop = s.get(Proposal, proposal_id)
+        if prop is None:
+            raise NotFoundError(f"no proposal {proposal_id!r}")
+        fields = json.loads(prop.canonical)
+        accepted = [a.approver for a in s.scalars(
+            select(Approval).where(Approval.proposal_id == proposal_id).order_by(Approval.id))]
+        attempt = ApprovalAttempt(actor, signature, tx.now_utc)
+        why = reject_reason(fields, attempt, _approver_keys(s), accepted)
+        if why:
+            raise RefusedError(f"approval rejected: {why}")
+        index = tx.append("approval.added", actor, {"proposal_id": proposal_id,
+                                                    "approver": actor, "signature": signature})
+        s.add(Approval(proposal_id=proposal_id, approver=actor, signature=signature,
+                       t_utc=tx.now_utc, entry_index=index))
+        s.flush()
+        need = required_approvals(ledger.quorum_k(s), bool(fields["emergency"]))
+        enacted = None
+        if prop.status == "open" and len(accepted) + 1 >= need:
+            rows = list(s.scalars(select(Approval).where(Approval.proposal_id == proposal_id)
+                                  .order_by(Approval.id)))
+            enacted = tx.append("policy.enacted", actor, {
+                "proposal_id": proposal_id, "digest": prop.digest,
+                "policy_sha256": policy_sha256(fields), "emergency": bool(fields["emergency"]),
+                "effective_utc": fields["effective_utc"],
+                "approvals": [{"approver": a.approver, "signature": a.signature,
+                               "entry_index": a.entry_index} for a in rows]})
+            prop.status = "enacted"
+            prop.enacted_index = enacted
+        return {"proposal_id": proposal_id, "approver": actor, "log_index": index,
+                "approvals": len(accepted) + 1, "needed": need, "enacted_index": enacted,
+                "status": prop.status}
+
+
+def proposal_view(p: Proposal) -> dict:
+    """A proposal row as a dict: the fields, canonical text, digest and status."""
+    fields = json.loads(p.canonical)
+    status = p.status
+    if status == "open" and iso_utc() > p.expires_utc:
+        status = "expired"
+    return {"id": p.id, "fields": fields, "canonical": p.canonical, "digest": p.digest,
+            "status": status, "emergency": p.emergency, "entry_index": p.entry_index,
+            "enacted_index": p.enacted_index, "policy_sha256": policy_sha256(fields)}
+
+
+def get_proposal(s: Session, proposal_id: str) -> dict | None:
+    """A proposal (`proposal_view`) with its approvals, or None."""
+    p = s.get(Proposal, proposal_id)
+    if p is None:
+        return None
+    out = proposal_view(p)
+    out["approvals"] = [{"approver": a.approver, "signature": a.signature, "t_utc": a.t_utc,
+                         "entry_index": a.entry_index}
+                        for a in s.scalars(select(Approval).where(Approval.proposal_id == p.id)
+                                           .order_by(Approval.id))]
+    return out
+
+
+def list_proposals(s: Session, *, status: str | None = None, offset: int = 0, limit: int = 100) -> list[dict]:
+    """Proposals (`proposal_view`) by log index, optionally of one status."""
+    q = select(Proposal).order_by(Proposal.entry_index)
+    if status:
+        q = q.where(Proposal.status == status)
+    return [proposal_view(p) for p in s.scalars(q.offset(max(0, offset)).limit(max(0, min(limit, 1000))))]
+
+
+def enactments(s: Session) -> list[Enactment]:
+    """Every enactment, by log index (from the proposals table joined with the log entry times)."""
+    rows = s.execute(select(Proposal, LogEntry.t_utc).join(
+        LogEntry, LogEntry.idx == Proposal.enacted_index).order_by(Proposal.enacted_index))
+    out = []
+    for p, t in rows:
+        fields = json.loads(p.canonical)
+        out.append(Enactment(index=p.enacted_index, t_utc=t, effective_utc=p.effective_utc,
+                             proposal_id=p.id, policy_sha256=policy_sha256(fields),
+                             emergency=p.emergency, cedar=fields["cedar"],
+                             regions=fields["regions"]))
+    return out
+
+
+def policy_at(s: Session, at_utc: dt.datetime | str) -> dict | None:
+    """The policy set in force at `at_utc`: enactment, fields and approvals (None: no policy)."""
+    e = policy_in_force(enactments(s), at_utc)
+    if e is None:
+        return None
+    prop = get_proposal(s, e.proposal_id)
+    return {"enacted_index": e.index, "enacted_utc": e.t_utc, "in_force_from_utc": e.in_force_from_utc,
+            "proposal_id": e.proposal_id, "policy_sha256": e.policy_sha256, "emergency": e.emergency,
+            "cedar": prop["fields"]["cedar"], "regions": prop["fields"]["regions"],
+            "title": prop["fields"]["title"], "approvals": prop["approvals"], "proposal": prop}

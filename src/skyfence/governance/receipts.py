@@ -1,0 +1,188 @@
+"""Service receipts: the signed record of a decision, and its offline verifier.
+
+A receipt holds the terminal, position, groups, H3 cell (with the resolution used) and its
+regions, time, elevation mask, decision and reason; the policy set's log index (its
+``policy.enacted`` entry) and SHA-256; the supporting log entries (proposal, enactment with the
+quorum's signatures, the principals' keys) each with its RFC 9162 inclusion proof in the tree of
+the signed checkpoint that is included; all signed by the log key over
+``"skyfence-receipt-v1\n" || canonical bytes`` of the receipt without its signature.
+`verify_receipt` checks all of it offline and re-runs Cedar on the policy text from the log.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from skyfence.errors import (
+    GovernanceError,
+    ProofError,
+    QuorumError,
+    SignatureError,
+)
+from skyfence.governance.db import LogEntry
+from skyfence.governance.evaluate import cedar_decide
+from skyfence.governance.keys import public_key_bytes
+from skyfence.governance.ledger import Ledger
+from skyfence.governance.log.checkpoint import (
+    parse_checkpoint,
+    parse_verifier_key,
+    verify_checkpoint,
+)
+from skyfence.governance.log.hasher import leaf_hash
+from skyfence.governance.log.proof import inclusion_ok
+from skyfence.governance.rules.canonical import canonical_bytes
+from skyfence.governance.rules.in_force import Enactment
+from skyfence.governance.rules.proposal import policy_sha256, verify_signature
+
+__all__ = ["RECEIPT_VERSION", "sign_receipt", "policy_block", "verify_receipt"]
+
+RECEIPT_VERSION = "skyfence-receipt-v1"
+RECEIPT_CONTEXT = b"skyfence-receipt-v1\n"
+
+
+def _b64(b: bytes) -> str:
+    return base64.b64encode(b).decode()
+
+
+def sign_receipt(ledger: Ledger, receipt: dict[str, Any]) -> dict[str, Any]:
+    """Add the log key's ``signature`` to `receipt` (in place) and return it."""
+    receipt["signature"] = _b64(ledger.log_key.sign(RECEIPT_CONTEXT + canonical_bytes(receipt)))
+    return receipt
+
+
+def _support(ledger: Ledger, s: Session, index: int, size: int) -> dict:
+    return {"index": index, "entry": ledger.entry_text(s, index),
+            "inclusion_proof": [_b64(h) for h in ledger.inclusion_proof(s, index, size)]}
+
+
+def policy_block(ledger: Ledger, s: Session, pol: dict, size: int) -> dict:
+    """The receipt's policy part: log index, hash, quorum signatures, supporting entries + proofs."""
+    prop = pol["proposal"]
+    people = sorted({a["approver"] for a in prop["approvals"]} | {prop["fields"]["proposer"]})
+    principal_entries = _principal_entries(ledger, s, people)
+    return {
+        "log_index": pol["enacted_index"], "policy_sha256": pol["policy_sha256"],
+        "proposal_id": pol["proposal_id"], "title": pol["title"],
+        "emergency": pol["emergency"], "in_force_from_utc": pol["in_force_from_utc"],
+        "quorum_signatures": [{"approver": a["approver"], "signature": a["signature"]}
+                              for a in _enacted_approvals(ledger, s, pol["enacted_index"])],
+        "entries": [_support(ledger, s, i, size) for i in
+                    sorted({prop["entry_index"], pol["enacted_index"], *principal_entries})],
+    }
+
+
+def _enacted_approvals(ledger: Ledger, s: Session, index: int) -> list[dict]:
+    return json.loads(ledger.entry_text(s, index))["data"]["approvals"]
+
+
+def _principal_entries(ledger: Ledger, s: Session, people: list[str]) -> list[int]:
+    out = []
+    want = set(people)
+    for e in s.scalars(select(LogEntry).where(LogEntry.kind == "principal.added").order_by(LogEntry.idx)):
+        d = json.loads(e.body)["data"]
+        if d["id"] in want:
+            out.append(e.idx)
+    return out
+
+
+# --------------------------------------------------------------------------- offline verification
+
+
+def verify_receipt(receipt: Mapping[str, Any], *, verifier_key: str | None = None,
+                   recheck_cedar: bool = True) -> list[str]:
+    """Verify a receipt offline; returns notes (what was checked). GovernanceError on failure.
+
+    Checks: the log's signature over the receipt; the checkpoint's signature; each supporting log
+    entry's inclusion proof against the checkpoint's root; that the enactment entry names the
+    proposal and the policy hash of the proposal's Cedar text and regions; every quorum signature
+    (distinct approvers, not the proposer, keys from logged principal entries) over the proposal's
+    canonical bytes; that the policy was in force at the receipt's time; and (`recheck_cedar`)
+    that Cedar on the logged policy gives the receipt's decision."""
+    r = dict(receipt)
+    notes: list[str] = []
+    if r.get("version") != RECEIPT_VERSION:
+        raise GovernanceError(f"receipt: unknown version {r.get('version')!r}")
+    key = verifier_key or r.get("log_verifier_key")
+    if verifier_key is None:
+        notes.append("log key taken from the receipt itself: pin it with --key to trust it")
+    elif r.get("log_verifier_key") != verifier_key:
+        raise GovernanceError("receipt: made by a different log key")
+    sig = r.pop("signature", None)
+    if not sig or not _verify_with_vkey(key, RECEIPT_CONTEXT + canonical_bytes(r),
+                                        base64.b64decode(sig)):
+        raise SignatureError("receipt: bad signature by the log key")
+    notes.append("receipt signature ok")
+    cp = parse_checkpoint(r["checkpoint"])
+    size, root = cp.size, cp.root_hash
+    try:
+        verify_checkpoint(r["checkpoint"], key)
+    except GovernanceError:
+        raise SignatureError("receipt: checkpoint signature does not verify") from None
+    if size != r["tree_size"]:
+        raise GovernanceError("receipt: checkpoint size differs from tree_size")
+    notes.append(f"checkpoint ok (size {size})")
+    pol = r.get("policy")
+    if pol is None:
+        if r["decision"] == "denied" and r.get("status") in ("active",):
+            raise GovernanceError("receipt: denied without a policy")
+        notes.append("no policy in force")
+        return notes
+    entries: dict[int, dict] = {}
+    for sup in pol["entries"]:
+        text = sup["entry"]
+        proof = [base64.b64decode(h) for h in sup["inclusion_proof"]]
+        if not inclusion_ok(leaf_hash(text.encode("utf-8")), sup["index"], size, proof, root):
+            raise ProofError(f"receipt: entry {sup['index']} is not in the checkpointed log")
+        entries[sup["index"]] = json.loads(text)
+    notes.append(f"{len(entries)} log entries proven included")
+    enact = entries.get(pol["log_index"])
+    if enact is None or enact["kind"] != "policy.enacted":
+        raise GovernanceError("receipt: no enactment entry at the policy's log index")
+    created = next((e for e in entries.values() if e["kind"] == "proposal.created"
+                    and e["data"]["proposal"]["id"] == enact["data"]["proposal_id"]), None)
+    if created is None:
+        raise GovernanceError("receipt: the enacted proposal's entry is missing")
+    fields = created["data"]["proposal"]
+    if policy_sha256(fields) != pol["policy_sha256"] or enact["data"]["policy_sha256"] != pol["policy_sha256"]:
+        raise GovernanceError("receipt: policy hash differs from the logged proposal")
+    keys = {e["data"]["id"]: e["data"]["public_key"] for e in entries.values()
+            if e["kind"] == "principal.added"}
+    msg = canonical_bytes(fields)
+    seen: set[str] = set()
+    for a in enact["data"]["approvals"]:
+        if a["approver"] == fields["proposer"] or a["approver"] in seen:
+            raise QuorumError(f"receipt: approval by {a['approver']!r} is not distinct")
+        if not verify_signature(keys.get(a["approver"]), msg, a["signature"]):
+            raise QuorumError(f"receipt: quorum signature of {a['approver']!r} does not verify")
+        seen.add(a["approver"])
+    if [(a["approver"], a["signature"]) for a in enact["data"]["approvals"]] != \
+            [(a["approver"], a["signature"]) for a in pol["quorum_signatures"]]:
+        raise GovernanceError("receipt: quorum signatures differ from the logged enactment")
+    notes.append(f"quorum: {len(seen)} distinct valid approver signature(s)"
+                 + (" [EMERGENCY path]" if fields["emergency"] else ""))
+    in_force = Enactment(index=pol["log_index"], t_utc=enact["t_utc"],
+                         effective_utc=fields["effective_utc"], proposal_id=fields["id"],
+                         policy_sha256=pol["policy_sha256"])
+    if in_force.in_force_from_utc > r["at_utc"]:
+        raise GovernanceError("receipt: the policy was not yet in force at the receipt's time")
+    if recheck_cedar and r["decision"] in ("served", "denied") and r.get("status") == "active":
+        allowed, _, regions = cedar_decide(fields["cedar"], fields["regions"], pol["policy_sha256"],
+                                           r["terminal"], list(r["groups"]), r["h3_cell"], r["at_utc"],
+                                           int(r["h3_resolution"]))
+        if sorted(regions) != sorted(r["regions"]):
+            raise GovernanceError("receipt: the cell's regions differ from the logged policy's")
+        if allowed != (r["decision"] == "served"):
+            raise GovernanceError("receipt: Cedar on the logged policy gives another decision")
+        notes.append("Cedar re-evaluation agrees")
+    return notes
+
+
+def _verify_with_vkey(vkey: str, message: bytes, signature: bytes) -> bool:
+    public_hex = public_key_bytes(parse_verifier_key(vkey).public_key).hex()
+    return verify_signature(public_hex, message, signature.hex())

@@ -1,0 +1,79 @@
+"""Quorum: which approvals a proposal accepts and how many it needs.
+
+An approval is accepted iff: the approver currently holds the ``approver`` role and a public key;
+it is not the proposer (no self-approval); it is the first accepted approval of that approver for
+that proposal (distinct approvers); it arrives no later than the proposal's ``expires_utc``; and
+its signature verifies over *this* proposal's canonical bytes with the approver's key (a signature
+made over another proposal never verifies here). The proposal is enacted when ``k`` approvals are
+accepted (``k`` = setting ``quorum_k``); an **emergency** proposal needs one accepted approval,
+i.e. two distinct signers (proposer + approver), and is marked ``emergency`` in the log.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from skyfence.errors import QuorumError
+from skyfence.governance.rules.canonical import canonical_bytes
+from skyfence.governance.rules.proposal import verify_signature
+
+__all__ = ["ApprovalAttempt", "required_approvals", "reject_reason", "evaluate_approvals"]
+
+
+@dataclass(frozen=True)
+class ApprovalAttempt:
+    """One approval as submitted: who, their signature (hex), and when it arrived (ISO UTC)."""
+
+    approver: str
+    signature: str
+    t_utc: str
+
+
+def required_approvals(quorum_k: int, emergency: bool) -> int:
+    """Accepted approvals needed: k, or 1 for an emergency (proposer + 1 = two distinct signers)."""
+    if quorum_k < 1:
+        raise QuorumError("quorum_k must be at least 1")
+    return 1 if emergency else int(quorum_k)
+
+
+def reject_reason(
+    fields: Mapping[str, Any],
+    attempt: ApprovalAttempt,
+    approver_keys: Mapping[str, str],
+    accepted: Iterable[str],
+) -> str | None:
+    """Why `attempt` must be rejected (None: accept). `approver_keys` maps every current holder of
+    the approver role to their public key (hex); `accepted` are approvers already accepted."""
+    if attempt.approver == fields["proposer"]:
+        return "self-approval: the proposer cannot approve their own proposal"
+    if attempt.approver not in approver_keys:
+        return f"{attempt.approver!r} is not an approver (or has no public key)"
+    if attempt.approver in set(accepted):
+        return f"{attempt.approver!r} has already approved this proposal"
+    if attempt.t_utc > fields["expires_utc"]:
+        return f"the proposal expired at {fields['expires_utc']}"
+    if not verify_signature(approver_keys[attempt.approver], canonical_bytes(dict(fields)),
+                            attempt.signature):
+        return "bad signature: not a signature of this proposal's canonical bytes by the approver's key"
+    return None
+
+
+def evaluate_approvals(
+    fields: Mapping[str, Any],
+    attempts: Sequence[ApprovalAttempt],
+    approver_keys: Mapping[str, str],
+    quorum_k: int,
+) -> tuple[list[ApprovalAttempt], int | None]:
+    """Replay approval attempts in order: (accepted attempts, position in `attempts` of the one that
+    completed the quorum, or None). Attempts after the quorum are still checked and accepted."""
+    need = required_approvals(quorum_k, bool(fields["emergency"]))
+    accepted: list[ApprovalAttempt] = []
+    done_at: int | None = None
+    for i, a in enumerate(attempts):
+        if reject_reason(fields, a, approver_keys, [x.approver for x in accepted]) is None:
+            accepted.append(a)
+            if done_at is None and len(accepted) >= need:
+                done_at = i
+    return accepted, done_at
