@@ -199,20 +199,15 @@ def _policy_segments(sc: Scenario, ground: Ground, files: list[str], base_dir: P
 
     steps = np.arange(len(ground.t_utc))
     if log:
-        from skyfence.governance.ledger import load_policy_timeline, policy_at_time
+        from skyfence.governance.replay import policy_segments
 
-        timeline = load_policy_timeline(log)
-        in_force = [policy_at_time(timeline, t.astype("datetime64[us]").item()) for t in ground.t_utc]
-        keys = np.array([-1 if p is None else p["log_index"] for p in in_force])
         segs = []
-        for key in np.unique(keys):
-            idx = steps[keys == key]
-            p = in_force[int(idx[0])]
+        for p, idx in policy_segments(log, ground.t_utc):
             if p is None:
                 segs.append((None, ground.regions, idx))
                 continue
-            regions = RegionSet.from_specs({**sc.regions, **p["regions"]}, ground.regions.resolution, base_dir=sc.base_dir)
-            policy = ServicePolicy.from_text(p["cedar"], source=f"{log}#entry-{p['log_index']}")
+            regions = RegionSet.from_specs({**sc.regions, **p.regions}, ground.regions.resolution, base_dir=sc.base_dir)
+            policy = ServicePolicy.from_text(p.cedar, source=f"{log}#entry-{p.index}")
             segs.append((policy, regions, idx))
         return segs
     if not files:
