@@ -11,15 +11,10 @@ import shapely
 from skyfence.errors import SkyfenceError
 from skyfence.geo.earth import wgs84
 from skyfence.geo.regions import resolve_region
-from skyfence.ground.sites import (
-    Terminals,
-    interpolate_tracks,
-    load_cities,
-    parse_groups,
-    read_terminals,
-    read_tracks,
-    synthetic_fleet,
-)
+from skyfence.ground.cities import load_cities
+from skyfence.ground.fleet import synthetic_fleet
+from skyfence.ground.terminals import Terminals, parse_groups, read_terminals
+from skyfence.ground.tracks import interpolate_tracks, read_tracks
 
 # --------------------------------------------------------------------------- fixed terminals
 
@@ -34,7 +29,7 @@ def test_read_csv_with_groups(tmp_path):
     np.testing.assert_allclose(t.lat_deg, [50.45, -33.9, 44.6])
     np.testing.assert_allclose(t.lon_deg, [30.52, 151.2, 33.5])
     assert not t.mobile and len(t) == 3
-    g, up = t.ecef()
+    g, up = wgs84.ecef_km(t.lat_deg, t.lon_deg, t.heights_km), wgs84.up(t.lat_deg, t.lon_deg)
     assert g.shape == (3, 3) and up.shape == (3, 3)
     np.testing.assert_allclose(np.linalg.norm(up, axis=1), 1.0)
 
@@ -188,7 +183,7 @@ def test_track_exact_at_knots_and_constant_speed(tmp_path):
     total = wgs84.great_circle_km(44.0, 33.0, 44.6, 33.5)
     np.testing.assert_allclose(t.speed_kmh[1, 5:25], total / (20 / 60), rtol=1e-9)
     # ECEF for gsl: [n, n_time, 3], NaN where absent
-    g, up = t.ecef()
+    g = wgs84.ecef_km(t.lat_deg, t.lon_deg, t.heights_km[:, None])
     assert g.shape == (2, 37, 3) and np.isnan(g[0, 31:]).all()
 
 

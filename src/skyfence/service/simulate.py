@@ -89,7 +89,9 @@ def build_ground(sc: Scenario) -> Ground:
     from skyfence.errors import RegionError
     from skyfence.geo.cells import cell_areas_km2, cell_centres
     from skyfence.geo.regions import region_cells, resolve_region
-    from skyfence.ground.sites import Terminals, read_terminals, read_tracks, synthetic_fleet
+    from skyfence.ground.fleet import synthetic_fleet
+    from skyfence.ground.terminals import Terminals, read_terminals
+    from skyfence.ground.tracks import read_tracks
     from skyfence.orbits.frames import time_grid
     from skyfence.orbits.shells import default_min_elevation_deg
     from skyfence.policy.regionset import RegionSet
