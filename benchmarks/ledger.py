@@ -1,5 +1,5 @@
 """Transparency-log benchmark: appends per second, proof generation time and length at
-10^3, 10^5 and 10^6 entries (`skyfence.governance.merkle.MerkleLog`, in-memory hash store),
+10^3, 10^5 and 10^6 entries (`skyfence.governance.log.tree.MerkleLog`, in-memory hash store),
 with an in-process O(n) reference: the naive recursive RFC 9162 PATH / SUBPROOF over the leaf
 list (at 10^3 and 10^5 only; it is what a log without stored subtree hashes has to do).
 
@@ -14,13 +14,9 @@ import random
 import sys
 import time
 
-from skyfence.governance.merkle import (
-    MerkleLog,
-    leaf_hash,
-    node_hash,
-    verify_consistency,
-    verify_inclusion,
-)
+from skyfence.governance.log.hasher import leaf_hash, node_hash
+from skyfence.governance.log.proof import verify_consistency, verify_inclusion
+from skyfence.governance.log.tree import MerkleLog
 
 # --------------------------------------------------------------------------- naive reference
 

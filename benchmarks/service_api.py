@@ -33,11 +33,12 @@ from pathlib import Path
 
 import httpx
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from governance_fixtures import ServerProcess, make_plane, write_log_key  # noqa: E402
-from skyfence.governance import proposals as P  # noqa: E402
-from skyfence.governance import registry  # noqa: E402
+from tests.governance.fixtures import ServerProcess, make_plane, write_log_key  # noqa: E402
+
+from skyfence.governance import policies, registry  # noqa: E402
+from skyfence.governance.rules.canonical import iso_utc  # noqa: E402
 
 
 def _setup(tmp: Path, n_terminals: int) -> tuple:
@@ -51,9 +52,9 @@ def _setup(tmp: Path, n_terminals: int) -> tuple:
     f = p.proposal("alice", cedar=cedar, regions={
         "crimea": "B89",
         "black_sea_zone": {"polygon": [[30.5, 43.0], [36.5, 43.0], [36.5, 44.9], [30.5, 45.6]]}})
-    P.submit_proposal(p.ledger, "alice", f, p.sign("alice", f))
+    policies.submit_proposal(p.ledger, "alice", f, p.sign("alice", f))
     for a in ("bob", "carol"):
-        P.submit_approval(p.ledger, a, f["id"], p.sign(a, f))
+        policies.submit_approval(p.ledger, a, f["id"], p.sign(a, f))
     key_path = write_log_key(tmp / "log.key", p.log_key)
     p.db.dispose()
     return p, key_path
@@ -102,7 +103,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         p, key_path = _setup(Path(tmp), args.terminals)
         headers = {"X-API-Key": p.api_keys["vic"]}
-        fixed = P.iso_utc(dt.datetime.now(dt.UTC) + dt.timedelta(minutes=1))  # policy in force
+        fixed = iso_utc(dt.datetime.now(dt.UTC) + dt.timedelta(minutes=1))  # policy in force
         with ServerProcess(p.url, key_path) as srv:
             first = httpx.get(srv.base + "/service", params={"terminal": "t0", "at": fixed},
                               headers=headers, timeout=120)

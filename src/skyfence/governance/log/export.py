@@ -15,7 +15,7 @@ ENTRY is either the canonical entry text itself (a JSON string; the leaf data is
 bytes) or an object ``{"index": i, "entry": "<text>" | "data_b64": "<base64 bytes>",
 "leaf_hash": "<base64 of the stored 32-byte leaf hash>"}`` ("leaf_hash" optional; when present it
 must equal SHA-256(0x00 || data)). NOTE is a checkpoint note text (see
-`skyfence.governance.checkpoint`) or an object with key "note".
+`skyfence.governance.log.checkpoint`) or an object with key "note".
 
 A JSON-lines form is also read: one JSON object per line, ``{"type": "header", "format", "origin",
 "verifier_key"}``, then ``{"type": "entry", ...ENTRY object...}`` and ``{"type": "checkpoint",
