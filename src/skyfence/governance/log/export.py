@@ -27,7 +27,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -117,6 +117,14 @@ def load_export(source: str | Path | bytes) -> dict[str, Any]:
     return doc
 
 
+_JSONL_RECORDS: dict[str, Callable[[dict[str, Any], dict[str, Any]], None]] = {
+    "header": lambda doc, rec: doc.update(rec),
+    "entry": lambda doc, rec: doc["entries"].append(rec),
+    "checkpoint": lambda doc, rec: doc["checkpoints"].append(rec.get("note")),
+}
+"""JSON-lines record type -> how it adds to the export document (the record without "type")."""
+
+
 def _load_jsonl(text: str, where: str, first: json.JSONDecodeError) -> dict[str, Any]:
     lines = [ln for ln in text.splitlines() if ln.strip()]
     doc: dict[str, Any] = {"entries": [], "checkpoints": []}
@@ -129,14 +137,10 @@ def _load_jsonl(text: str, where: str, first: json.JSONDecodeError) -> dict[str,
                                         f"{first.colno}: {first.msg})") from None
             raise VerificationError(f"{where}: line {n}: not JSON ({exc.msg})") from None
         kind = obj.get("type") if isinstance(obj, dict) else None
-        if kind == "header":
-            doc.update({k: v for k, v in obj.items() if k != "type"})
-        elif kind == "entry":
-            doc["entries"].append({k: v for k, v in obj.items() if k != "type"})
-        elif kind == "checkpoint":
-            doc["checkpoints"].append(obj.get("note"))
-        else:
+        add = _JSONL_RECORDS.get(kind) if isinstance(kind, str) else None
+        if add is None:
             raise VerificationError(f"{where}: line {n}: unknown record type {kind!r}")
+        add(doc, {k: v for k, v in obj.items() if k != "type"})
     return doc
 
 
