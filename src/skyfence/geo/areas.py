@@ -48,8 +48,7 @@ def _ring_integral(coords: np.ndarray, ellipsoid: bool) -> float:
 def geodesic_area_km2(geometry: BaseGeometry, *, ellipsoid: bool = True) -> float:
     """Area of a lon/lat polygon (edges straight in lon/lat), km^2.
 
-    With ``ellipsoid=True`` latitudes are authalic and R is ``wgs84.authalic_radius_km`` (6371.0072
-    km). Edges are densified to <= 0.05 deg and the integral is exact along each piece with latitude
+    With ``ellipsoid=True`` latitudes are authalic and R is ``wgs84.authalic_radius_km``. Edges are densified to <= 0.05 deg and the integral is exact along each piece with latitude
     linear in longitude. Holes subtract. ``ellipsoid=False`` gives the area on the authalic sphere
     with geodetic latitudes, as H3 does. Agrees with pyproj's geodesic area to better than 1e-4 for
     country polygons.
