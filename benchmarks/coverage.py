@@ -3,7 +3,7 @@
 Input: the cells of Ukraine at H3 resolution 5 (cell centres, WGS84 geodetic up), the bundled
 10,281-satellite Starlink snapshot, 60 one-minute steps from 2026-04-30T00:00Z, mask 25 deg.
 
-* sparse: ``skyfence.links.gsl.visible_pairs`` (pairs with elevation, azimuth, range) and
+* sparse: ``skyfence.links.visibility.visible_pairs`` (pairs with elevation, azimuth, range) and
   ``count_visible`` (counts only);
 * dense: every (cell, satellite) pair of every step, in chunks of cells, with the same elevation
   formula (``atan2(d.up, hypot(d.east, d.north)) >= mask``), NumPy only.
@@ -25,24 +25,10 @@ import numpy as np
 
 
 def ukraine_cells(resolution: int = 5) -> np.ndarray:
-    """Ukraine's H3 cells (helper module if present, else the bundled polygon with h3)."""
-    try:
-        from skyfence.policy.regions import region_cells, resolve_region
+    """Ukraine's H3 cells (centres inside the bundled Natural Earth polygon)."""
+    from skyfence.geo.regions import region_cells, resolve_region
 
-        return region_cells(resolve_region("UKR"), resolution)
-    except ImportError:  # pragma: no cover - fallback before the regions module existed
-        import json
-        from importlib import resources
-
-        import h3
-
-        path = resources.files("skyfence").joinpath(
-            "data", "geo", "ne4_50m_admin_0_countries.geojson"
-        )
-        feats = json.loads(path.read_text("utf-8"))["features"]
-        geom = next(f["geometry"] for f in feats if f["properties"].get("ADM0_A3") == "UKR")
-        cells = h3.geo_to_cells(geom, resolution)
-        return np.array(sorted(h3.str_to_int(c) for c in cells), dtype=np.uint64)
+    return region_cells(resolve_region("UKR"), resolution)
 
 
 def dense_visibility(
@@ -53,7 +39,7 @@ def dense_visibility(
     chunk: int = 64,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """All-pairs reference: (point, sat, step, elevation_deg) of every visible triple."""
-    from skyfence.links.gsl import east_north
+    from skyfence.links import east_north
 
     n_pt = len(ground_ecef_km)
     east, north = east_north(ground_up)
@@ -81,17 +67,17 @@ def dense_visibility(
 
 
 def bench_visibility(n_steps: int = 60, dense_steps: int | None = None, mask_deg: float = 25.0):
-    from skyfence.links.gsl import count_visible, ground_points, visible_pairs
-    from skyfence.orbits.elements import load_elements
+    from skyfence.geo.cells import cell_centres
+    from skyfence.links import count_visible, ground_points, visible_pairs
+    from skyfence.orbits.catalog import load_elements
     from skyfence.orbits.frames import time_grid
     from skyfence.orbits.propagate import propagate
-    from skyfence.policy.regions import cells_to_latlng
 
     print("== (a) visibility: Ukraine H3 res 5, 10,281-satellite snapshot, "
           f"{n_steps} x 60 s steps, mask {mask_deg:g} deg")
     t0 = time.perf_counter()
     cells = ukraine_cells(5)
-    lat, lon = cells_to_latlng(cells)
+    lat, lon = cell_centres(cells)
     g, up = ground_points(lat, lon)
     elements = load_elements("starlink")
     t_utc = time_grid("2026-04-30T00:00:00Z", n_steps * 60, 60)

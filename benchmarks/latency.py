@@ -38,12 +38,13 @@ import pandas  # noqa: F401  (imported before timing: its import is not part of 
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import dijkstra
 
-from skyfence.network.gsl import gsl_links
+from skyfence.ground.cities import bundled_cities
+from skyfence.ground.stations import read_ground_stations
+from skyfence.links import visible_pairs
 from skyfence.network.isl import read_isls, valid_isl_mask
 from skyfence.network.latency import latency, make_time_grid, satellite_ecef_km
 from skyfence.network.routing import rtt_ms_from_length_km
-from skyfence.network.sites import bundled_cities, read_ground_stations
-from skyfence.orbits.elements import load_elements
+from skyfence.orbits.catalog import load_elements
 
 DATA = Path(__file__).resolve().parents[1] / "tests" / "data" / "hypatia-kuiper-630"
 HYPATIA_S_PER_STEP = 900.0 / 172  # measured wall time of Hypatia's satgenpy, 2 threads (README)
@@ -60,8 +61,8 @@ def per_pair_step(sat_ecef_km, isl_pairs, gs_ecef_km, pairs, max_gsl_km):
     w = np.linalg.norm(sat_ecef_km[e[:, 0]] - sat_ecef_km[e[:, 1]], axis=1)
     out = np.empty(len(pairs))
     for k, (a, b) in enumerate(pairs):
-        la = gsl_links(sat_ecef_km, gs_ecef_km[[a]], max_range_km=max_gsl_km)
-        lb = gsl_links(sat_ecef_km, gs_ecef_km[[b]], max_range_km=max_gsl_km)
+        la = visible_pairs(gs_ecef_km[[a]], None, sat_ecef_km, max_range_km=max_gsl_km, azimuth=False)
+        lb = visible_pairs(gs_ecef_km[[b]], None, sat_ecef_km, max_range_km=max_gsl_km, azimuth=False)
         rows = np.concatenate([e[:, 0], e[:, 1], np.full(len(la.sat), n), lb.sat])
         cols = np.concatenate([e[:, 1], e[:, 0], la.sat, np.full(len(lb.sat), n + 1)])
         vals = np.concatenate([w, w, la.range_km, lb.range_km])
@@ -86,9 +87,9 @@ def kuiper(args) -> dict:
     t0 = time.perf_counter()
     res = latency(
         elements,
-        stations,
         pairs,
-        t_utc,
+        stations=stations,
+        t_utc=t_utc,
         isl=isls,
         max_isl_length_km=MAX_ISL_KM,
         grazing_alt_km=None,
@@ -208,9 +209,9 @@ def starlink(args) -> dict:
     t0 = time.perf_counter()
     res = latency(
         elements,
-        stations,
         pairs,
-        t_utc,
+        stations=stations,
+        t_utc=t_utc,
         isl="plus-grid",
         max_isl_length_km=5000.0,
         min_elevation_deg=25.0,

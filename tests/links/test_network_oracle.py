@@ -17,8 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from skyfence.geo.earth import wgs84
-from skyfence.links import look_angles, visible_pairs
-from skyfence.links import visibility as engine
+from skyfence.links import look_angles, search, visible_pairs
 
 
 # --------------------------------------------------------------------------- reference oracle
@@ -130,7 +129,7 @@ def test_engine_matches_former_network_engine(gs_spec, sat_spec, mask, max_range
         dense_limit=oracle_dense,
     )
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(engine, "DENSE_PAIRS", engine_dense)
+        mp.setattr(search, "DENSE_PAIRS", engine_dense)
         got = visible_pairs(gs, up, sat, mask, max_range_km=max_range_km, azimuth=False).sorted()
     assert np.all(got.time == 0) and got.n_points == len(gs) and got.n_sats == len(sat)
 

@@ -25,11 +25,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from skyfence.ground.stations import read_ground_stations
 from skyfence.network.isl import plus_grid, read_isls
 from skyfence.network.latency import latency, satellite_ecef_km
 from skyfence.network.routing import path_length_km, rtt_ms_from_length_km
-from skyfence.network.sites import read_ground_stations
-from skyfence.orbits.elements import load_elements
+from skyfence.orbits.catalog import load_elements
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "hypatia-kuiper-630"
 C_KM_S = 299_792.458
@@ -93,15 +93,17 @@ def _run(scenario, pairs, steps=None):
     if steps is not None:
         sat = sat[:, steps, :]
         t_ns = t_ns[steps]
+    # Hypatia's ground links: its slant-range cut-off alone, no elevation mask
     return latency(
         elements,
-        stations,
         pairs,
-        EPOCH + t_ns.astype("timedelta64[ns]"),
+        stations=stations,
+        t_utc=EPOCH + t_ns.astype("timedelta64[ns]"),
         isl=isls,
         max_isl_length_km=MAX_ISL_KM,
         grazing_alt_km=None,
         max_gsl_range_km=MAX_GSL_KM,
+        min_elevation_deg=None,
         sat_ecef_km=sat,
     )
 

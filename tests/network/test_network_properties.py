@@ -7,11 +7,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from skyfence.geo.earth import wgs72, wgs84
+from skyfence.links import slant_range_bound_km, visible_pairs
 from skyfence.network.graph import build_step_graph
-from skyfence.network.gsl import gsl_links, max_slant_range_km, up_vectors
 from skyfence.network.isl import plus_grid, segment_min_radius_km, valid_isl_mask
 from skyfence.network.routing import path_length_km, route_series
-from skyfence.network.sites import geodetic_to_ecef_km
 
 C_KM_S = 299_792.458
 
@@ -52,7 +52,7 @@ def test_plus_grid_degree_four_and_symmetric(w):
     assert (deg == 4).all()
     r = walker_ecef_km(n_planes, s, alt, inc, phase)
     lengths = np.linalg.norm(r[pairs[:, 0]] - r[pairs[:, 1]], axis=1)
-    none = gsl_links(r, np.zeros((0, 3)), max_range_km=1.0)
+    none = visible_pairs(np.zeros((0, 3)), None, r, max_range_km=1.0)
     g = build_step_graph(n, 0, pairs, lengths, none).csr
     assert (abs(g - g.T) > 0).nnz == 0  # symmetric weights
     assert (g > 0).sum(axis=1).A1.tolist() == [4] * n
@@ -67,7 +67,7 @@ def test_rtt_never_below_straight_line_light_time(w, places):
     r = walker_ecef_km(n_planes, s, alt, inc, phase)
     lat = np.array([p[0] for p in places])
     lon = np.array([p[1] for p in places])
-    gs = geodetic_to_ecef_km(lat, lon)
+    gs = wgs84.ecef_km(lat, lon)
     src = np.arange(len(places) - 1)
     dst = np.arange(1, len(places))
     res = route_series(
@@ -77,7 +77,7 @@ def test_rtt_never_below_straight_line_light_time(w, places):
         src,
         dst,
         min_elevation_deg=10.0,
-        gs_up=up_vectors(lat, lon),
+        gs_up=wgs84.up(lat, lon),
     )
     chord_km = np.linalg.norm(gs[src] - gs[dst], axis=1)
     rtt = res.rtt_ms[0]
@@ -113,26 +113,27 @@ def test_kdtree_and_dense_gsl_agree(alt_km, elev_deg, lat0, lon0):
     sat = walker_ecef_km(20, 25, alt_km, 53.0, 1)
     lat = np.clip(lat0 + rng.uniform(-20, 20, 900), -89, 89)
     lon = lon0 + rng.uniform(-20, 20, 900)
-    gs = geodetic_to_ecef_km(lat, lon)
-    up = up_vectors(lat, lon)
-    kd = gsl_links(sat, gs, min_elevation_deg=elev_deg, gs_up=up)  # 900 x 500 pairs: KD-tree path
+    gs = wgs84.ecef_km(lat, lon)
+    up = wgs84.up(lat, lon)
+    # 900 x 500 pairs: KD-tree candidates; 100 x 500: one matrix product
+    kd = visible_pairs(gs, up, sat, elev_deg).sorted()
     dense = [
-        gsl_links(sat, gs[k : k + 100], min_elevation_deg=elev_deg, gs_up=up[k : k + 100])
+        visible_pairs(gs[k : k + 100], up[k : k + 100], sat, elev_deg).sorted()
         for k in range(0, 900, 100)
     ]
-    g = np.concatenate([d.gs + k for d, k in zip(dense, range(0, 900, 100), strict=True)])
+    g = np.concatenate([d.point + k for d, k in zip(dense, range(0, 900, 100), strict=True)])
     s = np.concatenate([d.sat for d in dense])
-    assert np.array_equal(kd.gs, g) and np.array_equal(kd.sat, s)
-    if len(kd.gs):  # the KD-tree radius (spherical bound + 50 km for geodetic "up") is enough
-        assert kd.range_km.max() <= max_slant_range_km(6378.137 + alt_km, elev_deg) + 40.0
+    assert np.array_equal(kd.point, g) and np.array_equal(kd.sat, s)
+    if len(kd.point):  # within the spherical bound from the polar radius (+ geodetic "up")
+        assert kd.range_km.max() <= slant_range_bound_km(6378.137 + alt_km, 6356.75, elev_deg) + 40.0
 
 
 def test_bent_pipe_relays_only_through_gateways():
     r = walker_ecef_km(24, 24, 550.0, 53.0, 1)
     lat = np.array([48.85, 40.71, 45.0])  # Paris, New York, a mid-Atlantic "gateway"
     lon = np.array([2.35, -74.0, -37.0])
-    gs = geodetic_to_ecef_km(lat, lon)
-    kw = {"min_elevation_deg": 10.0, "gs_up": up_vectors(lat, lon)}
+    gs = wgs84.ecef_km(lat, lon)
+    kw = {"min_elevation_deg": 10.0, "gs_up": wgs84.up(lat, lon)}
     none = np.empty((0, 2), dtype=np.int64)
     # station 2 could relay Paris - New York, but stations do not relay unless allowed
     alone = route_series(r[:, None, :], none, gs, [0], [1], **kw)
@@ -147,9 +148,9 @@ def test_bent_pipe_relays_only_through_gateways():
 
 
 def test_summary_matches_nan_reductions():
+    from skyfence.ground.places import Places
     from skyfence.network.latency import LatencyResult
     from skyfence.network.routing import RouteSeries
-    from skyfence.network.sites import GroundStations
 
     rng = np.random.default_rng(7)
     length = rng.uniform(1000, 20000, (9, 6))
@@ -163,7 +164,7 @@ def test_summary_matches_nan_reductions():
         np.zeros(55, np.int64),
         hashes,
     )
-    st4 = GroundStations.from_lla(list("abcdefg"), np.zeros(7), np.arange(7.0))
+    st4 = Places.from_geodetic(list("abcdefg"), np.zeros(7), np.arange(7.0))
     res = LatencyResult(
         np.arange(9).astype("datetime64[s]").astype("datetime64[ns]"),
         st4,
@@ -189,14 +190,10 @@ def test_summary_matches_nan_reductions():
 
 
 def test_sites_readers_and_fibre():
-    from skyfence.network.sites import (
-        SitesError,
-        bundled_cities,
-        bundled_gateways,
-        fibre_rtt_ms,
-        parse_ground_stations,
-        resolve_place,
-    )
+    from skyfence.errors import SitesError
+    from skyfence.ground.cities import bundled_cities, resolve_place
+    from skyfence.ground.fibre import fibre_rtt_ms
+    from skyfence.ground.stations import bundled_gateways, parse_ground_stations
 
     top = bundled_cities("top-100")
     assert len(top) == 100 and top.names[0] == "Tokyo"
@@ -205,7 +202,7 @@ def test_sites_readers_and_fibre():
     assert len(gw) == 261 and np.isfinite(gw.ecef_km).all()
     assert len(bundled_gateways("starlink-hypatia")) == 198
     assert top.index_of("moscow") == top.index_of("Moskva-(Moscow)")
-    assert resolve_place("London").names == ["London"]
+    assert resolve_place("London").names == ("London",)
     p = resolve_place("-33.9, 151.2")
     assert p.lat_deg[0] == -33.9 and p.lon_deg[0] == 151.2
     with pytest.raises(SitesError, match="unknown place"):
@@ -215,7 +212,7 @@ def test_sites_readers_and_fibre():
     with pytest.raises(SitesError, match="latitude 95"):
         parse_ground_stations("0,A,95,2,0\n", "f.txt")
     # WGS72 reproduces Hypatia's own ECEF of Tokyo to the millimetre
-    tokyo = parse_ground_stations("0,Tokyo,35.689500,139.691710,0.000000\n", ellipsoid="wgs72")
+    tokyo = parse_ground_stations("0,Tokyo,35.689500,139.691710,0.000000\n", ellipsoid=wgs72)
     assert tokyo.ecef_km[0] == pytest.approx(
         [-3954.843592378, 3354.935154958, 3700.263820217], abs=1e-6
     )
@@ -231,8 +228,8 @@ def test_gateway_rtt_is_min_over_gateways():
     isl = plus_grid(12, 12)
     lat_t, lon_t = np.array([10.0, -20.0, 60.0]), np.array([0.0, 40.0, 100.0])
     lat_g, lon_g = np.array([30.0, -10.0]), np.array([10.0, 60.0])
-    term, gw = geodetic_to_ecef_km(lat_t, lon_t), geodetic_to_ecef_km(lat_g, lon_g)
-    up_t, up_g = up_vectors(lat_t, lon_t), up_vectors(lat_g, lon_g)
+    term, gw = wgs84.ecef_km(lat_t, lon_t), wgs84.ecef_km(lat_g, lon_g)
+    up_t, up_g = wgs84.up(lat_t, lon_t), wgs84.up(lat_g, lon_g)
     got = gateway_rtt_ms(
         r,
         isl,

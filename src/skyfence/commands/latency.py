@@ -1,9 +1,10 @@
-"""``skyfence latency``: round-trip time between places over a constellation, step by step."""
+"""``skyfence latency``: round-trip time between places over a constellation, step by step.
+
+A shell over :func:`skyfence.network.latency.latency`: options, progress, the summary table.
+"""
 
 from __future__ import annotations
 
-import itertools
-import re
 from pathlib import Path
 
 import numpy as np
@@ -13,46 +14,39 @@ from skyfence.commands import app
 from skyfence.errors import SkyfenceError
 
 
-class _Places:
-    """The ground stations of a run: a base list (``--ground`` / ``--cities``) plus places added by name or lat,lon."""
+def _check_options(
+    *, src, dst, pairs, all_pairs, cities, ground, gateways, gsl_max_range_km, isl_max_length_km,
+    min_elevation_deg, gateway_min_elevation_deg, earth_rotation, out, isl, start, duration, step,
+) -> None:  # fmt: skip
+    """Reject inconsistent or out-of-range options before any file is read."""
+    from skyfence.network.latency import make_time_grid
 
-    def __init__(self, base) -> None:
-        self.stations = base
-
-    def index(self, spec: str) -> int:
-        from skyfence.network.sites import SitesError, resolve_place
-
-        spec = spec.strip()
-        if not spec:
-            raise SkyfenceError("an empty place name in the pairs")
-        if self.stations is not None:
-            try:
-                return self.stations.index_of(spec)
-            except SitesError:
-                pass
-        one = resolve_place(spec, None)
-        if self.stations is None:
-            self.stations = one
-            return 0
-        if one.names[0] in self.stations.names:  # the same place named twice
-            return self.stations.names.index(one.names[0])
-        self.stations = self.stations.concat(one)
-        return len(self.stations) - 1
-
-
-def _parse_pairs_text(text: str, source: str) -> list[tuple[str, str]]:
-    out = []
-    chunks = [c for c in re.split(r"[;\n]", text) if c.strip() and not c.strip().startswith("#")]
-    for chunk in chunks:
-        parts = chunk.split(",")
-        if len(parts) == 4:  # "lat,lon,lat,lon"
-            parts = [f"{parts[0]},{parts[1]}", f"{parts[2]},{parts[3]}"]
-        if len(parts) != 2 or not all(p.strip() for p in parts):
-            raise SkyfenceError(f"{source}: pair {chunk.strip()!r} is not 'SRC,DST' (names or ids)")
-        out.append((parts[0].strip(), parts[1].strip()))
-    if not out:
-        raise SkyfenceError(f"{source}: no pairs given")
-    return out
+    if cities is not None and ground is not None:
+        raise SkyfenceError("give --cities or --ground, not both")
+    if (src is None) != (dst is None):
+        raise SkyfenceError("--from and --to go together")
+    if (src is not None) + (pairs is not None) + all_pairs != 1:
+        raise SkyfenceError("choose exactly one of --from/--to, --pairs, --all-pairs")
+    if gsl_max_range_km is not None and gsl_max_range_km <= 0:
+        raise SkyfenceError(f"--gsl-max-range-km must be positive, got {gsl_max_range_km}")
+    if isl_max_length_km is not None and isl_max_length_km <= 0:
+        raise SkyfenceError(f"--isl-max-length-km must be positive, got {isl_max_length_km}")
+    if min_elevation_deg is not None and not -90.0 < min_elevation_deg < 90.0:
+        raise SkyfenceError(f"--min-elevation-deg must be in (-90, 90), got {min_elevation_deg}")
+    if gateway_min_elevation_deg is not None:
+        if gateways is None:
+            raise SkyfenceError("--gateway-min-elevation-deg needs --gateways")
+        if not -90.0 < gateway_min_elevation_deg < 90.0:
+            raise SkyfenceError(
+                f"--gateway-min-elevation-deg must be in (-90, 90), got {gateway_min_elevation_deg}"
+            )
+    if earth_rotation not in ("ut1", "utc"):
+        raise SkyfenceError(f"--earth-rotation {earth_rotation!r}: choose ut1 or utc")
+    if out is not None and out.suffix.lower() not in (".csv", ".parquet", ".pq"):
+        raise SkyfenceError(f"--out {str(out)!r}: use a .csv or .parquet file name")
+    if isl not in ("plus-grid", "none") and not Path(isl).is_file():
+        raise SkyfenceError(f"--isl {isl!r}: not 'plus-grid', 'none' or an existing ISL file")
+    make_time_grid(start if start is not None else "2000-01-01", duration, step)
 
 
 @app.command("latency")
@@ -100,7 +94,7 @@ def latency_command(
         None, "--isl-max-length-km", help="ISL length cut-off, km."
     ),
     min_elevation_deg: float | None = typer.Option(
-        None, "--min-elevation-deg", help="Elevation mask, deg (default 25 if no range cut-off)."
+        None, "--min-elevation-deg", help="Elevation mask, deg (default: the constellation's, e.g. Starlink 25, Kuiper 35, unless a range cut-off is given)."
     ),
     gateway_min_elevation_deg: float | None = typer.Option(
         None,
@@ -127,135 +121,65 @@ def latency_command(
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
     from rich.table import Table
 
-    from skyfence.network.latency import (
-        first_epoch_utc,
-        latency,
-        make_time_grid,
-        satellite_ecef_km,
-    )
-    from skyfence.network.sites import bundled_cities, bundled_gateways, read_ground_stations
+    from skyfence.network.latency import latency, make_time_grid
 
-    console = Console(stderr=True)
-    if cities is not None and ground is not None:
-        raise SkyfenceError("give --cities or --ground, not both")
-    if (src is None) != (dst is None):
-        raise SkyfenceError("--from and --to go together")
-    n_modes = (src is not None) + (pairs is not None) + all_pairs
-    if n_modes != 1:
-        raise SkyfenceError("choose exactly one of --from/--to, --pairs, --all-pairs")
-    if gsl_max_range_km is not None and gsl_max_range_km <= 0:
-        raise SkyfenceError(f"--gsl-max-range-km must be positive, got {gsl_max_range_km}")
-    if isl_max_length_km is not None and isl_max_length_km <= 0:
-        raise SkyfenceError(f"--isl-max-length-km must be positive, got {isl_max_length_km}")
-    if min_elevation_deg is not None and not -90.0 < min_elevation_deg < 90.0:
-        raise SkyfenceError(f"--min-elevation-deg must be in (-90, 90), got {min_elevation_deg}")
-    if gateway_min_elevation_deg is not None:
-        if gateways is None:
-            raise SkyfenceError("--gateway-min-elevation-deg needs --gateways")
-        if not -90.0 < gateway_min_elevation_deg < 90.0:
-            raise SkyfenceError(
-                f"--gateway-min-elevation-deg must be in (-90, 90), got {gateway_min_elevation_deg}"
-            )
-    if earth_rotation not in ("ut1", "utc"):
-        raise SkyfenceError(f"--earth-rotation {earth_rotation!r}: choose ut1 or utc")
-    if out is not None and out.suffix.lower() not in (".csv", ".parquet", ".pq"):
-        raise SkyfenceError(f"--out {str(out)!r}: use a .csv or .parquet file name")
-    if isl not in ("plus-grid", "none") and not Path(isl).is_file():
-        raise SkyfenceError(f"--isl {isl!r}: not 'plus-grid', 'none' or an existing ISL file")
-
-    if start is not None:
-        make_time_grid(start, duration, step)  # validates --start, --duration, --step early
-    elif duration <= 0 or step <= 0:
-        make_time_grid("2000-01-01", duration, step)
-
-    base = None
-    if ground is not None:
-        base = read_ground_stations(ground)
-    elif cities is not None:
-        base = bundled_cities(cities)
-    places = _Places(base)
-
+    _check_options(
+        src=src, dst=dst, pairs=pairs, all_pairs=all_pairs, cities=cities, ground=ground,
+        gateways=gateways, gsl_max_range_km=gsl_max_range_km, isl_max_length_km=isl_max_length_km,
+        min_elevation_deg=min_elevation_deg, gateway_min_elevation_deg=gateway_min_elevation_deg,
+        earth_rotation=earth_rotation, out=out, isl=isl, start=start, duration=duration, step=step,
+    )  # fmt: skip
     if all_pairs:
-        if places.stations is None or len(places.stations) < 2:
+        pair_spec = None
+        if cities is None and ground is None:
             raise SkyfenceError("--all-pairs needs --cities or --ground with at least two stations")
-        pair_idx = list(itertools.combinations(range(len(places.stations)), 2))
+    elif src is not None:
+        pair_spec = [(src, dst)]
     else:
-        if src is not None:
-            named = [(src, dst)]
-        elif Path(pairs).is_file():
-            named = _parse_pairs_text(Path(pairs).read_text(encoding="utf-8"), str(pairs))
-        else:
-            named = _parse_pairs_text(pairs, "--pairs")
-        pair_idx = [(places.index(a), places.index(b)) for a, b in named]
-        for (a, b), (i, j) in zip(named, pair_idx, strict=True):
-            if i == j:
-                raise SkyfenceError(f"pair {a!r},{b!r}: source and destination are the same place")
-    stations = places.stations
-    relay = None
-    mask_deg = min_elevation_deg
-    if gateways is not None:
-        from skyfence.network.sites import GATEWAY_LISTS
+        pair_spec = pairs
+    if cities is not None:
+        from skyfence.ground.cities import bundled_cities
 
-        gw = (
-            bundled_gateways(gateways)
-            if gateways in GATEWAY_LISTS
-            else read_ground_stations(gateways)
-        )
-        relay = list(range(len(stations), len(stations) + len(gw)))
-        if gateway_min_elevation_deg is not None:
-            if min_elevation_deg is not None:
-                users_deg = min_elevation_deg
-            elif gsl_max_range_km is not None:
-                users_deg = -90.0  # the range cut-off alone applies to users
-            else:
-                users_deg = 25.0
-            mask_deg = np.concatenate(
-                [np.full(len(stations), users_deg), np.full(len(gw), gateway_min_elevation_deg)]
-            )
-        stations = stations.concat(gw)
-
-    from skyfence.orbits.elements import load_elements
-
-    elems = load_elements(elements)
-    if len(elems) == 0:
-        raise SkyfenceError(f"--elements {elements!r}: no satellites")
-    t_utc = make_time_grid(start if start is not None else first_epoch_utc(elems), duration, step)
-
-    with console.status(f"propagating {len(elems)} satellites over {len(t_utc)} steps"):
-        sat_ecef_km = satellite_ecef_km(elems, t_utc, earth_rotation=earth_rotation)
+        stations = bundled_cities(cities)
+    else:
+        stations = ground
+    n_steps = len(make_time_grid("2000-01-01", duration, step))
+    console = Console(stderr=True)
     with Progress(
-        TextColumn("routing {task.completed}/{task.total} steps"),
+        TextColumn("propagating and routing: {task.completed}/{task.total} steps"),
         BarColumn(),
         TimeRemainingColumn(),
         console=console,
         transient=True,
     ) as bar:
-        task = bar.add_task("routing", total=len(t_utc))
+        task = bar.add_task("routing", total=n_steps)
         result = latency(
-            elems,
-            stations,
-            pair_idx,
-            t_utc,
+            elements,
+            pair_spec,
+            stations=stations,
+            gateways=gateways,
+            start_utc=start,
+            duration_s=duration,
+            step_s=step,
             isl=isl,
             isl_shift=isl_shift,
             max_isl_length_km=isl_max_length_km,
             max_gsl_range_km=gsl_max_range_km,
-            min_elevation_deg=mask_deg,
-            relay_gs=relay,
-            sat_ecef_km=sat_ecef_km,
+            min_elevation_deg=min_elevation_deg,
+            gateway_min_elevation_deg=gateway_min_elevation_deg,
+            earth_rotation=earth_rotation,
             progress=lambda _t: bar.advance(task),
         )
+    n_rows = len(result.t_utc) * len(result.src)
     if out is not None:
         result.write(out)
         summary_path = result.write_summary(out.with_name(f"{out.stem}_summary{out.suffix}"))
-        console.print(
-            f"wrote {len(t_utc) * len(pair_idx)} rows to {out}, per-pair summary to {summary_path}"
-        )
+        console.print(f"wrote {n_rows} rows to {out}, per-pair summary to {summary_path}")
     if plot is not None:
         result.plot(plot)
         console.print(f"wrote plot {plot}")
     summary = result.summary()
-    table = Table(title=f"RTT over {len(t_utc)} steps of {step:g} s")
+    table = Table(title=f"RTT over {len(result.t_utc)} steps of {step:g} s")
     for col in (
         "src",
         "dst",

@@ -16,10 +16,10 @@ test, so counts == number of pairs. No refraction, no terrain.
 
 Method
 ------
-Nothing dense ``[sat x ground x time]`` is ever built. Per step, candidates come either from one
-matrix product (``|s|^2 + |g|^2 - 2 g.s`` and ``u.s - u.g``, with generous margins; used when
-``n_pt * n_sat <= DENSE_PAIRS``, a few stations) or from KD-trees: a ``scipy.spatial.cKDTree``
-of the ground points (built once when they are fixed) matched against trees of the satellites
+Nothing dense ``[sat x ground x time]`` is ever built. Per step, candidates
+(:mod:`skyfence.links.search`) come either from one matrix product (``|s|^2 + |g|^2 - 2 g.s``
+and ``u.s - u.g``, with generous margins; used when ``n_pt * n_sat <= search.DENSE_PAIRS``, a
+few stations) or from KD-trees: a ``scipy.spatial.cKDTree`` of the ground points (built once when they are fixed) matched against trees of the satellites
 with ``sparse_distance_matrix`` and a radius that bounds the slant range of anything linked: the
 range cut-off, and/or the mask's bound (:func:`skyfence.links.geometry.slant_range_bound_km`) for
 the step's largest satellite radius, the smallest ground radius and the mask lowered by the
@@ -36,29 +36,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.spatial import cKDTree
 
-from skyfence.links.geometry import east_north, frame_angles, slant_range_bound_km
+from skyfence.links import search
+from skyfence.links.geometry import frame_angles
+from skyfence.links.search import Ground, dense_candidates, kd_candidates, limits, linked_rows
 
 __all__ = [
-    "DENSE_PAIRS",
     "Visibility",
     "visible_pairs",
     "count_visible",
 ]
-
-#: candidates from one matrix product up to this many (point, satellite) pairs per step
-DENSE_PAIRS = 400_000
-#: ground points per KD-tree block (bounds the memory of one step's candidate pairs)
-_BLOCK = 16_384
-#: extra slack on the KD-tree radius, km (the exact test decides)
-_SLACK_KM = 1.0
-#: margin of the matrix-product candidate filters, km (the exact test decides)
-_DENSE_MARGIN_KM = 0.01
-#: width of the satellite radius bands, km (one KD-tree and search radius per band)
-_BAND_KM = 20.0
-#: at most this many bands per step
-_MAX_BANDS = 64
 
 
 @dataclass(frozen=True)
@@ -123,26 +110,6 @@ class Visibility:
         return out.reshape(self.n_points, self.n_times)
 
 
-@dataclass(frozen=True)
-class _Limits:
-    """The link test: per-point masks (deg, ``[n_pt]``, or None) and a range cut-off (km or None)."""
-
-    mask_deg: np.ndarray | None
-    max_range_km: float | None
-
-
-def _limits(min_elevation_deg, max_range_km, n_pt: int) -> _Limits:
-    if min_elevation_deg is None and max_range_km is None:
-        raise ValueError("give min_elevation_deg and/or max_range_km")
-    mask = None
-    if min_elevation_deg is not None:
-        m = np.asarray(min_elevation_deg, dtype=float)
-        if m.ndim > 1 or (m.ndim == 1 and len(m) != n_pt):
-            raise ValueError(f"min_elevation_deg must be one value or [{n_pt}], got shape {m.shape}")
-        mask = np.broadcast_to(m, (n_pt,))
-    return _Limits(mask, None if max_range_km is None else float(max_range_km))
-
-
 def _check_inputs(ground_ecef_km, ground_up, sat_ecef_km):
     g = np.asarray(ground_ecef_km, dtype=float)
     s = np.asarray(sat_ecef_km, dtype=float)
@@ -171,136 +138,12 @@ def _check_inputs(ground_ecef_km, ground_up, sat_ecef_km):
     return g, u, s, mobile
 
 
-def _deflection_deg(g: np.ndarray, u: np.ndarray) -> float:
-    """Largest angle (deg) between the up vectors and the geocentric radial of finite rows."""
-    if len(g) == 0:
-        return 0.0
-    r = np.linalg.norm(g, axis=1)
-    c = np.einsum("ij,ij->i", g, u) / (r * np.linalg.norm(u, axis=1))
-    return float(np.degrees(np.arccos(np.clip(np.min(c), -1.0, 1.0))))
-
-
-class _Ground:
-    """The finite ground points of one step with their frames and masks; KD-tree blocks are built
-    on first use and reused while the points are fixed."""
-
-    def __init__(self, g: np.ndarray, u: np.ndarray, limits: _Limits):
-        idx = np.flatnonzero(np.all(np.isfinite(g), axis=1) & np.all(np.isfinite(u), axis=1))
-        self.idx = idx
-        self.g = g[idx]
-        self.u = u[idx]
-        self.east, self.north = east_north(self.u)
-        self.max_range_km = limits.max_range_km
-        self.mask_deg = None if limits.mask_deg is None else limits.mask_deg[idx]
-        r_g = np.linalg.norm(self.g, axis=1)
-        self.r_min = float(np.min(r_g)) if len(idx) else np.inf
-        self.r_max = float(np.max(r_g)) if len(idx) else np.inf
-        self.e_bound = None
-        if self.mask_deg is not None and len(idx):
-            # the geocentric elevation of a pair is at least its geodetic one minus the deflection
-            self.e_bound = float(np.min(self.mask_deg)) - _deflection_deg(self.g, self.u) - 1e-6
-        self._blocks: list[tuple[int, cKDTree]] | None = None
-
-    @property
-    def blocks(self) -> list[tuple[int, cKDTree]]:
-        if self._blocks is None:
-            self._blocks = [
-                (lo, cKDTree(self.g[lo : lo + _BLOCK])) for lo in range(0, len(self.idx), _BLOCK)
-            ]
-        return self._blocks
-
-    def radius_km(self, rs_max: float) -> float:
-        """KD-tree search radius for satellites up to geocentric radius ``rs_max`` (<= 0: none)."""
-        radius = np.inf
-        if self.e_bound is not None:
-            if self.e_bound >= 0.0:
-                radius = slant_range_bound_km(rs_max, self.r_min, self.e_bound)
-                if radius <= 0.0:
-                    return 0.0
-            else:  # masks below the vertical deflection: no pruning (|s - g| <= |s| + |g|)
-                radius = rs_max + self.r_max
-        if self.max_range_km is not None:
-            radius = min(radius, self.max_range_km)
-        return radius + _SLACK_KM
-
-
-def _sat_bands(r_km: np.ndarray) -> list[np.ndarray]:
-    """Indices of satellites grouped in geocentric-radius bands (tighter KD-tree radii)."""
-    if len(r_km) == 0:
-        return []
-    lo = float(np.min(r_km))
-    band = ((r_km - lo) // _BAND_KM).astype(np.int64)
-    order = np.argsort(band, kind="stable")
-    keys, starts = np.unique(band[order], return_index=True)
-    if len(keys) > _MAX_BANDS:  # very wide altitude spread: equal-count bands instead
-        order = np.argsort(r_km, kind="stable")
-        starts = np.linspace(0, len(r_km), _MAX_BANDS + 1).astype(np.int64)[:-1]
-    ends = np.append(starts[1:], len(r_km))
-    return [order[a:b] for a, b in zip(starts, ends, strict=True) if b > a]
-
-
-def _dense_candidates(ground: _Ground, s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(ground row, satellite row) candidates from one matrix product, with generous margins."""
-    gg, u = ground.g, ground.u
-    d2 = (gg * gg).sum(1)[:, None] + (s * s).sum(1)[None, :] - 2.0 * (gg @ s.T)
-    cand = np.ones(d2.shape, dtype=bool)
-    if ground.max_range_km is not None:
-        cand &= d2 <= (ground.max_range_km + _DENSE_MARGIN_KM) ** 2
-    if ground.mask_deg is not None:
-        sin_min = np.sin(np.radians(ground.mask_deg))
-        up_dot = (u @ s.T) - (gg * u).sum(1)[:, None]
-        cand &= up_dot >= sin_min[:, None] * np.sqrt(np.maximum(d2, 0.0)) - _DENSE_MARGIN_KM
-    gi, sj = np.nonzero(cand)
-    return gi, sj
-
-
-def _kd_candidates(ground: _Ground, s: np.ndarray, r_s: np.ndarray):
-    """(ground row, satellite row) candidate arrays per satellite band and ground block."""
-    bands = _sat_bands(r_s) if ground.mask_deg is not None else [np.arange(len(s))]
-    for band in bands:
-        radius = ground.radius_km(float(r_s[band].max()))
-        if radius <= 0.0:
-            continue
-        sat_tree = cKDTree(s[band])
-        for lo, tree in ground.blocks:
-            cand = tree.sparse_distance_matrix(sat_tree, radius, output_type="ndarray")
-            if len(cand):
-                yield cand["i"].astype(np.int64) + lo, band[cand["j"].astype(np.int64)]
-
-
-def _linked_rows(d: np.ndarray, gi: np.ndarray, ground: _Ground) -> np.ndarray:
-    """Indices of the rows of ``d`` (candidate pairs of ground rows ``gi``) that pass the test.
-
-    Same answer as the test on :func:`frame_angles`, cheaper: ``sin(elevation) = d.u / |d|``
-    decides every pair farther than 1e-9 from the mask's sine; only the others go through the
-    exact elevation formula. The range uses the very same ``sqrt(d . d)``.
-    """
-    rng = np.sqrt(np.einsum("ij,ij->i", d, d))
-    ok = np.ones(len(d), dtype=bool)
-    if ground.max_range_km is not None:
-        ok &= rng <= ground.max_range_km
-    if ground.mask_deg is not None:
-        mask = ground.mask_deg[gi]
-        sin_m = np.sin(np.radians(mask))
-        with np.errstate(invalid="ignore", divide="ignore"):
-            q = np.einsum("ij,ij->i", d, ground.u[gi]) / rng
-        sure = q > sin_m + 1e-9
-        near = np.flatnonzero(~(sure | (q < sin_m - 1e-9)))  # also NaN (d = 0)
-        if len(near):
-            g_near = gi[near]
-            el, _, _ = frame_angles(d[near], ground.u[g_near], ground.east[g_near],
-                                    ground.north[g_near], azimuth=False)
-            sure[near[el >= mask[near]]] = True
-        ok &= sure
-    return np.flatnonzero(ok)
-
-
 _EMPTY_I = np.empty(0, dtype=np.int64)
 _EMPTY_F = np.empty(0, dtype=float)
 
 
 def _step_pairs(
-    ground: _Ground, s_step: np.ndarray, azimuth: bool = False, count_only: bool = False
+    ground: Ground, s_step: np.ndarray, azimuth: bool = False, count_only: bool = False
 ) -> tuple[np.ndarray, ...]:
     """Linked pairs of one step: (point, sat, elevation_deg, range_km, azimuth_deg or empty).
     ``count_only``: only the point column is filled (others empty)."""
@@ -309,23 +152,22 @@ def _step_pairs(
     if len(sat_ok) == 0 or len(ground.idx) == 0:
         return empty
     s = s_step[sat_ok]
-    if len(ground.idx) * len(s) <= DENSE_PAIRS:
-        cands = [_dense_candidates(ground, s)]
+    if len(ground.idx) * len(s) <= search.DENSE_PAIRS:
+        cands = [dense_candidates(ground, s)]
     else:
-        cands = _kd_candidates(ground, s, np.sqrt(np.einsum("ij,ij->i", s, s)))
+        cands = kd_candidates(ground, s, np.sqrt(np.einsum("ij,ij->i", s, s)))
     pts, sats, els, rngs, azs = [], [], [], [], []
     for gi, sj in cands:
         d = s[sj] - ground.g[gi]
         if count_only:
-            pts.append(ground.idx[gi[_linked_rows(d, gi, ground)]])
+            pts.append(ground.idx[gi[linked_rows(d, gi, ground)]])
             continue
         el, az, rng = frame_angles(d, ground.u[gi], ground.east[gi], ground.north[gi],
                                    azimuth=azimuth)
-        keep = np.ones(len(d), dtype=bool)
-        if ground.mask_deg is not None:
-            keep &= el >= ground.mask_deg[gi]
+        keep = None if ground.mask_deg is None else el >= ground.mask_point_deg(gi)
         if ground.max_range_km is not None:
-            keep &= rng <= ground.max_range_km
+            in_range = rng <= ground.max_range_km
+            keep = in_range if keep is None else keep & in_range
         pts.append(ground.idx[gi[keep]])
         sats.append(sat_ok[sj[keep]])
         els.append(el[keep])
@@ -340,10 +182,10 @@ def _step_pairs(
             np.concatenate(rngs), np.concatenate(azs) if azimuth else _EMPTY_F)
 
 
-def _iterate(g, u, s, mobile, limits, progress, azimuth=False, count_only=False):
-    fixed = None if mobile else _Ground(g, u, limits)
+def _iterate(g, u, s, mobile, test, progress, azimuth=False, count_only=False):
+    fixed = None if mobile else Ground(g, u, test)
     for k in range(s.shape[1]):
-        ground = fixed if fixed is not None else _Ground(g[:, k], u[:, k], limits)
+        ground = fixed if fixed is not None else Ground(g[:, k], u[:, k], test)
         yield k, _step_pairs(ground, s[:, k], azimuth, count_only)
         if progress is not None:
             progress(1)
@@ -374,9 +216,9 @@ def visible_pairs(
     """
     g, u, s, mobile = _check_inputs(ground_ecef_km, ground_up, sat_ecef_km)
     n_pt, n_sat, n_time = g.shape[0], s.shape[0], s.shape[1]
-    limits = _limits(min_elevation_deg, max_range_km, n_pt)
+    test = limits(min_elevation_deg, max_range_km, n_pt)
     parts: list[tuple[np.ndarray, ...]] = []
-    for k, (p, q, el, rng, az) in _iterate(g, u, s, mobile, limits, progress, azimuth):
+    for k, (p, q, el, rng, az) in _iterate(g, u, s, mobile, test, progress, azimuth):
         if len(p) == 0:
             continue
         if not azimuth:
@@ -417,9 +259,9 @@ def count_visible(
     """
     g, u, s, mobile = _check_inputs(ground_ecef_km, ground_up, sat_ecef_km)
     n_pt, n_time = g.shape[0], s.shape[1]
-    limits = _limits(min_elevation_deg, max_range_km, n_pt)
+    test = limits(min_elevation_deg, max_range_km, n_pt)
     out = np.zeros((n_pt, n_time), dtype=np.int16)
-    for k, (p, *_rest) in _iterate(g, u, s, mobile, limits, progress, count_only=True):
+    for k, (p, *_rest) in _iterate(g, u, s, mobile, test, progress, count_only=True):
         if len(p):
             out[:, k] = np.bincount(p, minlength=n_pt)
     return out

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.sparse import csr_matrix
 
-from skyfence.network.gsl import GslStep
+from skyfence.links import Visibility
 
 
 @dataclass
@@ -52,24 +52,25 @@ def build_step_graph(
     n_gs: int,
     isl_pairs: np.ndarray,
     isl_length_km: np.ndarray,
-    gsl: GslStep,
+    gsl: Visibility,
     *,
     relay_gs: np.ndarray | None = None,
 ) -> StepGraph:
     """Assemble the CSR graph of one step from the usable ISLs (``[n, 2]`` pairs and their lengths
-    in km, each undirected link once) and the ground-satellite links ``gsl``.
+    in km, each undirected link once) and the ground-satellite links ``gsl`` of this step
+    (``point`` is the station index; see :func:`skyfence.links.visible_pairs`).
     """
     isl_pairs = np.asarray(isl_pairs, dtype=np.int64).reshape(-1, 2)
     a, b = isl_pairs[:, 0], isl_pairs[:, 1]
-    g_out = n_sat + gsl.gs
-    g_in = n_sat + n_gs + gsl.gs
+    g_out = n_sat + gsl.point
+    g_in = n_sat + n_gs + gsl.point
     rows = [a, b, g_out, gsl.sat]
     cols = [b, a, gsl.sat, g_in]
     vals = [isl_length_km, isl_length_km, gsl.range_km, gsl.range_km]
     if relay_gs is not None and len(relay_gs):
         relay = np.zeros(n_gs, dtype=bool)
         relay[np.asarray(relay_gs, dtype=np.int64)] = True
-        m = relay[gsl.gs]
+        m = relay[gsl.point]
         rows.append(gsl.sat[m])
         cols.append(g_out[m])
         vals.append(gsl.range_km[m])

@@ -18,9 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from skyfence.errors import SkyfenceError
+from skyfence.geo.earth import wgs72
 
-#: radius used for the occlusion test (spherical Earth), km
-EARTH_RADIUS_KM = 6378.135
 #: default grazing altitude below which a link is blocked by the atmosphere, km
 DEFAULT_GRAZING_ALT_KM = 80.0
 
@@ -174,5 +173,6 @@ def valid_isl_mask(
     if max_length_km is not None:
         ok &= length <= max_length_km
     if grazing_alt_km is not None:
-        ok &= segment_min_radius_km(ra, rb) >= EARTH_RADIUS_KM + grazing_alt_km
+        # spherical Earth of WGS72's equatorial radius (6,378.135 km), as Hypatia and SGP4 use it
+        ok &= segment_min_radius_km(ra, rb) >= wgs72.semi_major_km + grazing_alt_km
     return ok

@@ -1,38 +1,41 @@
-"""The latency job: RTT between pairs of places over a constellation, step by step.
+"""RTT between pairs of places over a constellation, step by step: :func:`latency`.
 
-:func:`latency` propagates the elements (SGP4, TEME -> ECEF), builds the ISL topology, routes
-every pair at every step (:func:`skyfence.network.routing.route_series`) and returns a
-:class:`LatencyResult` with
-
-* ``table()`` — one row per step and pair: ``t_utc, src, dst, rtt_ms, hops, path, fibre_rtt_ms``
-  (``path`` is Hypatia-style ``"1177-144-143-1180"``; disconnected rows have ``rtt_ms`` NaN,
-  ``hops`` -1, empty ``path``);
-* ``summary()`` — per pair: min/median/max RTT over connected steps, path changes, share of
-  steps disconnected, fibre RTT;
-* ``write(path)`` (``.csv`` or ``.parquet``) and ``plot(path)`` (PNG, RTT over time vs fibre).
+:func:`latency` resolves the places and pairs (:mod:`skyfence.network.pairs`), propagates the
+elements (SGP4, TEME -> ECEF), builds the ISL topology, links stations to satellites under the
+constellation's elevation mask and/or a slant-range cut-off (:mod:`skyfence.links`), routes every
+pair at every step (:func:`skyfence.network.routing.route_series`) and returns a
+:class:`skyfence.network.result.LatencyResult` (tables, summary, files, plot).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
 from skyfence.errors import SkyfenceError
-from skyfence.network.gsl import up_vectors
+from skyfence.ground.fibre import fibre_rtt_ms
+from skyfence.ground.places import Places
+from skyfence.links import default_min_elevation_deg
 from skyfence.network.isl import (
     DEFAULT_GRAZING_ALT_KM,
     nearest_neighbour_isls,
     plus_grid_shells,
     read_isls,
 )
-from skyfence.network.routing import RouteSeries, route_series
-from skyfence.network.sites import GroundStations, fibre_rtt_ms
+from skyfence.network.pairs import PairSpec, gateway_list, resolve_pairs, station_list
+from skyfence.network.result import LatencyResult
+from skyfence.network.routing import route_series
 
-#: default elevation mask when neither a mask nor a range cut-off is given, deg
-DEFAULT_MIN_ELEVATION_DEG = 25.0
+__all__ = [
+    "EARTH_ROTATIONS",
+    "latency",
+    "make_time_grid",
+    "first_epoch_utc",
+    "resolve_isls",
+    "satellite_ecef_km",
+]
 
 
 def make_time_grid(start_utc: str | np.datetime64, duration_s: float, step_s: float) -> np.ndarray:
@@ -128,206 +131,137 @@ def satellite_ecef_km(elements, t_utc: np.ndarray, *, earth_rotation: str = "ut1
     return teme_to_ecef(eph.r_teme_km, eph.t_utc, ut1=False)
 
 
-@dataclass
-class LatencyResult:
-    """Routes of pairs of ``stations`` over ``t_utc``; ``src``/``dst`` are station indices ``[P]``."""
-
-    t_utc: np.ndarray
-    stations: GroundStations
-    src: np.ndarray
-    dst: np.ndarray
-    routes: RouteSeries
-    fibre_rtt_ms: np.ndarray
-    n_sat: int
-
-    @property
-    def rtt_ms(self) -> np.ndarray:
-        """``[T, P]`` RTT in ms (NaN where disconnected)."""
-        return self.routes.rtt_ms
-
-    def path_strings(self) -> np.ndarray:
-        """``[T * P]`` Hypatia-style path strings (``""`` where disconnected), row-major (step, pair)."""
-        # paths rarely change from step to step: format each distinct path once
-        off = self.routes.path_offsets
-        nodes = self.routes.path_nodes
-        flat_hash = self.routes.path_hash.ravel()
-        _, first, inverse = np.unique(flat_hash, return_index=True, return_inverse=True)
-        texts = np.empty(len(first), dtype=object)
-        for u, k in enumerate(first):
-            texts[u] = "-".join(map(str, nodes[off[k] : off[k + 1]].tolist()))
-        return texts[inverse.ravel()]
-
-    def table(self):
-        """pandas DataFrame ``t_utc, src, dst, rtt_ms, hops, path, fibre_rtt_ms`` (one row per step and pair)."""
-        import pandas as pd
-
-        n_t, n_p = self.routes.length_km.shape
-        names = np.array(self.stations.names, dtype=object)
-        return pd.DataFrame(
-            {
-                "t_utc": pd.to_datetime(np.repeat(self.t_utc, n_p)).tz_localize("UTC"),
-                "src": np.tile(names[self.src], n_t),
-                "dst": np.tile(names[self.dst], n_t),
-                "rtt_ms": self.rtt_ms.ravel(),
-                "hops": self.routes.hops.ravel(),
-                "path": self.path_strings(),
-                "fibre_rtt_ms": np.tile(self.fibre_rtt_ms, n_t),
-            }
-        )
-
-    def summary(self):
-        """Per pair: ``src, dst, min/median/max_rtt_ms`` (connected steps; NaN if never), ``path_changes``,
-        ``disconnected_share`` (0..1), ``fibre_rtt_ms``."""
-        import pandas as pd
-
-        rtt = self.rtt_ms
-        conn = np.isfinite(rtt)
-        n_ok = conn.sum(axis=0)
-        srt = np.sort(rtt, axis=0)  # NaN (disconnected) sorts last
-        cols = np.arange(rtt.shape[1])
-        lo = np.clip((n_ok - 1) // 2, 0, None)
-        hi = np.clip(n_ok // 2, 0, rtt.shape[0] - 1)
-        never = n_ok == 0
-        mins = np.where(never, np.nan, srt[0, cols])
-        maxs = np.where(never, np.nan, srt[np.clip(n_ok - 1, 0, None), cols])
-        meds = np.where(never, np.nan, 0.5 * (srt[lo, cols] + srt[hi, cols]))
-        names = np.array(self.stations.names, dtype=object)
-        return pd.DataFrame(
-            {
-                "src": names[self.src],
-                "dst": names[self.dst],
-                "min_rtt_ms": mins,
-                "median_rtt_ms": meds,
-                "max_rtt_ms": maxs,
-                "path_changes": self.routes.path_changes(),
-                "disconnected_share": (~conn).mean(axis=0),
-                "fibre_rtt_ms": self.fibre_rtt_ms,
-            }
-        )
-
-    def write(self, path: str | Path) -> Path:
-        """Write :meth:`table` as CSV (``.csv``) or Parquet (``.parquet``/``.pq``)."""
-        p = Path(path)
-        suffix = p.suffix.lower()
-        if suffix not in (".csv", ".parquet", ".pq"):
-            raise SkyfenceError(f"--out {str(p)!r}: use a .csv or .parquet file name")
-        df = self.table()
-        try:
-            if suffix == ".csv":
-                df.assign(t_utc=df["t_utc"].dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")).to_csv(
-                    p, index=False
-                )
-            else:
-                df.to_parquet(p, index=False)
-        except OSError as exc:
-            raise SkyfenceError(f"cannot write {str(p)!r}: {exc.strerror or exc}") from None
-        return p
-
-    def write_summary(self, path: str | Path) -> Path:
-        """Write :meth:`summary` as CSV or Parquet (by suffix)."""
-        p = Path(path)
-        try:
-            if p.suffix.lower() == ".csv":
-                self.summary().to_csv(p, index=False)
-            else:
-                self.summary().to_parquet(p, index=False)
-        except OSError as exc:
-            raise SkyfenceError(f"cannot write {str(p)!r}: {exc.strerror or exc}") from None
-        return p
-
-    def plot(self, path: str | Path, max_pairs: int = 8) -> Path:
-        """PNG of RTT over time (one line per pair, at most ``max_pairs``) with dashed fibre RTTs."""
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        p = Path(path)
-        t_s = (self.t_utc - self.t_utc[0]).astype("timedelta64[ns]").astype(np.int64) / 1e9
-        fig, ax = plt.subplots(figsize=(9, 5))
-        names = self.stations.names
-        for k in range(min(max_pairs, len(self.src))):
-            (line,) = ax.plot(
-                t_s, self.rtt_ms[:, k], label=f"{names[self.src[k]]} - {names[self.dst[k]]}"
-            )
-            ax.axhline(self.fibre_rtt_ms[k], color=line.get_color(), linestyle="--", linewidth=0.8)
-        ax.set_xlabel(f"time since {np.datetime_as_string(self.t_utc[0], unit='s')}Z (s)")
-        ax.set_ylabel("RTT (ms); dashed: great-circle fibre at 2/3 c")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7, loc="best")
-        fig.tight_layout()
-        try:
-            fig.savefig(p, dpi=110)
-        except OSError as exc:
-            raise SkyfenceError(f"cannot write {str(p)!r}: {exc.strerror or exc}") from None
-        finally:
-            plt.close(fig)
-        return p
+def _check_mask(value, what: str) -> None:
+    if value is not None and not np.all((-90.0 < np.asarray(value)) & (np.asarray(value) < 90.0)):
+        raise SkyfenceError(f"{what} must be in (-90, 90) deg, got {value}")
 
 
 def latency(
     elements,
-    stations: GroundStations,
-    pairs: Sequence[tuple[int, int]],
-    t_utc: np.ndarray,
+    pairs: PairSpec | None = None,
     *,
-    isl: str | np.ndarray | None = "plus-grid",
+    stations: Places | str | Path | None = None,
+    gateways: Places | str | Path | None = None,
+    start_utc: str | np.datetime64 | None = None,
+    duration_s: float = 60.0,
+    step_s: float = 1.0,
+    t_utc: np.ndarray | None = None,
+    isl: str | Path | np.ndarray | None = "plus-grid",
     isl_shift: int = 0,
     max_isl_length_km: float | None = None,
     grazing_alt_km: float | None = DEFAULT_GRAZING_ALT_KM,
     max_gsl_range_km: float | None = None,
     min_elevation_deg: float | np.ndarray | None = None,
-    relay_gs: Sequence[int] | None = None,
-    sat_ecef_km: np.ndarray | None = None,
+    gateway_min_elevation_deg: float | None = None,
     earth_rotation: str = "ut1",
+    sat_ecef_km: np.ndarray | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> LatencyResult:
-    """RTT between pairs of ``stations`` (index pairs) at the instants ``t_utc`` (datetime64[ns] UTC).
+    """Round-trip time between pairs of places over a constellation, at every time step.
 
-    ``elements`` is an :class:`skyfence.orbits.elements.Elements` or a spec for ``load_elements``.
-    Ground links use ``max_gsl_range_km`` and/or ``min_elevation_deg`` (one value, or one per
-    station, e.g. users 25 deg and gateways 40 deg; default: 25 deg when neither is given).
-    Stations never relay unless listed in ``relay_gs`` (bent-pipe gateways).
-    ``sat_ecef_km`` ``[n_sat, n_time, 3]`` may be passed to skip propagation; else see
-    :func:`satellite_ecef_km` for ``earth_rotation``.
+    Paths are shortest paths (by length) over ground-satellite links and inter-satellite links
+    (ISLs); stations start or end paths but never relay, except ``gateways`` (bent pipe).
+    RTT = 2 x path length / c, as Hypatia reports it.
+
+    Args:
+        elements: the constellation: a preset (``"starlink"``, ``"kuiper-630"``, ...), a TLE/OMM
+            file (Hypatia ``tles.txt`` accepted) or an :class:`skyfence.orbits.elements.Elements`.
+        pairs: ``"A,B;C,D"`` text or a file of ``src,dst`` lines, or a sequence of ``(src, dst)``
+            where each is a station index (``int``) or a place (a name or id in ``stations``,
+            ``"lat,lon"`` in degrees, or a city of the bundled top-1000 list);
+            ``None``: every pair ``i < j`` of ``stations``.
+        stations: the base station list: :class:`skyfence.ground.places.Places`, a bundled city
+            list (``"top-100"``, ``"top-1000"``) or a file (Hypatia ground stations, StarPerf XML).
+        gateways: bent-pipe gateways appended to the stations and allowed to relay: a bundled list
+            (``"starlink"``, ...), a file or :class:`Places`.
+        start_utc: first instant, ISO 8601 UTC (default: the earliest element epoch).
+        duration_s, step_s: the time grid, ``round(duration_s / step_s)`` steps (s).
+        t_utc: explicit instants (datetime64[ns] UTC), instead of start/duration/step.
+        isl: ``"plus-grid"`` (Hypatia's +Grid from the shells' numbering; 4 nearest neighbours at
+            the first step for real snapshots), ``"none"``/``None``, an ISL file, or ``[n, 2]`` pairs.
+        isl_shift: +Grid cross-plane index shift.
+        max_isl_length_km: ISL length cut-off, km (None: none).
+        grazing_alt_km: ISLs whose segment dips below this altitude are blocked (None: no test).
+        max_gsl_range_km: ground-link slant-range cut-off, km (Hypatia ``max_gsl_length_m``/1000).
+        min_elevation_deg: elevation mask of the stations, deg (one value, or one per station
+            of the final list when no ``gateway_min_elevation_deg`` is given). Default: the constellation's mask
+            (:func:`skyfence.links.default_min_elevation_deg`) unless ``max_gsl_range_km`` is given,
+            which then applies alone.
+        gateway_min_elevation_deg: the gateways' own mask, deg (default: the stations' test).
+        earth_rotation: ``"ut1"`` (correct) or ``"utc"`` (GMST of UTC, as Hypatia/PyEphem); see
+            :func:`satellite_ecef_km`.
+        sat_ecef_km: satellite positions ``[n_sat, n_time, 3]`` ECEF km on ``t_utc``, to skip
+            propagation.
+        progress: called with the step index after each routed step.
+
+    Returns:
+        :class:`skyfence.network.result.LatencyResult`: ``rtt_ms`` ``[T, P]``, ``table()``,
+        ``summary()``, ``write()``, ``plot()``.
     """
+    if max_gsl_range_km is not None and max_gsl_range_km <= 0:
+        raise SkyfenceError(f"max_gsl_range_km must be positive, got {max_gsl_range_km}")
+    if max_isl_length_km is not None and max_isl_length_km <= 0:
+        raise SkyfenceError(f"max_isl_length_km must be positive, got {max_isl_length_km}")
+    _check_mask(min_elevation_deg, "min_elevation_deg")
+    _check_mask(gateway_min_elevation_deg, "gateway_min_elevation_deg")
+    if gateway_min_elevation_deg is not None and gateways is None:
+        raise SkyfenceError("gateway_min_elevation_deg needs gateways")
+    if earth_rotation not in EARTH_ROTATIONS:
+        raise SkyfenceError(f"earth rotation {earth_rotation!r}: choose ut1 or utc")
+    if t_utc is None and start_utc is not None:
+        make_time_grid(start_utc, duration_s, step_s)  # checks the time window before any work
+
+    places, pair_idx = resolve_pairs(pairs, station_list(stations))
+    n_users = len(places)
+    relay = None
+    if gateways is not None:
+        places = places.concat(gateway_list(gateways))
+        relay = np.arange(n_users, len(places))
     if isinstance(elements, (str, Path)):
-        from skyfence.orbits.elements import load_elements
+        from skyfence.orbits.catalog import load_elements
 
         elements = load_elements(str(elements))
+    if len(elements) == 0:
+        raise SkyfenceError("the elements hold no satellites")
+    mask_deg = min_elevation_deg
+    if min_elevation_deg is None and max_gsl_range_km is None:
+        mask_deg = default_min_elevation_deg(elements)
+    if gateway_min_elevation_deg is not None:
+        users_deg = -90.0 if mask_deg is None else mask_deg  # -90: the range cut-off alone
+        mask_deg = np.concatenate([
+            np.full(n_users, users_deg), np.full(len(places) - n_users, gateway_min_elevation_deg)
+        ])  # fmt: skip
+
+    if t_utc is None:
+        start = start_utc if start_utc is not None else first_epoch_utc(elements)
+        t_utc = make_time_grid(start, duration_s, step_s)
     t_utc = np.asarray(t_utc, dtype="datetime64[ns]")
     if sat_ecef_km is None:
         sat_ecef_km = satellite_ecef_km(elements, t_utc, earth_rotation=earth_rotation)
-    pair_arr = np.asarray(list(pairs), dtype=np.int64).reshape(-1, 2)
-    if len(pair_arr) == 0:
-        raise SkyfenceError("no pairs of places to route")
-    if pair_arr.min() < 0 or pair_arr.max() >= len(stations):
-        raise SkyfenceError("a pair refers to a ground station outside the list")
-    if max_gsl_range_km is None and min_elevation_deg is None:
-        min_elevation_deg = DEFAULT_MIN_ELEVATION_DEG
+    pair_arr = np.asarray(pair_idx, dtype=np.int64).reshape(-1, 2)
     isl_pairs = resolve_isls(
         isl, elements, sat_ecef_km[:, 0, :], shift=isl_shift, max_length_km=max_isl_length_km
     )
     routes = route_series(
         sat_ecef_km,
         isl_pairs,
-        stations.ecef_km,
+        places.ecef_km,
         pair_arr[:, 0],
         pair_arr[:, 1],
         max_gsl_range_km=max_gsl_range_km,
-        min_elevation_deg=min_elevation_deg,
-        gs_up=up_vectors(stations.lat_deg, stations.lon_deg),
+        min_elevation_deg=mask_deg,
+        gs_up=places.up,
         max_isl_length_km=max_isl_length_km,
         grazing_alt_km=grazing_alt_km,
-        relay_gs=None if relay_gs is None else np.asarray(relay_gs, dtype=np.int64),
+        relay_gs=relay,
         progress=progress,
     )
     fibre = fibre_rtt_ms(
-        stations.lat_deg[pair_arr[:, 0]],
-        stations.lon_deg[pair_arr[:, 0]],
-        stations.lat_deg[pair_arr[:, 1]],
-        stations.lon_deg[pair_arr[:, 1]],
+        places.lat_deg[pair_arr[:, 0]],
+        places.lon_deg[pair_arr[:, 0]],
+        places.lat_deg[pair_arr[:, 1]],
+        places.lon_deg[pair_arr[:, 1]],
     )
     return LatencyResult(
-        t_utc, stations, pair_arr[:, 0], pair_arr[:, 1], routes, np.asarray(fibre), len(elements)
+        t_utc, places, pair_arr[:, 0], pair_arr[:, 1], routes, np.asarray(fibre), len(elements)
     )

@@ -17,12 +17,14 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.sparse.csgraph import dijkstra
 
+from skyfence.ground.fibre import C_KM_S
+from skyfence.links import visible_pairs
 from skyfence.network.graph import StepGraph, build_step_graph, hypatia_node_ids
-from skyfence.network.gsl import gsl_links
 from skyfence.network.isl import DEFAULT_GRAZING_ALT_KM, valid_isl_mask
-from skyfence.network.sites import C_KM_S
 
 _NO_PRED = -9999  # scipy's predecessor value for "none"
+#: ground links are computed for this many steps at once (the station KD-trees are reused)
+LINK_CHUNK_STEPS = 32
 
 
 @dataclass
@@ -133,7 +135,7 @@ def route_series(
     dst_gs: np.ndarray,
     *,
     max_gsl_range_km: float | None = None,
-    min_elevation_deg: float | None = None,
+    min_elevation_deg: float | np.ndarray | None = None,
     gs_up: np.ndarray | None = None,
     max_isl_length_km: float | None = None,
     grazing_alt_km: float | None = DEFAULT_GRAZING_ALT_KM,
@@ -143,8 +145,10 @@ def route_series(
     """Route pairs of ground stations over every step of ``sat_ecef_km`` ``[n_sat, n_time, 3]`` km.
 
     ``isl_pairs`` ``[n, 2]`` is the ISL topology (checked per step with ``max_isl_length_km`` and
-    the Earth-occlusion test at ``grazing_alt_km``); ground links use ``max_gsl_range_km`` and/or
-    ``min_elevation_deg``; ``relay_gs`` are station indices allowed to relay (bent-pipe gateways).
+    the Earth-occlusion test at ``grazing_alt_km``); ground links
+    (:func:`skyfence.links.visible_pairs`) use ``max_gsl_range_km`` and/or ``min_elevation_deg``
+    (one value or one per station) against the stations' up vectors ``gs_up`` (``None``: the
+    geocentric radial); ``relay_gs`` are station indices allowed to relay (bent-pipe gateways).
     ``progress(t)`` is called after each step.
     """
     sat = np.asarray(sat_ecef_km, dtype=float)
@@ -161,7 +165,13 @@ def route_series(
     hops = np.empty((n_time, n_pair), dtype=np.int64)
     hashes = np.empty((n_time, n_pair), dtype=np.uint64)
     nodes_chunks, counts = [], []
+    links = None
     for t in range(n_time):
+        if t % LINK_CHUNK_STEPS == 0:
+            links = visible_pairs(
+                gs, gs_up, sat[:, t : t + LINK_CHUNK_STEPS], min_elevation_deg,
+                max_range_km=max_gsl_range_km, azimuth=False,
+            ).sorted()  # fmt: skip
         r = sat[:, t, :]
         ok = valid_isl_mask(
             r, isl_pairs, max_length_km=max_isl_length_km, grazing_alt_km=grazing_alt_km
@@ -169,10 +179,9 @@ def route_series(
         pairs_t = isl_pairs[ok]
         d = r[pairs_t[:, 1]] - r[pairs_t[:, 0]]
         len_t = np.sqrt(np.einsum("nk,nk->n", d, d))
-        links = gsl_links(
-            r, gs, max_range_km=max_gsl_range_km, min_elevation_deg=min_elevation_deg, gs_up=gs_up
+        graph = build_step_graph(
+            n_sat, n_gs, pairs_t, len_t, links.step(t % LINK_CHUNK_STEPS), relay_gs=relay_gs
         )
-        graph = build_step_graph(n_sat, n_gs, pairs_t, len_t, links, relay_gs=relay_gs)
         step = shortest_paths_step(graph, src_gs, dst_gs)
         length[t] = step.length_km
         hops[t] = step.hops
@@ -202,8 +211,8 @@ def gateway_rtt_ms(
     terminal_ecef_km: np.ndarray,
     gateway_ecef_km: np.ndarray,
     *,
-    terminal_min_elevation_deg: float | np.ndarray = 25.0,
-    gateway_min_elevation_deg: float | np.ndarray = 25.0,
+    terminal_min_elevation_deg: float | np.ndarray,
+    gateway_min_elevation_deg: float | np.ndarray,
     terminal_up: np.ndarray | None = None,
     gateway_up: np.ndarray | None = None,
     max_isl_length_km: float | None = None,
@@ -214,7 +223,7 @@ def gateway_rtt_ms(
     A terminal is usefully served only if some gateway is reachable: NaN marks steps where none is.
     One multi-source Dijkstra per step (all gateways at once, ``min_only``) over satellites and
     ISLs; terminals are sinks only, gateways sources only (neither relays). Each station type has
-    its own elevation mask.
+    its own elevation mask (one value, or one per station) and up vectors (``None``: geocentric).
     """
     sat = np.asarray(sat_ecef_km, dtype=float)
     if sat.ndim == 2:
@@ -227,6 +236,12 @@ def gateway_rtt_ms(
     out = np.full((n_time, n_term), np.nan)
     if n_gw == 0 or n_term == 0:
         return out
+    both = np.concatenate([gw, term])
+    up = np.concatenate([_up_or_radial(gateway_up, gw), _up_or_radial(terminal_up, term)])
+    mask = np.concatenate([
+        np.broadcast_to(np.asarray(gateway_min_elevation_deg, dtype=float), (n_gw,)),
+        np.broadcast_to(np.asarray(terminal_min_elevation_deg, dtype=float), (n_term,)),
+    ])  # fmt: skip
     for t in range(n_time):
         r = sat[:, t, :]
         ok = valid_isl_mask(
@@ -234,16 +249,17 @@ def gateway_rtt_ms(
         )
         pairs_t = isl_pairs[ok]
         len_t = np.linalg.norm(r[pairs_t[:, 1]] - r[pairs_t[:, 0]], axis=1)
-        lg = gsl_links(r, gw, min_elevation_deg=gateway_min_elevation_deg, gs_up=gateway_up)
-        lt = gsl_links(r, term, min_elevation_deg=terminal_min_elevation_deg, gs_up=terminal_up)
-        links = type(lg)(
-            np.concatenate([lg.gs, lt.gs + n_gw]),
-            np.concatenate([lg.sat, lt.sat]),
-            np.concatenate([lg.range_km, lt.range_km]),
-        )
+        links = visible_pairs(both, up, r, mask, azimuth=False).sorted()
         graph = build_step_graph(n_sat, n_gw + n_term, pairs_t, len_t, links)
         dist = dijkstra(
             graph.csr, directed=True, indices=graph.out_node(np.arange(n_gw)), min_only=True
         )
         out[t] = rtt_ms_from_length_km(dist[graph.in_node(np.arange(n_gw, n_gw + n_term))])
     return out
+
+
+def _up_or_radial(up: np.ndarray | None, ecef_km: np.ndarray) -> np.ndarray:
+    """The given up vectors, or the geocentric radial of ``ecef_km`` when ``None``."""
+    if up is not None:
+        return np.asarray(up, dtype=float)
+    return ecef_km / np.linalg.norm(ecef_km, axis=1, keepdims=True)

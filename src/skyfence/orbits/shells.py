@@ -21,7 +21,7 @@ Sources of the preset numbers
   630 km / 51.9 deg; minimum elevation 35 deg.
 * ``oneweb``: OneWeb phase 1 as filed with the FCC (SAT-LOI-20160428-00041): 18 planes x 36 =
   648 satellites at 1,200 km, 87.9 deg. Minimum elevation 55 deg is quoted in the filing's
-  technical annex; skyfence's default mask for it is given in :data:`DEFAULT_MIN_ELEVATION_DEG`.
+  technical annex. skyfence's default masks: :func:`skyfence.links.default_min_elevation_deg`.
 * ``telesat``: Telesat Lightspeed (FCC modification SAT-MPL-20200526-00053, 2020): 78 polar
   satellites (6x13) at 1,015 km / 98.98 deg and 220 inclined (20x11) at 1,325 km / 50.88 deg.
   Minimum elevation 10 deg.
@@ -78,24 +78,6 @@ PRESETS: dict[str, list[Shell]] = {
         Shell(20, 11, 1325.0, 50.88, name="telesat-inclined"),
     ],
 }
-
-#: default elevation masks (deg) by preset or snapshot family
-DEFAULT_MIN_ELEVATION_DEG: dict[str, float] = {
-    "starlink": 25.0,
-    "kuiper": 35.0,
-    "oneweb": 55.0,
-    "telesat": 10.0,
-}
-
-
-def default_min_elevation_deg(spec: str) -> float:
-    """Default elevation mask for a preset/snapshot name (25 deg if unknown)."""
-    low = str(spec).lower()
-    for key, value in DEFAULT_MIN_ELEVATION_DEG.items():
-        if key in low:
-            return value
-    return 25.0
-
 
 def _epoch_days(epoch_utc: object) -> tuple[float, float, float]:
     t = as_utc(epoch_utc)[0]
