@@ -149,7 +149,7 @@ def test_bent_pipe_relays_only_through_gateways():
 
 def test_summary_matches_nan_reductions():
     from skyfence.ground.places import Places
-    from skyfence.network.latency import LatencyResult
+    from skyfence.network.result import LatencyResult
     from skyfence.network.routing import RouteSeries
 
     rng = np.random.default_rng(7)
@@ -278,3 +278,31 @@ def test_nearest_neighbour_isls_for_unnumbered_snapshots(w):
         # ties may pick either of equally distant satellites
         linked = [j for j in range(1, len(r)) if (min(i, j), max(i, j)) in links]
         assert np.sort(d[i, linked])[:4] == pytest.approx(np.sort(nearest_d), abs=1e-6)
+
+
+def test_latency_library_call_places_pairs_and_checks():
+    """``latency`` takes places by name, ``lat,lon`` or index, pair text, or every pair."""
+    from skyfence.errors import SkyfenceError
+    from skyfence.network.latency import latency
+
+    kw = {"start_utc": "2026-04-30T12:00:00Z", "duration_s": 2.0, "step_s": 1.0, "isl": "plus-grid"}
+    by_name = latency("kuiper-630", [("Tokyo", "London"), ("51.5,-0.12", "Paris")], **kw)
+    assert by_name.rtt_ms.shape == (2, 2) and len(by_name.stations) == 4
+    assert list(by_name.stations.names[2:]) == ["51.5,-0.12", "Paris"]
+    as_text = latency("kuiper-630", "Tokyo,London;51.5,-0.12,48.8566,2.3522", **kw)
+    np.testing.assert_array_equal(as_text.rtt_ms[:, 0], by_name.rtt_ms[:, 0])
+    assert list(as_text.stations.names) == ["Tokyo", "London", "51.5,-0.12", "48.8566,2.3522"]
+    every = latency("kuiper-630", None, stations=by_name.stations, **kw)
+    assert every.rtt_ms.shape == (2, 6)
+    np.testing.assert_array_equal(every.rtt_ms[:, [0, 5]], by_name.rtt_ms)  # (0, 1) and (2, 3)
+    by_index = latency("kuiper-630", [(0, 1)], stations=by_name.stations, **kw)
+    np.testing.assert_array_equal(by_index.rtt_ms[:, 0], by_name.rtt_ms[:, 0])
+    for bad, message in [
+        ({"min_elevation_deg": 95.0}, "min_elevation_deg must be in"),
+        ({"gateway_min_elevation_deg": 20.0}, "needs gateways"),
+        ({"max_gsl_range_km": -1.0}, "must be positive"),
+    ]:
+        with pytest.raises(SkyfenceError, match=message):
+            latency("kuiper-630", [("Tokyo", "London")], **kw, **bad)
+    with pytest.raises(SkyfenceError, match="same place"):
+        latency("kuiper-630", [("Tokyo", "tokyo")], **kw)

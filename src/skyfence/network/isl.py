@@ -173,6 +173,7 @@ def valid_isl_mask(
     if max_length_km is not None:
         ok &= length <= max_length_km
     if grazing_alt_km is not None:
-        # spherical Earth of WGS72's equatorial radius (6,378.135 km), as Hypatia and SGP4 use it
+        # the grazing check is on a sphere of WGS72's equatorial radius (6,378.135 km): the radius
+        # of SGP4's Earth model, and the one Hypatia uses for this test
         ok &= segment_min_radius_km(ra, rb) >= wgs72.semi_major_km + grazing_alt_km
     return ok
