@@ -1,8 +1,9 @@
 """Candidate (ground point, satellite) pairs of one step, and the exact link test on them.
 
 Candidates come from one matrix product for a few points (:func:`dense_candidates`) or from
-KD-trees of the ground points and of the satellites in 20 km radius bands
-(:func:`kd_candidates`); see :mod:`skyfence.links.visibility` for the bounds. Both are supersets
+KD-trees (:func:`kd_candidates`): one tree of the satellites queried at each ground point for up
+to :data:`FEW_POINTS` points, else trees of the ground points and of the satellites in 20 km
+radius bands; see :mod:`skyfence.links.visibility` for the bounds. Both are supersets
 of the linked pairs; :func:`linked_rows` and :class:`Ground` apply the exact test.
 """
 
@@ -15,11 +16,13 @@ from scipy.spatial import cKDTree
 
 from skyfence.links.geometry import east_north, frame_angles, slant_range_bound_km
 
-__all__ = ["DENSE_PAIRS", "Limits", "Ground", "limits", "dense_candidates", "kd_candidates",
+__all__ = ["DENSE_PAIRS", "FEW_POINTS", "Limits", "Ground", "limits", "dense_candidates", "kd_candidates",
            "linked_rows"]
 
 #: candidates from one matrix product up to this many (point, satellite) pairs per step
 DENSE_PAIRS = 400_000
+#: up to this many ground points, one satellite tree (no radius bands) queried point by point
+FEW_POINTS = 1024
 #: ground points per KD-tree block (bounds the memory of one step's candidate pairs)
 _BLOCK = 16_384
 #: extra slack on the KD-tree radius, km (the exact test decides)
@@ -146,7 +149,17 @@ def dense_candidates(ground: Ground, s: np.ndarray) -> tuple[np.ndarray, np.ndar
 
 
 def kd_candidates(ground: Ground, s: np.ndarray, r_s: np.ndarray):
-    """(ground row, satellite row) candidate arrays per satellite band and ground block."""
+    """(ground row, satellite row) candidate arrays: per satellite band and ground block, or, for
+    at most :data:`FEW_POINTS` ground points, from one satellite tree queried at each point."""
+    if len(ground.idx) <= FEW_POINTS:
+        radius = ground.radius_km(float(r_s.max()))
+        if radius <= 0.0:
+            return
+        hits = cKDTree(s).query_ball_point(ground.g, r=radius, return_sorted=False)
+        counts = np.fromiter((len(h) for h in hits), dtype=np.int64, count=len(hits))
+        sj = np.fromiter((j for h in hits for j in h), dtype=np.int64, count=int(counts.sum()))
+        yield np.repeat(np.arange(len(hits)), counts), sj
+        return
     bands = _sat_bands(r_s) if ground.mask_deg is not None else [np.arange(len(s))]
     for band in bands:
         radius = ground.radius_km(float(r_s[band].max()))
