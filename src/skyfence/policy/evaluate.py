@@ -23,6 +23,11 @@ Cedar's own JSON form of the policies (every ``{type, id}`` uid anywhere in it, 
 included), so nothing a policy names is missed; collecting too many only makes classes finer.
 Datetime literals used as breakpoints are checked with Cedar itself (``context.time ==
 datetime("L")`` must hold at the parsed instant), else time falls back to exact milliseconds.
+
+Size: about 500 lines, on purpose one module. The literal collection, the class encoding and the
+Cedar representative requests are one proof of exactness together: each relies on the others'
+invariants (which uids are "named", what a class key holds), and splitting them would put those
+invariants in different files.
 """
 
 from __future__ import annotations
