@@ -217,12 +217,13 @@ def latency(
     if gateways is not None:
         places = places.concat(gateway_list(gateways))
         relay = np.arange(n_users, len(places))
+    spec = elements
     if isinstance(elements, (str, Path)):
         from skyfence.orbits.catalog import load_elements
 
         elements = load_elements(str(elements))
     if len(elements) == 0:
-        raise SkyfenceError("the elements hold no satellites")
+        raise SkyfenceError(f"elements {str(spec)!r}: no satellites")
     mask_deg = min_elevation_deg
     if min_elevation_deg is None and max_gsl_range_km is None:
         mask_deg = default_min_elevation_deg(elements)
