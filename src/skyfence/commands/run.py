@@ -16,9 +16,29 @@ from skyfence.errors import ScenarioError
 console = Console(stderr=True)
 
 
-def _progress():
-    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TimeElapsedColumn(), console=console, transient=False)  # fmt: skip
+class _StepsBar:
+    """A progress bar over time steps, shown only once every input has been read and validated
+    (``on_total``), so that an input error prints one line and nothing else."""
+
+    def __init__(self, description: str) -> None:
+        self.description = description
+        self.bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                            TimeElapsedColumn(), console=console, transient=False)  # fmt: skip
+        self.task = None
+
+    def on_total(self, n: int) -> None:
+        self.bar.start()
+        self.task = self.bar.add_task(self.description, total=n)
+
+    def advance(self, n: int) -> None:
+        if self.task is not None:
+            self.bar.advance(self.task, n)
+
+    def __enter__(self) -> _StepsBar:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.bar.stop()
 
 
 _START = typer.Option(None, "--start", help="Override the scenario's start time (ISO 8601 UTC).")
@@ -46,15 +66,10 @@ def run(
     """Coverage AND policy for every H3 cell and terminal at every step: served, denied, uncovered."""
     from skyfence.service.run import run as run_service
 
-    with _progress() as prog:
-        task = prog.add_task("regions, cells, terminals", total=None)
-        result = run_service(
-            _source(scenario, example), start=start, duration_s=duration, step_s=step,
-            progress=lambda n: prog.advance(task, n),
-            on_total=lambda n: prog.update(task, description="propagate + visibility", total=n, completed=0),
-        )  # fmt: skip
-        prog.update(task, description="outputs")
-        summary = result.write(out)
+    with _StepsBar("propagate + visibility") as bar:
+        result = run_service(_source(scenario, example), start=start, duration_s=duration, step_s=step,
+                             progress=bar.advance, on_total=bar.on_total)  # fmt: skip
+    summary = result.write(out)
     sc, ground, dec = result.scenario, result.ground, result.decisions
     for w in dec.warnings:
         console.print(f"[yellow]warning:[/] {w}")
@@ -73,7 +88,7 @@ def run(
 @app.command()
 def impact(
     scenario: Path = typer.Argument(None, help="Scenario TOML file."),
-    policy: list[Path] = typer.Option(..., "--policy", help="The new Cedar policy file(s)."),
+    policy: list[Path] = typer.Option(..., "--policy", help="The new Cedar policy file(s), or a bundled policy's name (e.g. allow-all)."),
     example: str = typer.Option(None, "--example", help="Use a bundled example as the scenario."),
     out: Path = typer.Option(None, "--out", "-o", help="Write impact.json here."),
     start: str = _START,
@@ -84,10 +99,9 @@ def impact(
     newly denied or restored, and when."""
     from skyfence.service.run import impact as impact_of
 
-    with _progress() as prog:
-        task = prog.add_task("impact", total=None)
+    with _StepsBar("impact") as bar:
         report = impact_of(_source(scenario, example), policy, start=start, duration_s=duration, step_s=step,
-                           progress=lambda n: prog.advance(task, n), on_total=lambda n: prog.update(task, total=n))  # fmt: skip
+                           progress=bar.advance, on_total=bar.on_total)  # fmt: skip
     t = Table(title=f"{report['scenario']}: {', '.join(p.name for p in policy)} vs current policy")
     t.add_column("")
     t.add_column("newly denied", justify="right")

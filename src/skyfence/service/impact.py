@@ -16,7 +16,7 @@ import numpy as np
 from skyfence.coverage.stats import DENIED, SERVED
 from skyfence.service.outputs import cell_population, iso_utc
 from skyfence.service.scenario import Scenario
-from skyfence.service.simulate import build_ground, compute_visibility, decide
+from skyfence.service.simulate import build_ground, compute_visibility, decide, load_policy_segments
 
 
 def compare(
@@ -28,11 +28,14 @@ def compare(
 ) -> dict:
     """Impact report (a JSON-able dict) of replacing the scenario's policy by ``new_policy_files``."""
     ground = build_ground(sc)
+    # both policy sets are read and validated before any propagation
+    old_segments = load_policy_segments(sc, ground)
+    new_segments = load_policy_segments(sc, ground, policy_files=new_policy_files)
     if on_total:
         on_total(len(ground.t_utc))
     vis = compute_visibility(sc, ground, progress=progress)
-    old = decide(sc, ground, vis)
-    new = decide(sc, ground, vis, policy_files=new_policy_files)
+    old = decide(sc, ground, vis, segments=old_segments)
+    new = decide(sc, ground, vis, policy_files=new_policy_files, segments=new_segments)
     pop = cell_population(ground.cells, ground.regions.resolution)
     t = ground.t_utc
     ids = np.array([str(i) for i in ground.terminals.ids], dtype=object)

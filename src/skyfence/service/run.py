@@ -37,9 +37,10 @@ from skyfence.service.simulate import (
     build_ground,
     compute_visibility,
     decide,
+    load_policy_segments,
 )
 
-__all__ = ["RunResult", "resolve_scenario", "run", "impact"]
+__all__ = ["RunResult", "resolve_scenario", "run", "impact", "policy_path"]
 
 Progress = Callable[[int], None]
 
@@ -132,11 +133,12 @@ def run(
     ``progress(n)`` is called as ``n`` more steps are done, after ``on_total(n_steps)``.
     """
     sc = resolve_scenario(scenario, start=start, duration_s=duration_s, step_s=step_s)
-    ground = build_ground(sc)
+    ground = build_ground(sc)  # regions, cells, terminal and track files: validated here
+    segments = load_policy_segments(sc, ground)  # Cedar files or the governance log, before propagation
     if on_total:
         on_total(len(ground.t_utc))
     vis = compute_visibility(sc, ground, progress=progress)
-    dec = decide(sc, ground, vis)
+    dec = decide(sc, ground, vis, segments=segments)
     return RunResult(sc, ground, vis, dec)
 
 
@@ -155,4 +157,20 @@ def impact(
     from skyfence.service.impact import compare
 
     sc = resolve_scenario(scenario, start=start, duration_s=duration_s, step_s=step_s)
-    return compare(sc, [str(Path(p).resolve()) for p in policy_files], progress=progress, on_total=on_total)
+    return compare(sc, [str(policy_path(p)) for p in policy_files], progress=progress, on_total=on_total)
+
+
+def policy_path(p: str | os.PathLike) -> Path:
+    """A Cedar policy file: ``p`` itself if it exists, else the bundled policy of that name
+    (``allow-all`` or ``allow-all.cedar`` -> ``skyfence/data/policies/allow-all.cedar``); a name that
+    is neither is returned as given (loading it then fails naming the path)."""
+    from importlib.resources import files
+
+    q = Path(p).expanduser()
+    if q.exists() or q.parent != Path("."):
+        return q.resolve()
+    bundled = Path(str(files("skyfence") / "data" / "policies"))
+    for name in (q.name, f"{q.name}.cedar"):
+        if (bundled / name).is_file():
+            return bundled / name
+    return q.resolve()

@@ -92,8 +92,8 @@ def build_ground(sc: Scenario) -> Ground:
     from skyfence.ground.fleet import synthetic_fleet
     from skyfence.ground.terminals import Terminals, read_terminals
     from skyfence.ground.tracks import read_tracks
+    from skyfence.links import default_min_elevation_deg
     from skyfence.orbits.frames import time_grid
-    from skyfence.orbits.shells import default_min_elevation_deg
     from skyfence.policy.regionset import RegionSet
 
     t = time_grid(sc.start, sc.duration_s, sc.step_s)
@@ -189,8 +189,16 @@ def compute_visibility(
     return Visibility(cell_counts, term_counts, tc, present, errors)
 
 
-def _policy_segments(sc: Scenario, ground: Ground, files: list[str], base_dir: Path | None, log: str | None):
+def load_policy_segments(
+    sc: Scenario, ground: Ground, policy_files: list[str] | None = None, *,
+    base_dir: Path | None = None, policy_log: str | None = None,
+) -> list[tuple]:
     """[(ServicePolicy or None, RegionSet, step indices)]: which policy applies at which steps.
+
+    The scenario's own ``[policy] files`` / ``[policy] log`` by default, or ``policy_files``
+    (relative to ``base_dir``, default the scenario's folder) / ``policy_log``. Every file is read
+    and validated here (Cedar errors name the file and line), so callers load policies before any
+    propagation and pass the result to :func:`decide`.
 
     From policy files: one segment. From a governance log (``[policy] log``): the log is verified
     and replayed, each step getting the policy set in force at its time (none before the first
@@ -199,12 +207,21 @@ def _policy_segments(sc: Scenario, ground: Ground, files: list[str], base_dir: P
     from skyfence.policy.cedar import ServicePolicy, load_policies
     from skyfence.policy.regionset import RegionSet
 
+    if policy_files is None and policy_log is None:
+        files, log = sc.policy_files, sc.policy_log
+    else:
+        files, log = list(policy_files or []), policy_log
     steps = np.arange(len(ground.t_utc))
     if log:
+        from skyfence.errors import SkyfenceError
         from skyfence.governance.replay import policy_segments
 
+        try:
+            replayed = policy_segments(log, ground.t_utc)
+        except SkyfenceError as exc:
+            raise ScenarioError(f"{sc.source}: policy.log {log}: {exc}") from None
         segs = []
-        for p, idx in policy_segments(log, ground.t_utc):
+        for p, idx in replayed:
             if p is None:
                 segs.append((None, ground.regions, idx))
                 continue
@@ -219,15 +236,14 @@ def _policy_segments(sc: Scenario, ground: Ground, files: list[str], base_dir: P
 
 
 def decide(sc: Scenario, ground: Ground, vis: Visibility, policy_files: list[str] | None = None,
-           *, base_dir: Path | None = None, policy_log: str | None = None) -> Decisions:
-    """Apply a Cedar policy set to every cell and terminal at every step: the scenario's own
-    (``[policy] files`` or ``[policy] log``) by default, or ``policy_files`` / ``policy_log``."""
+           *, base_dir: Path | None = None, policy_log: str | None = None,
+           segments: list[tuple] | None = None) -> Decisions:
+    """Apply a Cedar policy set to every cell and terminal at every step: ``segments`` from
+    :func:`load_policy_segments` if given, else the scenario's own (``[policy] files`` or
+    ``[policy] log``) or ``policy_files`` / ``policy_log``, loaded here."""
     from skyfence.policy.evaluate import BulkEvaluator, LabelSets
 
-    if policy_files is None and policy_log is None:
-        files, log = sc.policy_files, sc.policy_log
-    else:
-        files, log = list(policy_files or []), policy_log
+    log = sc.policy_log if policy_files is None and policy_log is None else policy_log
     n_cell, n_t = vis.cell_counts.shape
     n_term = vis.terminal_counts.shape[0]
     c_allow = np.ones((n_cell, n_t), bool)
@@ -238,7 +254,9 @@ def decide(sc: Scenario, ground: Ground, vis: Visibility, policy_files: list[str
     speeds = terms.speeds_kmh(n_t) if n_term and terms.mobile else None
     uniq, inv = np.unique(vis.terminal_cells, return_inverse=True)
     inv = inv.reshape(vis.terminal_cells.shape)
-    for policy, rs, idx in _policy_segments(sc, ground, files, base_dir, log):
+    if segments is None:
+        segments = load_policy_segments(sc, ground, policy_files, base_dir=base_dir, policy_log=policy_log)
+    for policy, rs, idx in segments:
         if policy is None:
             continue
         sources += [x for x in policy.sources if x not in sources]
