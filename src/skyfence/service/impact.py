@@ -3,8 +3,9 @@
 Visibility is computed once; both policy sets are then applied to the same cells, terminals
 and steps. A terminal (cell) is *newly denied* if at some step it is served under the current
 policy and denied under the new one, *restored* if the reverse happens. Areas are the H3 cells'
-areas (km2), people the bundled cities' populations (Natural Earth ``pop_max``, Hypatia ranks)
-summed over the affected cells; ``first_utc`` is the first step at which the change bites.
+areas (km2), people the estimate of :mod:`skyfence.ground.population` (GeoNames places plus each
+country's remaining Natural Earth ``POP_EST`` spread by area; the report's ``people_method``) summed
+over the affected cells; ``first_utc`` is the first step at which the change bites.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Callable
 import numpy as np
 
 from skyfence.coverage.stats import DENIED, SERVED
+from skyfence.ground.population import METHOD as POPULATION_METHOD
 from skyfence.service.outputs import cell_population, iso_utc
 from skyfence.service.scenario import Scenario
 from skyfence.service.simulate import build_ground, compute_visibility, decide, load_policy_segments
@@ -45,6 +47,7 @@ def compare(
         "new_policy": list(new.policy_sources),
         "warnings": list(new.warnings),
         "steps": len(t),
+        "people_method": POPULATION_METHOD,
     }
     for key, frm, to in (("newly_denied", SERVED, DENIED), ("restored", DENIED, SERVED)):
         c_hit = (old.cell_states == frm) & (new.cell_states == to)  # [n_cell, n_time]

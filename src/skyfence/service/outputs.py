@@ -69,18 +69,11 @@ def _frame(cols: dict) -> pd.DataFrame:
 
 
 def cell_population(cells: np.ndarray, resolution: int) -> np.ndarray:
-    """People per cell from the bundled cities (Natural Earth pop_max, Hypatia ranks); 0 elsewhere."""
-    from skyfence.ground.cities import load_cities
+    """Estimated people per cell (:func:`skyfence.ground.population.population_per_cell`: GeoNames
+    places plus each country's remaining Natural Earth ``POP_EST`` spread by area)."""
+    from skyfence.ground.population import population_per_cell
 
-    c = load_cities()
-    city_cells = h3cells.cell_of(c.lat_deg, c.lon_deg, resolution)
-    order = np.argsort(cells)
-    pos = np.searchsorted(cells[order], city_cells)
-    pos = np.clip(pos, 0, len(cells) - 1)
-    hit = cells[order][pos] == city_cells
-    pop = np.zeros(len(cells))
-    np.add.at(pop, order[pos[hit]], c.pop[hit])
-    return pop
+    return population_per_cell(cells, resolution)
 
 
 def summarize(sc: Scenario, ground: Ground, vis: Visibility, dec: Decisions) -> dict:
