@@ -72,13 +72,15 @@ def test_decisions_equal_cedar(small):
     terms = ground.terminals
     rng = np.random.default_rng(0)
     n_term, n_t = vis.terminal_counts.shape
+    lat, lon = terms.positions(n_t)
     checked = 0
     for i in rng.choice(n_term, size=min(n_term, 120), replace=False):
         for k in range(n_t):
             if not vis.present[i, k]:
                 continue
             cell = int(vis.terminal_cells[i, k])
-            regions = rs.cell_region_names(np.array([cell], np.uint64))[0]
+            # the cell entity's parents: the regions holding the terminal's own position
+            regions = rs.point_region_names(lat[i, k : k + 1], lon[i, k : k + 1])[0]
             req = make_request(str(terms.ids[i]), cell, ground.t_utc[k], 0)
             entities = [terminal_entity(str(terms.ids[i]), terms.groups[i]), cell_entity(cell, regions)]
             for g in terms.groups[i]:
@@ -141,8 +143,8 @@ def test_crimea_denied_ukraine_served(small):
 
 
 def test_drone_loses_service_at_geofence(tmp_path):
-    """The Odesa -> Sevastopol drone is served, then denied from the first step whose H3 cell is in
-    a geofenced region: the boundary crossing, not before."""
+    """The Odesa -> Sevastopol drone is served, then denied from the first step whose own position
+    is in a geofenced region: the boundary crossing, not before."""
     body = SMALL.replace('start = "2026-04-30T05:30:00Z"', 'start = "2026-04-30T02:00:00Z"').replace(
         "duration_s = 5400", "duration_s = 30000").replace("step_s = 600", "step_s = 300").replace(
         "fleet = { n = 200, seed = 3, group = \"civil\" }", "")
@@ -157,7 +159,8 @@ def test_drone_loses_service_at_geofence(tmp_path):
     first = int(np.argmax(st == DENIED))
     assert st[0] == SERVED and first > 0 and (st[:first][vis.present[i, :first]] == SERVED).all()
     fence = {"crimea", "black_sea_zone"}
-    names = ground.regions.cell_region_names(vis.terminal_cells[i, [first - 1, first]])
+    lat, lon = ground.terminals.positions(len(ground.t_utc))
+    names = ground.regions.point_region_names(lat[i, [first - 1, first]], lon[i, [first - 1, first]])
     assert not fence & set(names[0]) and fence & set(names[1])
 
 
@@ -191,15 +194,16 @@ def test_impact_taiwan(tmp_path):
     out = tmp_path / "imp"
     assert main(["impact", str(p), "--policy", str(allow), "--out", str(out)]) == 0
     rep = json.loads((out / "impact.json").read_text())
-    # membership is by the terminal's own H3 cell: count those whose cell centre is in Taiwan
-    from skyfence.geo.cells import cell_of
-    from skyfence.geo.regions import region_cells, resolve_region
+    # membership is by the terminal's own position: count those inside the fenced region's polygon
+    import shapely
+
     from skyfence.service.simulate import build_ground
 
-    ground = build_ground(load_scenario(p))
-    tw = set(region_cells(resolve_region("TWN"), 4).tolist())
+    sc = load_scenario(p)
+    ground = build_ground(sc)
+    fence = ground.regions.geometry("taiwan")
     lat, lon = (np.asarray(a).reshape(len(ground.terminals), -1)[:, 0] for a in ground.terminals.positions(len(ground.t_utc)))
-    in_tw = sum(int(c) in tw for c in cell_of(lat, lon, 4))
+    in_tw = int(shapely.intersects_xy(fence, lon, lat).sum())
     assert 250 < in_tw <= 300
     assert rep["restored"]["terminals"] == in_tw and rep["newly_denied"]["terminals"] == 0
     assert rep["restored"]["people"] > 1e6 and rep["restored"]["area_km2"] > 20_000

@@ -16,14 +16,20 @@ A spec is, recursively, one of (TOML shown; JSON/Python equivalents are the same
                                                            # edge spans > 180 deg of longitude, so
                                                            # [[170, 50], [-170, 50], ...] crosses 180
     { file = "zones/black_sea.geojson" }                   # a file, explicitly
+    { region = "TWN", buffer_km = 22.2 }                   # any spec grown (or, < 0, shrunk) by a
+                                                           # geodesic distance: Taiwan + 12 nm sea
+    { bbox = [...], buffer_km = 5 }                        # buffer_km goes with any table spec
 
 Names resolve through :mod:`skyfence.geo.gazetteer` (unknown names raise RegionError with a "did
 you mean"), files through :mod:`skyfence.geo.readers`; relative paths resolve against ``base_dir``
 (the scenario file's folder). Geometries follow :mod:`skyfence.geo.polygons` (lon/lat, split at the
 antimeridian).
 
-``region_cells(geom, res)`` lists the H3 cells whose **centre** lies inside the geometry (the centre
-tested in lon/lat against the polygon as drawn, holes excluded).
+``region_cells(geom, res, membership)`` lists the H3 cells of a region by one of three rules
+(:data:`CELL_MEMBERSHIP`): ``"overlap"`` (any part of the cell lies in the region, so the cells
+cover it without a gap), ``"centre"`` (the cell's centre lies in it) or ``"within"`` (the whole
+cell lies in it). ``circle_of(spec)`` gives the centre and radius of a plain circle spec, so points
+can be tested against it by distance rather than against its polygon.
 """
 
 from __future__ import annotations
@@ -36,20 +42,35 @@ from typing import Any
 
 import numpy as np
 import shapely
+import shapely.affinity
 from shapely.geometry import Polygon, box
 from shapely.geometry.base import BaseGeometry
 
 from skyfence.errors import RegionError
-from skyfence.geo.cells import cell_centres, cells_overlapping
-from skyfence.geo.earth import wgs84
+from skyfence.geo.buffers import buffer_km
+from skyfence.geo.cells import cell_boundaries, cell_centres, cell_of, cells_overlapping, grid_disk
+from skyfence.geo.earth import unit_vectors, wgs84
 from skyfence.geo.gazetteer import SPEC_HELP, lookup_named_region
 from skyfence.geo.polygons import as_polygonal, normalize, polygons_of, wrap_antimeridian
 from skyfence.geo.readers import FILE_SUFFIXES, load_geometry_file
 
-__all__ = ["RegionSpec", "resolve_region", "circle", "region_cells"]
+__all__ = ["RegionSpec", "CELL_MEMBERSHIP", "resolve_region", "circle", "circle_of", "region_cells"]
 
 #: a region spec: str | Path | list | dict, see the module docstring
 RegionSpec = Any
+#: the rules deciding which H3 cells belong to a region (see :func:`region_cells`)
+CELL_MEMBERSHIP = ("overlap", "centre", "within")
+_CIRCLE_KEYS = {"lat", "lon", "radius_km"}
+
+
+def circle_of(spec: RegionSpec) -> tuple[float, float, float] | None:
+    """(lat_deg, lon_deg, radius_km) of a plain circle spec ``{lat, lon, radius_km}``, else None."""
+    if isinstance(spec, Mapping) and set(spec) >= _CIRCLE_KEYS and set(spec) <= _CIRCLE_KEYS | {"n_vertices"}:
+        try:
+            return float(spec["lat"]), float(spec["lon"]), float(spec["radius_km"])
+        except (TypeError, ValueError):
+            return None
+    return None
 
 
 def circle(lat: float, lon: float, radius_km: float, n_vertices: int = 256) -> BaseGeometry:
@@ -145,6 +166,11 @@ def resolve_region(spec: RegionSpec, *, base_dir: Path | None = None) -> BaseGeo
         return _combine("union", spec, base_dir)
     if isinstance(spec, Mapping):
         keys = set(spec)
+        if "buffer_km" in keys:
+            rest = {k: v for k, v in spec.items() if k != "buffer_km"}
+            if not rest:
+                raise RegionError("buffer_km needs a region to buffer, e.g. { region = \"TWN\", buffer_km = 22.2 }")
+            return buffer_km(resolve_region(rest, base_dir=base_dir), spec["buffer_km"])
         if keys >= {"lat", "lon", "radius_km"}:
             extra = keys - {"lat", "lon", "radius_km", "n_vertices"}
             if extra:
@@ -155,7 +181,7 @@ def resolve_region(spec: RegionSpec, *, base_dir: Path | None = None) -> BaseGeo
             if circle_keys:
                 missing = sorted({"lat", "lon", "radius_km"} - keys)
                 raise RegionError(f"circle: missing key(s) {missing}")
-            raise RegionError(f"region table must have exactly one of {list(_OPS) + ['bbox', 'polygon', 'file', 'name']} "
+            raise RegionError(f"region table must have exactly one of {list(_OPS) + ['bbox', 'polygon', 'file', 'name', 'region']} "
                               f"(or lat, lon, radius_km), got keys {sorted(keys)}")
         (key,) = keys
         value = spec[key]
@@ -171,7 +197,10 @@ def resolve_region(spec: RegionSpec, *, base_dir: Path | None = None) -> BaseGeo
             return load_geometry_file(value, base_dir=base_dir)
         if key == "name":
             return lookup_named_region(value)
-        suggestion = difflib.get_close_matches(key, list(_OPS) + ["bbox", "polygon", "file", "name", "lat", "lon", "radius_km"], n=1)
+        if key == "region":
+            return resolve_region(value, base_dir=base_dir)
+        suggestion = difflib.get_close_matches(
+            key, list(_OPS) + ["bbox", "polygon", "file", "name", "region", "buffer_km", "lat", "lon", "radius_km"], n=1)
         hint = f": did you mean {suggestion[0]!r}?" if suggestion else ""
         raise RegionError(f"unknown region key {key!r}{hint} ({SPEC_HELP})")
     raise RegionError(f"cannot read a region from {type(spec).__name__} {spec!r} ({SPEC_HELP})")
@@ -192,18 +221,26 @@ def _combine(op: str, items: Sequence[RegionSpec], base_dir: Path | None) -> Bas
 _STRIP_DEG = 60.0  # candidate search in strips this wide: H3 never sees a polygon wider than 180 deg
 
 
-def region_cells(geometry: BaseGeometry, resolution: int) -> np.ndarray:
-    """Sorted unique H3 cells (uint64) at `resolution` whose centre lies inside `geometry`.
+def region_cells(geometry: BaseGeometry, resolution: int, membership: str = "centre") -> np.ndarray:
+    """Sorted unique H3 cells (uint64) at `resolution` that belong to `geometry` by `membership`:
+    ``"centre"`` (the cell's centre lies in it, boundary included), ``"overlap"`` (any part of the
+    cell lies in it: the cells cover the region without a gap) or ``"within"`` (the whole cell).
 
     Correct across the antimeridian (parts are handled separately), with holes and multipolygons.
     Method: candidates are the cells H3 finds overlapping each part of the geometry cut into
     60-degree-wide longitude strips (so H3's own antimeridian heuristic never triggers and a part
     never wraps the world); each candidate is then kept iff its centre lies in the lon/lat polygon
-    (shapely, boundary included), which makes the rule exact whatever H3's great-circle edges do.
+    (shapely), which makes the rule exact whatever H3's great-circle edges do. For "overlap" and
+    "within", the cells near the border (those holding a point of the border densified to a quarter
+    of the cell size, and their neighbours) are tested as polygons (H3's vertices, each edge
+    densified along its great circle) against the geometry; every other cell lies wholly on the side
+    of its centre.
     """
     res = int(resolution)
     if not 0 <= res <= 15:
         raise RegionError(f"H3 resolution must be 0..15, got {resolution}")
+    if membership not in CELL_MEMBERSHIP:
+        raise RegionError(f"cell membership must be one of {', '.join(map(repr, CELL_MEMBERSHIP))}, got {membership!r}")
     geom = wrap_antimeridian(geometry) if not geometry.is_empty else geometry
     polys = polygons_of(geom)
     if not polys:
@@ -222,10 +259,93 @@ def region_cells(geometry: BaseGeometry, resolution: int) -> np.ndarray:
                 found = cells_overlapping(part, res)
                 if len(found):
                     chunks.append(found)
-    if not chunks:
-        return np.empty(0, dtype=np.uint64)
-    cand = np.unique(np.concatenate(chunks))
+    cand = np.unique(np.concatenate(chunks)) if chunks else np.empty(0, dtype=np.uint64)
     lat, lon = cell_centres(cand)
     shapely.prepare(geom)
-    inside = shapely.intersects_xy(geom, lon, lat)
-    return cand[inside]
+    centre_in = shapely.intersects_xy(geom, lon, lat)
+    if membership == "centre":
+        return cand[centre_in]
+    near = _border_cells(geom, res)
+    far = ~np.isin(cand, near)
+    kept = cand[far & centre_in]
+    test = _cell_polygons(near)
+    if membership == "overlap":
+        ok = shapely.intersects(test.polys, geom) | shapely.intersects(test.shifted, geom)
+    else:
+        ok = shapely.covered_by(test.polys, _extended(geom)) & ~test.polar
+    return np.union1d(kept, near[ok])
+
+
+# the smallest H3 edge at each resolution is about 0.6 x the average (H3's own table), km
+_AVG_EDGE_KM = (1281.256, 483.057, 182.513, 68.979, 26.072, 9.854, 3.725, 1.406, 0.531, 0.201,
+                0.076, 0.029, 0.011, 0.004, 0.0015, 0.0006)
+
+
+def _border_cells(geom: BaseGeometry, res: int) -> np.ndarray:
+    """Cells holding a point of the border (densified to a quarter of the smallest cell edge, with
+    the antimeridian-cut edges) and their neighbours: every cell the border passes through."""
+    step_deg = 0.6 * _AVG_EDGE_KM[res] / 4 / 111.2
+    xs, ys = [], []
+    for poly in polygons_of(geom):
+        for ring in [poly.exterior, *poly.interiors]:
+            xy = np.asarray(shapely.segmentize(ring, step_deg).coords)
+            xs.append(xy[:, 0])
+            ys.append(xy[:, 1])
+    if not xs:
+        return np.empty(0, dtype=np.uint64)
+    on = np.unique(cell_of(np.concatenate(ys), np.concatenate(xs), res))
+    return grid_disk(on, 1)
+
+
+class _CellPolygons:
+    """Lon/lat polygons of cells (edges densified along great circles); `shifted` is the polygon
+    moved by 360 deg for cells that cross the antimeridian (else empty); `polar` marks cells
+    holding a pole."""
+
+    def __init__(self, polys: np.ndarray, shifted: np.ndarray, polar: np.ndarray):
+        self.polys, self.shifted, self.polar = polys, shifted, polar
+
+
+_EDGE_SUBDIV = 4
+
+
+def _cell_polygons(cells: np.ndarray) -> _CellPolygons:
+    n = len(cells)
+    polys = np.empty(n, dtype=object)
+    shifted = np.full(n, Polygon(), dtype=object)
+    polar = np.zeros(n, dtype=bool)
+    rings = cell_boundaries(cells)
+    sizes = np.array([len(r) for r in rings], dtype=np.int64)
+    f = (np.arange(_EDGE_SUBDIV) / _EDGE_SUBDIV)[None, None, :, None]
+    for k in np.unique(sizes):  # hexagons, pentagons, cells with distortion vertices: one batch each
+        idx = np.flatnonzero(sizes == k)
+        ring = np.stack([rings[i] for i in idx])  # [m, k, 2] lon, lat
+        a = unit_vectors(ring[..., 1], ring[..., 0])
+        b = np.roll(a, -1, axis=1)
+        # points along each edge's chord, normalised onto the sphere: the great circle
+        v = (a[:, :, None, :] * (1 - f) + b[:, :, None, :] * f).reshape(len(idx), -1, 3)
+        v /= np.linalg.norm(v, axis=-1, keepdims=True)
+        lat = np.degrees(np.arcsin(np.clip(v[..., 2], -1, 1)))
+        lon = np.degrees(np.unwrap(np.arctan2(v[..., 1], v[..., 0]), axis=1))
+        back = lon[:, -1] + (lon[:, 0] - lon[:, -1] + 180.0) % 360.0 - 180.0
+        winds = np.abs(back - lon[:, 0]) > 180.0  # the ring winds once around the Earth's axis
+        lon = lon - 360.0 * np.floor((lon.min(axis=1, keepdims=True) + 180.0) / 360.0)
+        ok = ~winds
+        polys[idx[ok]] = shapely.polygons(np.stack([lon[ok], lat[ok]], axis=-1))
+        crosses = ok & (lon.max(axis=1) > 180.0)
+        shifted[idx[crosses]] = shapely.polygons(np.stack([lon[crosses] - 360.0, lat[crosses]], axis=-1))
+        for j in np.flatnonzero(winds):  # close it along the pole's latitude
+            pole = 90.0 if lat[j].mean() > 0 else -90.0
+            x = np.r_[lon[j], lon[j, -1], lon[j, 0]]
+            y = np.r_[lat[j], pole, pole]
+            polys[idx[j]] = shapely.make_valid(Polygon(np.column_stack([x, y])))
+            polar[idx[j]] = True
+    return _CellPolygons(polys, shifted, polar)
+
+
+def _extended(geom: BaseGeometry) -> BaseGeometry:
+    """`geom` and its copies moved by +-360 deg of longitude, merged: a cell across the
+    antimeridian is covered by it iff it is covered by the parts on both sides."""
+    out = shapely.union_all([geom, shapely.affinity.translate(geom, 360.0), shapely.affinity.translate(geom, -360.0)])
+    shapely.prepare(out)
+    return out

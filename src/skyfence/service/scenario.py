@@ -25,6 +25,10 @@ Schema (every key optional unless marked; relative paths resolve against the sce
                                              # (or in fleet.region, a region spec / [regions] key)
     cell_groups = ["public"]                 # Cedar groups of the anonymous probe terminal used for
                                              # the cell-level decision (cells.parquet, map)
+    cell_membership = "overlap"              # which H3 cells belong to a region: "overlap" (any part
+                                             # of the cell in it: no gap at borders), "centre" (its
+                                             # centre in it) or "within" (the whole cell in it).
+                                             # Terminals: their own position, point in polygon.
 
     [regions]                                # named regions, Region::"<key>" in policies
     crimea = "B89"
@@ -71,6 +75,7 @@ SCHEMA: dict[str, dict[str, tuple[type | tuple[type, ...], bool]]] = {
         "tracks": ((str, list), False),
         "fleet": (dict, False),
         "cell_groups": (list, False),
+        "cell_membership": (str, False),
     },
     "regions": {},
     "policy": {"files": (list, False), "log": (str, False)},
@@ -101,6 +106,7 @@ class Scenario:
     tracks: list[str] = field(default_factory=list)
     fleet: dict | None = None
     cell_groups: list[str] = field(default_factory=lambda: ["public"])
+    cell_membership: str = "overlap"
     regions: dict[str, Any] = field(default_factory=dict)
     policy_files: list[str] = field(default_factory=list)
     policy_log: str | None = None
@@ -161,6 +167,12 @@ def parse_scenario(data: dict, *, base_dir: Path, source: str = "<scenario>", na
     if t["step_s"] <= 0:
         raise ScenarioError(f"{source}: time.step_s must be > 0, got {t['step_s']}")
     res = g.get("h3_resolution", 5)
+    from skyfence.geo.regions import CELL_MEMBERSHIP
+
+    membership = g.get("cell_membership", "overlap")
+    if membership not in CELL_MEMBERSHIP:
+        raise ScenarioError(f"{source}: ground.cell_membership must be one of "
+                            f"{', '.join(map(repr, CELL_MEMBERSHIP))}, got {membership!r}")
     if not 0 <= res <= 15:
         raise ScenarioError(f"{source}: ground.h3_resolution must be 0..15, got {res}")
     if "min_elevation_deg" in c and not 0 <= c["min_elevation_deg"] < 90:
@@ -205,6 +217,7 @@ def parse_scenario(data: dict, *, base_dir: Path, source: str = "<scenario>", na
         tracks=as_list(g.get("tracks")),
         fleet=fleet,
         cell_groups=list(g.get("cell_groups", ["public"])),
+        cell_membership=membership,
         regions=dict(data.get("regions", {})),
         policy_files=list(pol.get("files", [])),
         policy_log=(pol["log"] if pol["log"].startswith(("http://", "https://")) else str(base_dir / pol["log"]))

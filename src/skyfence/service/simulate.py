@@ -13,9 +13,14 @@ Conventions
 * **Cell decisions** use an anonymous probe principal ``Terminal::"~cell-probe"`` in the scenario's
   ``ground.cell_groups`` (default ``["public"]``), speed 0, at the step's time, with the cell as
   resource in every ``[regions]`` region that contains it.
+* **Cell membership** of regions follows ``ground.cell_membership`` (``"overlap"``, the default:
+  any part of the cell in the region, so a geofence leaves no gap at its border; ``"centre"``;
+  ``"within"``), for the ground's cells and for the regions' cells alike.
 * **Terminal decisions** use the terminal's id and groups; its resource is the H3 cell (at the
-  scenario's resolution) that contains the terminal's own position at that step, and that cell's
-  regions. Visibility is computed at the terminal's own coordinates, not its cell's centre.
+  scenario's resolution) that contains the terminal's own position at that step, whose parents are
+  the regions holding that position itself (exact point in polygon, great-circle distance for
+  circles: :meth:`~skyfence.policy.regionset.RegionSet.point_region_labels`), at every step for
+  mobile terminals. Visibility is computed at the terminal's own coordinates, not its cell's centre.
 * ``speed_kmh`` in the Cedar context is the mobile terminal's ground speed (0 for fixed ones).
 """
 
@@ -48,6 +53,8 @@ class Ground:
     t_utc: np.ndarray
     step_s: float
     min_elevation_deg: float
+    cell_membership: str = "overlap"  # which cells belong to a region (geo.regions.CELL_MEMBERSHIP)
+    terminal_membership: str = "point-in-polygon"  # how a terminal's regions are decided
     elements_source: str = ""  # filled in by compute_visibility
     n_sat: int = 0
 
@@ -94,20 +101,22 @@ def build_ground(sc: Scenario) -> Ground:
     from skyfence.ground.tracks import read_tracks
     from skyfence.links import default_min_elevation_deg
     from skyfence.orbits.frames import time_grid
-    from skyfence.policy.regionset import RegionSet
+    from skyfence.policy.regionset import TERMINAL_MEMBERSHIP, RegionSet
 
     t = time_grid(sc.start, sc.duration_s, sc.step_s)
     try:
-        regions = RegionSet.from_specs(sc.regions, sc.h3_resolution, base_dir=sc.base_dir)
+        regions = RegionSet.from_specs(sc.regions, sc.h3_resolution, base_dir=sc.base_dir,
+                                       cell_membership=sc.cell_membership)
     except RegionError as exc:
         raise ScenarioError(f"{sc.source}: [regions]: {exc}") from None
     try:
         geom = resolve_region(_region_spec(sc.region, sc.regions), base_dir=sc.base_dir)
     except RegionError as exc:
         raise ScenarioError(f"{sc.source}: ground.region: {exc}") from None
-    cells = region_cells(geom, sc.h3_resolution)
+    cells = region_cells(geom, sc.h3_resolution, sc.cell_membership)
     if len(cells) == 0:
-        raise ScenarioError(f"{sc.source}: ground.region has no H3 cell centre at resolution {sc.h3_resolution}")
+        raise ScenarioError(f"{sc.source}: ground.region has no H3 cell ({sc.cell_membership}) at resolution "
+                            f"{sc.h3_resolution}")
     lat, lon = cell_centres(cells)
     parts = []
     for f in sc.terminals:
@@ -132,7 +141,7 @@ def build_ground(sc: Scenario) -> Ground:
     el = sc.elements if isinstance(sc.elements, str) else sc.elements[0]
     mask = sc.min_elevation_deg if sc.min_elevation_deg is not None else default_min_elevation_deg(el)
     return Ground(regions, geom, cells, lat, lon, cell_areas_km2(cells), terms, t, sc.step_s,
-                  float(mask))  # fmt: skip
+                  float(mask), sc.cell_membership, TERMINAL_MEMBERSHIP)  # fmt: skip
 
 
 def compute_visibility(
@@ -225,7 +234,8 @@ def load_policy_segments(
             if p is None:
                 segs.append((None, ground.regions, idx))
                 continue
-            regions = RegionSet.from_specs({**sc.regions, **p.regions}, ground.regions.resolution, base_dir=sc.base_dir)
+            regions = RegionSet.from_specs({**sc.regions, **p.regions}, ground.regions.resolution, base_dir=sc.base_dir,
+                                           cell_membership=ground.regions.cell_membership)
             policy = ServicePolicy.from_text(p.cedar, source=f"{log}#entry-{p.index}")
             segs.append((policy, regions, idx))
         return segs
@@ -233,6 +243,37 @@ def load_policy_segments(
         return [(None, ground.regions, steps)]
     paths = [str((base_dir or sc.base_dir) / f) if not Path(f).is_absolute() else f for f in files]
     return [(load_policies(paths), ground.regions, steps)]
+
+
+def _terminal_labels(rs, vis: Visibility, lat: np.ndarray, lon: np.ndarray) -> tuple[np.ndarray, tuple]:
+    """(codes int32 [n_term, n_time], label sets): the regions holding each terminal's own position
+    at each step (RegionSet.point_region_labels), fixed terminals tested once; () where absent."""
+    n_term, n_t = vis.present.shape
+    codes = np.zeros((n_term, n_t), np.int32)
+    index: dict[tuple[str, ...], int] = {(): 0}
+    if n_term == 0:
+        return codes, tuple(index)
+    fixed = vis.present.all(axis=1) & (lat == lat[:, :1]).all(axis=1) & (lon == lon[:, :1]).all(axis=1)
+    moving = vis.present & ~fixed[:, None]
+    for rows, la, lo in ((fixed, lat[fixed, 0], lon[fixed, 0]), (moving, lat[moving], lon[moving])):
+        if not rows.any():
+            continue
+        ls = rs.point_region_labels(la, lo)
+        remap = np.array([index.setdefault(t, len(index)) for t in ls.sets], dtype=np.int32)
+        codes[rows] = remap[ls.codes][:, None] if rows.ndim == 1 else remap[ls.codes]
+    return codes, tuple(index)
+
+
+def _terminal_resource_classes(ev, cells: np.ndarray, codes: np.ndarray, sets: tuple) -> np.ndarray:
+    """Resource class of every (terminal, step): its H3 cell (the Cedar entity) with the regions of
+    the terminal's own position as the cell's parents; one class lookup per distinct pair."""
+    from skyfence.policy.evaluate import LabelSets
+
+    cell_u, cell_inv = np.unique(cells, return_inverse=True)
+    key = cell_inv.reshape(cells.shape).astype(np.int64) * len(sets) + codes
+    key_u, key_inv = np.unique(key, return_inverse=True)
+    rc = ev.resource_classes(cell_u[key_u // len(sets)], LabelSets(sets=sets, codes=(key_u % len(sets)).astype(np.int32)))
+    return rc[key_inv].reshape(cells.shape)
 
 
 def decide(sc: Scenario, ground: Ground, vis: Visibility, policy_files: list[str] | None = None,
@@ -252,8 +293,8 @@ def decide(sc: Scenario, ground: Ground, vis: Visibility, policy_files: list[str
     warnings: list[str] = []
     terms = ground.terminals
     speeds = terms.speeds_kmh(n_t) if n_term and terms.mobile else None
-    uniq, inv = np.unique(vis.terminal_cells, return_inverse=True)
-    inv = inv.reshape(vis.terminal_cells.shape)
+    t_lat, t_lon = terms.positions(n_t)
+    t_labels: dict[int, tuple] = {}  # per region set: the regions of every (terminal, step)
     if segments is None:
         segments = load_policy_segments(sc, ground, policy_files, base_dir=base_dir, policy_log=policy_log)
     for policy, rs, idx in segments:
@@ -267,13 +308,15 @@ def decide(sc: Scenario, ground: Ground, vis: Visibility, policy_files: list[str
         probe_c = np.repeat(probe, n_cell)
         if n_term:
             t_pc = ev.principal_classes([str(i) for i in terms.ids], LabelSets.from_lists(list(terms.groups)))
-            u_rc = ev.resource_classes(uniq, rs.cell_region_labels(uniq))
+            if id(rs) not in t_labels:
+                t_labels[id(rs)] = _terminal_labels(rs, vis, t_lat, t_lon)
+            t_rc = _terminal_resource_classes(ev, vis.terminal_cells, *t_labels[id(rs)])
         for k in idx:
             tk = ground.t_utc[k]
             c_allow[:, k] = ev.decide_classes(probe_c, cell_rc, tk, 0)
             if n_term:
                 sp = 0 if speeds is None else np.nan_to_num(speeds[:, k])
-                t_allow[:, k] = ev.decide_classes(t_pc, u_rc[inv[:, k]], tk, sp)
+                t_allow[:, k] = ev.decide_classes(t_pc, t_rc[:, k], tk, sp)
     c_states = service_states(vis.cell_counts, c_allow)
     t_states = service_states(vis.terminal_counts, t_allow, present=vis.present)
     return Decisions(c_allow, t_allow, c_states, t_states, tuple(sources or ([log] if log else [])), tuple(warnings))
