@@ -62,3 +62,52 @@ def test_states_over_time_and_series(tmp_path):
     _check_png(out, (300, 150))
     with pytest.raises(ValueError):
         states_over_time(tmp_path / "bad.png", t, {"served": np.ones(5)})
+
+
+def test_map_terminals_by_state_sample_stated_and_track(tmp_path):
+    """Terminals coloured by state with ever-denied ones marked, the sample size stated in the
+    legend, and a mobile track with its first denied time."""
+    from matplotlib.figure import Figure
+
+    from skyfence.viz.maps import Track, _draw_terminals, _draw_track
+
+    rng = np.random.default_rng(1)
+    lat, lon = 48 + rng.random(50), 30 + rng.random(50)
+    states = np.where(lat > 48.5, 2, 1)
+    ever = states == 2
+    ax = Figure().add_subplot()
+    labels = [h.get_label() for h in _draw_terminals(ax, lon, lat, states, ever, 15_000)]
+    assert labels[0] == "terminals (50 of 15,000 shown, random sample), by majority state:"
+    assert f"  denied ({int(ever.sum()):,})" in labels and f"  ever denied ({int(ever.sum()):,})" in labels
+    t = np.datetime64("2026-04-30T00:00", "ns") + np.arange(6) * np.timedelta64(600, "s")
+    track = Track("drone", np.linspace(30, 31, 6), np.full(6, 46.0), np.array([-1, 1, 1, 2, 2, 1]), t)
+    _draw_track(ax, track)
+    notes = [c.get_text() for c in ax.texts]
+    assert notes == ["drone first denied\n2026-04-30 00:30 UTC"]
+    out = cell_map(tmp_path / "m.png", region_cells(resolve_region({"lat": 46, "lon": 30.5, "radius_km": 80}), 5),
+                   states=None, terminals_lat_deg=lat, terminals_lon_deg=lon, terminal_states=states,
+                   terminals_ever_denied=ever, terminals_total=15_000, tracks=[track], figsize_in=(6, 4.5), dpi=80)
+    _check_png(out, (480, 360))
+
+
+def test_run_outputs_positions_utc_and_pictures(tmp_path):
+    """terminals.parquet carries each terminal's first present position; every *_utc column is
+    UTC-aware; map.png and terminals.png are written."""
+    import pandas as pd
+
+    import skyfence
+
+    result = skyfence.run("ukraine-crimea", duration_s=8 * 3600, step_s=1800)  # the drone sails from ~02:00
+    result.write(tmp_path)
+    terms = pd.read_parquet(tmp_path / "terminals.parquet")
+    assert terms[["lat_deg", "lon_deg"]].notna().all().all()
+    drone = terms.set_index("id").loc["sea-drone-1"]
+    lat, lon = result.ground.terminals.positions(len(result.ground.t_utc))
+    k = list(map(str, result.ground.terminals.ids)).index("sea-drone-1")
+    first = np.flatnonzero(np.isfinite(lat[k]))[0]
+    assert (drone.lat_deg, drone.lon_deg) == (lat[k, first], lon[k, first])
+    for frame in (terms, pd.read_parquet(tmp_path / "cells.parquet"), result.timeline):
+        for col in [c for c in frame.columns if c.endswith("_utc")]:
+            assert str(frame[col].dt.tz) == "UTC", col
+    for name in ("map.png", "terminals.png"):
+        assert mpimg.imread(tmp_path / name).shape[2] in (3, 4)

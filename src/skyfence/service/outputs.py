@@ -31,12 +31,19 @@ __all__ = [
     "iso_utc",
     "state_names",
     "cell_population",
+    "first_positions",
+    "majority_states",
     "summarize",
     "cells_frame",
     "terminals_frame",
     "timeline_frame",
     "write_outputs",
 ]
+
+
+#: at most this many fixed terminals (a seeded random sample) and mobile tracks on map.png
+MAX_MAP_TERMINALS = 3000
+MAX_TRACKS = 20
 
 
 def state_names(states: np.ndarray) -> np.ndarray:
@@ -148,11 +155,40 @@ def cells_frame(ground: Ground, vis: Visibility, dec: Decisions) -> pd.DataFrame
     })  # fmt: skip
 
 
+def first_positions(ground: Ground) -> tuple[np.ndarray, np.ndarray]:
+    """Each terminal's first present position (``lat_deg``, ``lon_deg``; NaN if never present)."""
+    lat, lon = ground.terminals.positions(len(ground.t_utc))
+    lat, lon = np.atleast_2d(lat), np.atleast_2d(lon)
+    ok = np.isfinite(lat) & np.isfinite(lon)
+    i = ok.argmax(axis=1)
+    rows = np.arange(len(lat))
+    never = ~ok.any(axis=1)
+    return np.where(never, np.nan, lat[rows, i]), np.where(never, np.nan, lon[rows, i])
+
+
+def _moving(ground: Ground) -> np.ndarray:
+    """bool [n_term]: terminals that move or are absent at some step (drawn as tracks)."""
+    lat, lon = ground.terminals.positions(len(ground.t_utc))
+    present = ground.terminals.present(len(ground.t_utc))
+    return ~(present.all(axis=1) & (lat == lat[:, :1]).all(axis=1) & (lon == lon[:, :1]).all(axis=1))
+
+
+def majority_states(states: np.ndarray) -> np.ndarray:
+    """Per row, the most frequent of served / denied / uncovered over the steps where present
+    (ties: denied, then served, then uncovered); ABSENT for rows never present."""
+    counts = np.stack([(states == c).sum(axis=1) for c in (DENIED, SERVED, UNCOVERED)], axis=1)
+    best = np.array([DENIED, SERVED, UNCOVERED], np.int8)[counts.argmax(axis=1)]
+    return np.where(counts.sum(axis=1) > 0, best, ABSENT).astype(np.int8)
+
+
 def terminals_frame(ground: Ground, dec: Decisions) -> pd.DataFrame:
-    """One row per terminal: id, groups and service statistics over the run (``terminals.parquet``)."""
+    """One row per terminal: id, groups, position (``lat_deg``, ``lon_deg``: the first present one
+    for mobile terminals) and service statistics over the run (``terminals.parquet``)."""
     terms = ground.terminals
     st = state_stats(dec.terminal_states, ground.step_s).to_columns(ground.t_utc)
-    return _frame({"id": [str(i) for i in terms.ids], "group": [";".join(g) for g in terms.groups], **st})
+    lat, lon = first_positions(ground) if len(terms) else (np.zeros(0), np.zeros(0))
+    return _frame({"id": [str(i) for i in terms.ids], "group": [";".join(g) for g in terms.groups],
+                   "lat_deg": lat, "lon_deg": lon, **st})  # fmt: skip
 
 
 def timeline_frame(ground: Ground, vis: Visibility, dec: Decisions) -> pd.DataFrame:
@@ -191,27 +227,46 @@ def write_outputs(
     if sc.output.get("timeline"):
         timeline_frame(ground, vis, dec).to_parquet(out_dir / "terminal_states.parquet", index=False)
     terms = ground.terminals
-    cs = dec.cell_states
     if sc.output.get("map", True):
-        from skyfence.viz.maps import cell_map
-
-        majority = np.where((cs == DENIED).mean(axis=1) >= 0.5, DENIED,
-                         np.where((cs == SERVED).mean(axis=1) >= 0.5, SERVED, UNCOVERED))  # fmt: skip
-        fences = {n: ground.regions.geometry(n) for n in ground.regions.names if ground.regions.geometry(n) is not None}
-        t_lat, t_lon = terms.positions(len(ground.t_utc)) if len(terms) else (None, None)
-        if t_lat is not None:  # one point per terminal (a mobile one at its mean position)
-            t_lat, t_lon = np.nanmean(t_lat, axis=1), np.nanmean(t_lon, axis=1)
-        n_show = 3000
-        step = max(1, len(terms) // n_show) if len(terms) else 1
-        cell_map(out_dir / "map.png", ground.cells, states=majority,
-                 title=f"{sc.name}: majority state per H3 cell (res {ground.regions.resolution}), "
-                       f"{iso_utc(ground.t_utc[0])} + {sc.duration_s / 3600:g} h",
-                 geofences=fences,
-                 terminals_lat_deg=None if t_lat is None else t_lat[::step],
-                 terminals_lon_deg=None if t_lon is None else t_lon[::step])  # fmt: skip
+        _write_map(out_dir / "map.png", sc, ground, dec)
     if sc.output.get("plot", True) and len(terms):
         from skyfence.viz.plots import states_over_time
 
+        events = {}
+        for k in np.flatnonzero(_moving(ground))[:MAX_TRACKS]:
+            first = np.flatnonzero(dec.terminal_states[k] == DENIED)
+            if len(first):
+                events[f"{terms.ids[k]} first denied"] = ground.t_utc[first[0]]
         states_over_time(out_dir / "terminals.png", ground.t_utc, state_counts(dec.terminal_states),
-                         title=f"{sc.name}: terminals by service state ({len(terms):,} terminals)")
+                         title=f"{sc.name}: terminals by service state ({len(terms):,} terminals, "
+                               f"{ground.step_s:g} s steps)",
+                         ylabel="terminals (count)", events=events)  # fmt: skip
     return summary
+
+
+def _write_map(path: Path, sc: Scenario, ground: Ground, dec: Decisions) -> None:
+    """``map.png``: cells by majority state, geofences, a random sample of the fixed terminals
+    coloured by majority state (triangles: ever denied), mobile terminals as tracks."""
+    from skyfence.viz.maps import Track, cell_map
+
+    terms = ground.terminals
+    fences = {n: ground.regions.geometry(n) for n in ground.regions.names if ground.regions.geometry(n) is not None}
+    kw: dict = {}
+    if len(terms):
+        ts = dec.terminal_states
+        moving = _moving(ground)
+        fixed = np.flatnonzero(~moving)
+        shown = fixed
+        if len(fixed) > MAX_MAP_TERMINALS:
+            shown = np.sort(np.random.default_rng(0).choice(fixed, MAX_MAP_TERMINALS, replace=False))
+        lat, lon = first_positions(ground)
+        t_lat, t_lon = terms.positions(len(ground.t_utc))
+        kw = {"terminals_lat_deg": lat[shown], "terminals_lon_deg": lon[shown],
+              "terminal_states": majority_states(ts[shown]), "terminals_ever_denied": (ts[shown] == DENIED).any(axis=1),
+              "terminals_total": len(fixed),
+              "tracks": [Track(str(terms.ids[k]), t_lon[k], t_lat[k], ts[k], ground.t_utc)
+                         for k in np.flatnonzero(moving)[:MAX_TRACKS]]}  # fmt: skip
+    cell_map(path, ground.cells, states=majority_states(dec.cell_states),
+             title=f"{sc.name}: majority state per H3 cell (res {ground.regions.resolution}), "
+                   f"{iso_utc(ground.t_utc[0])} + {sc.duration_s / 3600:g} h",
+             geofences=fences, **kw)  # fmt: skip

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -23,6 +24,7 @@ import numpy as np
 
 __all__ = [
     "STATE_COLORS",
+    "Track",
     "cell_polygons",
     "cell_map",
 ]
@@ -34,6 +36,20 @@ STATE_COLORS: dict[int, tuple[str, str]] = {
     0: ("uncovered", "#9e9e9e"),
 }
 _GEOFENCE_COLORS = ["#08306b", "#6a3d9a", "#b15928", "#1f78b4", "#e31a1c", "#33a02c"]
+_ABSENT = -1
+_DENIED = 2
+
+
+@dataclass(frozen=True)
+class Track:
+    """A mobile terminal's path to draw: positions and service state per step (NaN / -1 where
+    absent), and the step times (``datetime64``) for the first-denied annotation."""
+
+    name: str
+    lon_deg: np.ndarray
+    lat_deg: np.ndarray
+    states: np.ndarray
+    t_utc: np.ndarray
 
 
 def cell_polygons(cells: np.ndarray | Sequence) -> tuple[list[np.ndarray], np.ndarray]:
@@ -119,6 +135,9 @@ def cell_map(
     terminals_lat_deg: np.ndarray | None = None,
     terminals_lon_deg: np.ndarray | None = None,
     terminal_states: np.ndarray | None = None,
+    terminals_ever_denied: np.ndarray | None = None,
+    terminals_total: int | None = None,
+    tracks: Sequence[Track] = (),
     extent_deg: tuple[float, float, float, float] | None = None,
     figsize_in: tuple[float, float] = (10.0, 7.5),
     dpi: int = 120,
@@ -130,8 +149,12 @@ def cell_map(
     ``denied_fraction``, colour map ``cmap`` over [vmin, vmax], colour bar titled ``value_label``).
     ``geofences``: name -> shapely lon/lat geometry, outlined and named in the legend.
     ``terminals_*``: optional points (one state per terminal in ``terminal_states`` to colour them
-    like the cells; black otherwise). ``extent_deg``: (lon_min, lon_max, lat_min, lat_max), default
-    the cells' bounds plus a margin. Output size is ``figsize_in * dpi`` pixels.
+    like the cells; black otherwise); those flagged in ``terminals_ever_denied`` are drawn as
+    triangles. ``terminals_total``: how many terminals the points were sampled from (the legend
+    then says "N of M shown, random sample"). ``tracks``: mobile terminals drawn as lines coloured
+    by their state at each step, the first denied step marked and labelled with its UTC time.
+    ``extent_deg``: (lon_min, lon_max, lat_min, lat_max), default the cells' bounds plus a margin.
+    Output size is ``figsize_in * dpi`` pixels.
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.collections import LineCollection, PolyCollection
@@ -151,6 +174,10 @@ def cell_map(
     t_lon = None if terminals_lon_deg is None else np.asarray(terminals_lon_deg, float).ravel()
     if t_lon is not None and wrap:
         t_lon = np.where(t_lon < 0, t_lon + 360.0, t_lon)
+    tracks = [Track(k.name, np.where(np.asarray(k.lon_deg, float) < 0, np.asarray(k.lon_deg, float) + 360.0,
+                                     np.asarray(k.lon_deg, float)) if wrap else np.asarray(k.lon_deg, float),
+                    np.asarray(k.lat_deg, float), np.asarray(k.states, int), np.asarray(k.t_utc))
+              for k in tracks]  # fmt: skip
 
     if extent_deg is None:
         xs, ys = [], []
@@ -161,6 +188,10 @@ def cell_map(
         if t_lat is not None and np.isfinite(t_lat).any():
             xs += [np.nanmin(t_lon), np.nanmax(t_lon)]
             ys += [np.nanmin(t_lat), np.nanmax(t_lat)]
+        for k in tracks:
+            if np.isfinite(k.lat_deg).any():
+                xs += [np.nanmin(k.lon_deg), np.nanmax(k.lon_deg)]
+                ys += [np.nanmin(k.lat_deg), np.nanmax(k.lat_deg)]
         for g in (geofences or {}).values():
             if g is not None and not g.is_empty and not polys:
                 b = g.bounds
@@ -210,20 +241,9 @@ def cell_map(
         handles.append(Line2D([], [], color=col, lw=1.6, ls="--", label=f"geofence: {name}"))
 
     if t_lat is not None:
-        if terminal_states is not None:
-            ts = np.asarray(terminal_states, int).ravel()
-            for code, (label, col) in STATE_COLORS.items():
-                hit = ts == code
-                if hit.any():
-                    ax.scatter(t_lon[hit], t_lat[hit], s=6, c=col, edgecolors="black",
-                               linewidths=0.3, zorder=5)
-                    handles.append(Line2D([], [], marker="o", ls="", markersize=4,
-                                          markerfacecolor=col, markeredgecolor="black",
-                                          label=f"terminals {label} ({int(hit.sum()):,})"))
-        else:
-            ax.scatter(t_lon, t_lat, s=4, c="black", zorder=5)
-            handles.append(Line2D([], [], marker="o", ls="", markersize=3, color="black",
-                                  label=f"terminals ({int(np.isfinite(t_lat).sum()):,})"))
+        handles += _draw_terminals(ax, t_lon, t_lat, terminal_states, terminals_ever_denied, terminals_total)
+    for k in tracks:
+        handles += _draw_track(ax, k)
 
     ax.set_xlim(x0, x1)
     ax.set_ylim(y0, y1)
@@ -241,3 +261,64 @@ def cell_map(
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=dpi)
     return out
+
+
+def _draw_terminals(ax, lon, lat, states, ever_denied, total) -> list:
+    """Terminals as points coloured by state (triangles: ever denied); legend entries."""
+    from matplotlib.lines import Line2D
+
+    n = int(np.isfinite(lat).sum())
+    shown = f"{n:,} of {total:,} shown, random sample" if total and total > n else f"{n:,}"
+    handles = [Line2D([], [], ls="", label=f"terminals ({shown}), by majority state:")]
+    if states is None:
+        ax.scatter(lon, lat, s=4, c="black", zorder=5)
+        handles[0].set_label(f"terminals ({shown})")
+        handles[0].set_marker("o")
+        handles[0].set_color("black")
+        return handles
+    st = np.asarray(states, int).ravel()
+    ever = np.zeros(len(st), bool) if ever_denied is None else np.asarray(ever_denied, bool).ravel()
+    for code, (label, col) in STATE_COLORS.items():
+        for flag, marker, size in ((False, "o", 9), (True, "^", 22)):
+            hit = (st == code) & (ever == flag)
+            if hit.any():
+                ax.scatter(lon[hit], lat[hit], s=size, c=col, marker=marker, edgecolors="black",
+                           linewidths=0.35, zorder=5 + flag)
+        hit = st == code
+        if hit.any():
+            handles.append(Line2D([], [], marker="o", ls="", markersize=5, markerfacecolor=col,
+                                  markeredgecolor="black", label=f"  {label} ({int(hit.sum()):,})"))
+    if ever.any():
+        handles.append(Line2D([], [], marker="^", ls="", markersize=6, markerfacecolor="white",
+                              markeredgecolor="black", label=f"  ever denied ({int(ever.sum()):,})"))
+    return handles
+
+
+def _draw_track(ax, track: Track) -> list:
+    """A mobile terminal's path, each segment coloured by the state at its start; the first denied
+    step marked and labelled with its UTC time."""
+    from matplotlib.collections import LineCollection
+    from matplotlib.lines import Line2D
+
+    xy = np.column_stack([track.lon_deg, track.lat_deg])
+    ok = np.isfinite(xy).all(axis=1) & (track.states != _ABSENT)
+    seg_ok = ok[:-1] & ok[1:]
+    segs = np.stack([xy[:-1], xy[1:]], axis=1)[seg_ok]
+    cols = [STATE_COLORS.get(int(s), ("", "#000000"))[1] for s in track.states[:-1][seg_ok]]
+    ax.add_collection(LineCollection(segs, colors=cols, linewidths=3.0, zorder=6))
+    ax.add_collection(LineCollection(segs, colors="white", linewidths=5.5, zorder=5.9))  # casing
+    if ok.any():
+        j = int(np.flatnonzero(ok)[0])
+        ax.plot(xy[j, 0], xy[j, 1], marker="o", ms=6, mfc="white", mec="black", zorder=7)
+    handles = [Line2D([], [], color="#555555", lw=3, marker="o", mfc="white", mec="black", ms=5,
+                      label=f"track {track.name} (o start), by state")]
+    first = np.flatnonzero((track.states == _DENIED) & ok)
+    if len(first):
+        i = int(first[0])
+        when = np.datetime_as_string(np.asarray(track.t_utc)[i].astype("datetime64[s]"), unit="m")
+        ax.plot(xy[i, 0], xy[i, 1], marker="*", ms=14, mfc=STATE_COLORS[_DENIED][1], mec="black", zorder=7)
+        ax.annotate(f"{track.name} first denied\n{when.replace('T', ' ')} UTC", xy=(xy[i, 0], xy[i, 1]),
+                    xytext=(18, -28), textcoords="offset points", fontsize=8, zorder=8,
+                    bbox={"boxstyle": "round", "fc": "white", "ec": "#333333", "alpha": 0.9},
+                    arrowprops={"arrowstyle": "->", "color": "#333333"})
+    return handles

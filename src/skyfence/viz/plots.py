@@ -40,6 +40,7 @@ def states_over_time(
     ylabel: str = "terminals",
     stacked: bool = True,
     share: bool = False,
+    events: Mapping[str, np.datetime64] | None = None,
     figsize_in: tuple[float, float] = (10.0, 4.5),
     dpi: int = 120,
 ) -> Path:
@@ -49,7 +50,8 @@ def states_over_time(
     keys ``served``, ``denied``, ``uncovered``, ``absent`` drawn in that order and colours; an
     all-zero ``absent`` is left out; other keys are drawn too in default colours).
     ``stacked``: stacked areas (default) or lines. ``share``: divide by the total per step and plot
-    percentages.
+    percentages. ``events``: label -> UTC instant, drawn as labelled vertical dashed lines (e.g.
+    "drone first denied").
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -85,6 +87,12 @@ def states_over_time(
         ax.set_ylim(0, 100)
     ax.margins(x=0)
     ax.grid(True, alpha=0.3)
+    for i, (label, when) in enumerate((events or {}).items()):
+        x = np.datetime64(when, "ms").astype(object)
+        ax.axvline(x, color="black", ls="--", lw=1.2, zorder=5)
+        ax.annotate(label, xy=(x, 1.0), xycoords=("data", "axes fraction"), xytext=(4, -14 - 14 * i),
+                    textcoords="offset points", fontsize=8,
+                    bbox={"boxstyle": "round", "fc": "white", "ec": "#333333", "alpha": 0.9})
     if title:
         ax.set_title(title)
     if labels:
