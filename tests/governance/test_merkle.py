@@ -106,11 +106,24 @@ def test_empty_tree_root():
 
 
 def test_consistency_from_empty_tree_rejected():
+    """Proofs from the empty tree (0 -> 0 and 0 -> n, empty proof included) are rejected, as
+    transparency-dev/merkle ``proof/verify.go`` ``RootFromConsistencyProof`` does at commit
+    417fb0c (``case size1 == 0: "consistency proof from empty tree is meaningless"``, checked
+    before ``size1 == size2``; since its commit 8c666a7, PR #236) and as every ``size1 = 0``
+    probe of its vectors expects (all ``wantErr: true``, 0 -> 0 with an empty proof and equal
+    roots among them)."""
+    zero = [json.loads(p.read_text()) for p in CONSISTENCY]
+    zero = [d for d in zero if d["size1"] == 0]
+    assert len(zero) >= 7 and all(d["wantErr"] for d in zero)
+    assert any(d["size2"] == 0 and not d["proof"] and d["root1"] == d["root2"] for d in zero)
     log = MerkleLog()
     log.append(b"a")
     with pytest.raises(ProofError, match="0 < size1"):
         log.consistency_proof(0, 1)
+    with pytest.raises(ProofError, match="meaningless"):
+        verify_consistency(0, 1, [], EMPTY_ROOT, log.root())
     assert not consistency_ok(0, 0, [], EMPTY_ROOT, EMPTY_ROOT)
+    assert not consistency_ok(0, 1, [], EMPTY_ROOT, log.root())
     assert issubclass(ProofError, GovernanceError)
 
 

@@ -1,7 +1,8 @@
 """FastAPI application of the governance plane: `create_app(db_url, log_key=...)`.
 
 Routers per resource (terminals, groups and owners, proposals and approvals, policies, log,
-service, principals); OpenAPI at ``/docs`` and ``/openapi.json``. Refusals: 401 (who are you),
+service, principals, the log's C2SP tlog-tiles layout); OpenAPI at ``/docs`` and
+``/openapi.json``. Refusals: 401 (who are you),
 403 (not allowed: roles.cedar, or a governance rule such as self-approval), 404, 409 (conflict),
 422 (payload; names the field).
 """
@@ -69,6 +70,7 @@ def create_app(db_url: str, log_key=None, *, origin: str | None = None,
         proposals,
         service,
         terminals,
+        tiles,
     )
 
     db = db or init_db(db_url)
@@ -133,6 +135,6 @@ def create_app(db_url: str, log_key=None, *, origin: str | None = None,
     def health() -> dict:
         return {"status": "ok"}
 
-    for r in (terminals, groups, proposals, policies, log, service, principals):
+    for r in (terminals, groups, proposals, policies, log, service, principals, tiles):
         app.include_router(r.router)
     return app

@@ -15,8 +15,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from skyfence.errors import EntryError, VerificationError
-from skyfence.governance.client import export_url, fetch_export
+from skyfence.errors import EntryError, NotFoundError, VerificationError
+from skyfence.governance.client import export_url, fetch_export, fetch_tiled_export, tiles_prefix
 from skyfence.governance.export import export_sqlite_file, is_sqlite_file
 from skyfence.governance.log.export import export_entries, load_export
 from skyfence.governance.log.verify import VerificationReport, verify_export
@@ -33,10 +33,17 @@ def is_url(source: str) -> bool:
 
 def load_log(source: str | Path) -> dict[str, Any]:
     """The export of a log given as a server URL, a SQLite governance database or an export file
-    (JSON or JSON lines)."""
+    (JSON or JSON lines). A URL is read as JSON from ``<url>/log/export``; a URL ending in
+    ``/checkpoint``, or a server that serves no ``/log/export``, is read through its C2SP
+    tlog-tiles layout (`skyfence.governance.client.fetch_tiled_export`)."""
     source = str(source)
     if is_url(source):
-        return fetch_export(source)
+        if source.rstrip("/").endswith("/checkpoint"):
+            return fetch_tiled_export(source)
+        try:
+            return fetch_export(source)
+        except NotFoundError:
+            return fetch_tiled_export(source)
     if is_sqlite_file(source):
         return export_sqlite_file(source)
     return load_export(Path(source))
@@ -119,12 +126,18 @@ def verify_command(path_or_url: str, older: list[str] | None = None, *,
 
     con = console or Console()
     doc = load_log(path_or_url)
-    source = export_url(path_or_url) if is_url(path_or_url) else path_or_url
+    source = path_or_url
+    if is_url(path_or_url):
+        source = (f"{tiles_prefix(path_or_url)} (tlog-tiles)" if doc.get("source") == "tlog-tiles"
+                  else export_url(path_or_url))
     olds = [_older_note(o) for o in (older or [])]
     hooks = {"check_entry": EntryChecker(), "check_export": check_tables} if semantic else {}
     rep = verify_export(doc, older_checkpoints=olds, verifier_key=verifier_key, **hooks)
     if not semantic:
         rep.notes.append("governance checks not requested: Merkle tree and checkpoints only")
+    if doc.get("source") == "tlog-tiles":
+        rep.notes.append("read through tlog-tiles: the latest checkpoint and the entries only "
+                         "(not the log's older checkpoints, not its database tables)")
 
     table = Table(title=f"Log verification: {escape(source)}", show_header=False)
     table.add_column("check", no_wrap=True)

@@ -1,5 +1,6 @@
 """HTTP client of a governance server: signed requests (the CLI's ``propose``, ``approve``,
-``terminals import``) and fetching the log's export (``skyfence verify URL``, ``[policy] log = URL``).
+``terminals import``) and fetching the log's export (``skyfence verify URL``, ``[policy] log = URL``)
+as JSON (``/log/export``) or read from its C2SP tlog-tiles layout (``/checkpoint``, ``/tile/...``).
 
 A signed request carries ``X-Skyfence-Principal``, ``X-Skyfence-Timestamp`` (unix seconds with
 microseconds) and ``X-Skyfence-Signature``: the hex Ed25519 signature of `request_message`,
@@ -9,15 +10,26 @@ microseconds) and ``X-Skyfence-Signature``: the hex Ed25519 signature of `reques
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 from typing import Any
 
 import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from skyfence.errors import GovernanceError, VerificationError
+from skyfence.errors import (
+    CheckpointError,
+    GovernanceError,
+    NotFoundError,
+    ProofError,
+    VerificationError,
+)
+from skyfence.governance.log.checkpoint import parse_checkpoint
+from skyfence.governance.log.export import make_export
+from skyfence.governance.log.tiles import read_tiled_tree
 
-__all__ = ["request_message", "sign_request_headers", "Client", "export_url", "fetch_export"]
+__all__ = ["request_message", "sign_request_headers", "Client", "export_url", "fetch_export",
+           "tiles_prefix", "fetch_tiled_export"]
 
 EXPORT_TIMEOUT_S = 120.0
 REQUEST_TIMEOUT_S = 120.0
@@ -81,11 +93,14 @@ def export_url(url: str) -> str:
 
 
 def fetch_export(url: str) -> dict[str, Any]:
-    """The log export of the server at `url` (``GET <url>/log/export``); `VerificationError`
-    if it cannot be fetched or is not a JSON object."""
+    """The log export of the server at `url` (``GET <url>/log/export``); `NotFoundError` if the
+    server does not serve one (404), `VerificationError` if it cannot be fetched or is not a JSON
+    object."""
     full = export_url(url)
     try:
         r = httpx.get(full, timeout=EXPORT_TIMEOUT_S, follow_redirects=True)
+        if r.status_code == 404:
+            raise NotFoundError(f"{full}: not served")
         r.raise_for_status()
         doc = r.json()
     except httpx.HTTPError as exc:
@@ -94,4 +109,62 @@ def fetch_export(url: str) -> dict[str, Any]:
         raise VerificationError(f"{full}: response is not JSON") from None
     if not isinstance(doc, dict):
         raise VerificationError(f"{full}: export must be a JSON object")
+    return doc
+
+
+def tiles_prefix(url: str) -> str:
+    """The tlog-tiles prefix of a log URL: the URL without a trailing ``/checkpoint`` or ``/``."""
+    url = url.rstrip("/")
+    return url[:-len("/checkpoint")] if url.endswith("/checkpoint") else url
+
+
+def _get_bytes(url: str) -> bytes | None:
+    """Body of a GET (None on 404); `VerificationError` on any other failure."""
+    try:
+        r = httpx.get(url, timeout=EXPORT_TIMEOUT_S, follow_redirects=True,
+                      headers={"Accept-Encoding": "gzip, identity"})
+    except httpx.HTTPError as exc:
+        raise VerificationError(f"{url}: cannot fetch: {exc}") from None
+    if r.status_code == 404:
+        return None
+    if r.status_code != 200:
+        raise VerificationError(f"{url}: HTTP {r.status_code}")
+    return r.content
+
+
+def _entry0_key(entries: list[bytes]) -> str | None:
+    """The log's verifier key named by entry 0 (the governance log's first entry), if any."""
+    try:
+        data = json.loads(entries[0]).get("data") or {}
+    except (IndexError, ValueError, AttributeError):
+        return None
+    key = data.get("verifier_key") if isinstance(data, dict) else None
+    return key if isinstance(key, str) else None
+
+
+def fetch_tiled_export(url: str) -> dict[str, Any]:
+    """The log of `url` read through its C2SP tlog-tiles layout, as an export document.
+
+    Fetches ``<prefix>/checkpoint``, then every hash tile and entry bundle of that tree size, and
+    checks them (`skyfence.governance.log.tiles.read_tiled_tree`: tiles against entries and
+    against each other, the rebuilt root against the checkpoint's). The export holds the entries
+    and that checkpoint (its signature is checked by the verifier); its "verifier_key" is the one
+    entry 0 names (the governance log's first entry), absent otherwise. `VerificationError` on
+    any failure, naming the tile."""
+    prefix = tiles_prefix(url)
+    note = _get_bytes(prefix + "/checkpoint")
+    if note is None:
+        raise VerificationError(f"{prefix}/checkpoint: not found (no tlog-tiles log here)")
+    try:
+        text = note.decode("utf-8")
+        cp = parse_checkpoint(text)
+        entries = read_tiled_tree(cp.size, cp.root_hash, lambda p: _get_bytes(f"{prefix}/{p}"))
+    except UnicodeDecodeError:
+        raise VerificationError(f"{prefix}/checkpoint: not UTF-8") from None
+    except (CheckpointError, ProofError) as exc:
+        raise VerificationError(f"{prefix}: tlog-tiles: {exc}") from None
+    doc = make_export(cp.origin, _entry0_key(entries) or "", entries, [text],
+                      extra={"source": "tlog-tiles"})
+    if not doc["verifier_key"]:
+        del doc["verifier_key"]
     return doc

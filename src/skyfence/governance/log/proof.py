@@ -6,10 +6,16 @@ Every function is pure (bytes in, bytes or None out), states its preconditions, 
 * `root_from_inclusion_proof` / `verify_inclusion`: RFC 9162 section 2.1.3.2. Preconditions:
   ``0 <= index < tree_size``; the leaf hash, root and every proof element are 32 bytes; the proof
   has exactly the length the tree shape requires.
-* `verify_consistency`: RFC 9162 section 2.1.4.2. Preconditions: ``0 <= size1 <= size2``;
-  ``size1 > 0`` (a consistency proof from the empty tree proves nothing and is rejected, as
-  RFC 9162 defines proofs only for ``0 < size1 <= size2``); for ``size1 == size2`` the proof is
-  empty and only ``root1 == root2`` is checked.
+* `verify_consistency`: RFC 9162 section 2.1.4.2. Preconditions: ``0 < size1 <= size2``; for
+  ``size1 == size2`` the proof is empty and only ``root1 == root2`` is checked.
+
+  A proof from the empty tree (``size1 == 0``, also 0 -> 0) is rejected, as transparency-dev/merkle
+  ``proof/verify.go`` does (``RootFromConsistencyProof``: "consistency proof from empty tree is
+  meaningless", since its commit 8c666a7, PR #236) and as its test vectors require (every probe
+  with ``size1 = 0`` in ``testdata/consistency`` has ``wantErr: true``). The empty tree is
+  consistent with every tree, so there is nothing to prove: a protocol step from size 0 (the old
+  size 0 of a C2SP tlog-witness ``add-checkpoint``, whose proof must be empty) accepts it without
+  a proof check.
 
 `inclusion_ok` / `consistency_ok` are the boolean forms.
 """
@@ -79,15 +85,16 @@ def verify_consistency(size1: int, size2: int, proof: Sequence[bytes], root1: by
     """Verify an RFC 9162 consistency proof (section 2.1.4.2). Returns None; `ProofError` on
     failure.
 
-    Before the RFC algorithm: size1 > size2 fails; size1 == 0 fails (our convention, see the
-    module docstring); size1 == size2 requires an empty proof and root1 == root2."""
+    Before the RFC algorithm: size1 > size2 fails; size1 == 0 fails (as in transparency-dev/merkle
+    ``proof/verify.go``, see the module docstring); size1 == size2 requires an empty proof and
+    root1 == root2."""
     if size1 < 0 or size2 < 0:
         raise ProofError("negative tree size")
     if size1 > size2:
         raise ProofError(f"size1 ({size1}) > size2 ({size2})")
     if size1 == 0:
-        raise ProofError("consistency proofs from the empty tree (size1 = 0) are not defined "
-                         "(RFC 9162 needs 0 < size1 <= size2)")
+        raise ProofError("consistency proof from the empty tree (size1 = 0) is meaningless "
+                         "(RFC 9162 and transparency-dev/merkle need 0 < size1 <= size2)")
     if size1 == size2:
         if proof:
             raise ProofError("size1 == size2 but the proof is not empty")
