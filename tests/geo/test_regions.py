@@ -259,3 +259,17 @@ def test_region_cells_empty_and_resolution_errors():
     assert len(region_cells(shapely.Polygon(), 5)) == 0
     with pytest.raises(RegionError, match="resolution"):
         region_cells(box(0, 0, 1, 1), 16)
+
+
+def test_buffer_spec_errors_and_antimeridian():
+    with pytest.raises(RegionError, match="buffer_km needs a region"):
+        resolve_region({"buffer_km": 5})
+    with pytest.raises(RegionError, match="removes the whole region"):
+        resolve_region({"lat": 10.0, "lon": 10.0, "radius_km": 20, "buffer_km": -30})
+    with pytest.raises(RegionError, match="buffer_km must be"):
+        resolve_region({"region": "TWN", "buffer_km": "wide"})
+    # a circle grown by 50 km is (nearly) the circle of radius + 50 km, across the antimeridian too
+    grown = resolve_region({"region": {"lat": -17.0, "lon": 179.5, "radius_km": 100}, "buffer_km": 50})
+    ref = circle(-17.0, 179.5, 150.0)
+    assert grown.bounds[0] == pytest.approx(-180.0) and grown.bounds[2] == pytest.approx(180.0)
+    assert abs(geodesic_area_km2(grown) / geodesic_area_km2(ref) - 1) < 2e-3

@@ -37,6 +37,7 @@ __all__ = ["buffer_km"]
 _DENSIFY_DEG = 0.02
 _PIECE_KM = 200.0
 _QUAD_SEGS = 32
+_GRID_DEG = 1e-9
 
 
 def _aeqd_forward(lat0: float, lon0: float, lat_deg: np.ndarray, lon_deg: np.ndarray, r_km: float):
@@ -127,11 +128,14 @@ def buffer_km(geom: BaseGeometry, d_km: float) -> BaseGeometry:
     parts: list[Polygon] = []
     for piece in _border_pieces(geom):
         parts.extend(_piece_buffer(piece, abs(d)))
-    # each buffer piece is near one place: put it back in [-180, 180] before the union
-    border = normalize(shapely.union_all([shapely.make_valid(p) for p in parts]), what="buffer") if parts else None
-    if border is None:
+    if not parts:
         return geom
-    out = shapely.union(geom, border) if d > 0 else shapely.difference(geom, border)
+    # each buffer piece is near one place: cut it at the antimeridian into [-180, 180], then unite
+    cut = [q for p in parts for q in polygons_of(normalize(p, what="buffer"))]
+    border = shapely.union_all(cut, grid_size=_GRID_DEG)
+    # overlay on a 1e-9 deg grid (0.1 mm): robust where the parts meet at the antimeridian
+    op = shapely.union if d > 0 else shapely.difference
+    out = op(geom, border, grid_size=_GRID_DEG)
     out = as_polygonal(polygons_of(out))
     if out.is_empty:
         raise RegionError(f"buffer_km = {d:g} removes the whole region")
