@@ -126,12 +126,66 @@ def bench_visibility(n_steps: int = 60, dense_steps: int | None = None, mask_deg
             "speedup_pairs": t_dense / t_pairs, "speedup_count": t_dense / t_count}
 
 
+def bench_membership(n_terminals: int = 1_000_000, seed: int = 0) -> dict:
+    """Exact membership of fixed terminals: ``RegionSet.point_region_labels`` (point in polygon,
+    prepared geometries) for ``n_terminals`` points uniform in lon [-25, 45], lat [34, 72] against
+    every Natural Earth 4.0 50m country whose CONTINENT is Europe (one region each). Prints
+    terminals per second; cross-checks 20,000 points with shapely's STRtree.
+
+    Recorded on the 2-core shared dev machine (2026-11-27), full ``ukraine-crimea`` example
+    (``benchmarks/run_example.py``), before exact membership (centre rule, cells by centre) and
+    after (overlap cells, terminals by point in polygon): wall 412 s / CPU 124 s before, see the
+    report for after (the machine was shared: CPU seconds are the comparable figure).
+    """
+    import json
+    from importlib import resources
+
+    import shapely
+    from shapely.geometry import shape
+
+    from skyfence.policy.regionset import RegionSet
+
+    text = resources.files("skyfence.data.geo").joinpath("ne4_50m_admin_0_countries.geojson").read_text()
+    feats = [f for f in json.loads(text)["features"] if f["properties"].get("CONTINENT") == "Europe"]
+    rs = RegionSet(resolution=0)  # the cells are not timed: the coarsest grid keeps setup short
+    for f in feats:
+        rs.add(f["properties"]["ADM0_A3"], shape(f["geometry"]))
+    rng = np.random.default_rng(seed)
+    lat = rng.uniform(34.0, 72.0, n_terminals)
+    lon = rng.uniform(-25.0, 45.0, n_terminals)
+    t0, c0 = time.perf_counter(), time.process_time()
+    labels = rs.point_region_labels(lat, lon)
+    dt, cpu = time.perf_counter() - t0, time.process_time() - c0
+    names = labels.tolist()
+    n_in = sum(1 for x in names if x)
+    # cross-check a sample with an STRtree over the same geometries
+    geoms = [rs.geometry(n) for n in rs.names]
+    tree = shapely.STRtree(geoms)
+    k = min(20_000, n_terminals)
+    pts = shapely.points(lon[:k], lat[:k])
+    pi, gi = tree.query(pts, predicate="intersects")
+    ref: list[set] = [set() for _ in range(k)]
+    for a, b in zip(pi.tolist(), gi.tolist(), strict=True):
+        ref[a].add(rs.names[b])
+    assert all(set(names[i]) == ref[i] for i in range(k)), "membership differs from the STRtree"
+    print(f"exact membership: {n_terminals:,} fixed terminals x {len(rs):,} European countries (NE 50m): "
+          f"{dt:.2f} s wall, {cpu:.2f} s CPU = {n_terminals / dt:,.0f} terminals per second "
+          f"({n_terminals / cpu:,.0f} per CPU second; {n_in:,} inside a country)")
+    return {"terminals": n_terminals, "regions": len(rs), "seconds": dt, "cpu_seconds": cpu,
+            "terminals_per_s": n_terminals / dt}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--steps", type=int, default=60)
     ap.add_argument("--dense-steps", type=int, default=None,
                     help="time the dense reference on the first N steps only, scale to all")
+    ap.add_argument("--membership", type=int, default=None, metavar="N",
+                    help="time exact membership of N fixed terminals against Europe's countries instead")
     args = ap.parse_args()
+    if args.membership:
+        bench_membership(args.membership)
+        return
     bench_visibility(args.steps, args.dense_steps)
 
 
