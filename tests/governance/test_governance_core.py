@@ -116,18 +116,18 @@ def test_proposal_lifecycle_and_rejections(plane):
     with pytest.raises(RefusedError, match="already approved"):
         policies.submit_approval(L, "bob", f["id"], plane.sign("bob", f))
     with L.db.read_session() as s:
-        assert policies.policy_at(s, "2100-01-01T00:00:00Z") is None
+        assert policies.policy_at(L, s, "2100-01-01T00:00:00Z") is None
     r2 = policies.submit_approval(L, "carol", f["id"], plane.sign("carol", f))
     assert r2["enacted_index"] == r2["log_index"] + 1
     with L.db.read_session() as s:
-        pol = policies.policy_at(s, "2100-01-01T00:00:00Z")
+        pol = policies.policy_at(L, s, "2100-01-01T00:00:00Z")
         assert pol["proposal_id"] == f["id"] and pol["enacted_index"] == r2["enacted_index"]
         enact = L.entries(s, r2["enacted_index"], r2["enacted_index"] + 1)[0]
         assert [a["approver"] for a in enact["data"]["approvals"]] == ["bob", "carol"]
         # not in force before the entry that records the quorum
-        assert policies.policy_at(s, enact["t_utc"]) is not None
+        assert policies.policy_at(L, s, enact["t_utc"]) is not None
         before = iso_utc(parse_utc(enact["t_utc"]) - dt.timedelta(microseconds=1))
-        assert policies.policy_at(s, before) is None
+        assert policies.policy_at(L, s, before) is None
     verify_log(export_ledger(L))
 
 
@@ -169,8 +169,8 @@ def test_effective_time_expiry_supersede_and_emergency(gov_url):
     out = policies.submit_approval(L, "dave", b["id"], p.sign("dave", b))
     assert out["status"] == "enacted"
     with L.db.read_session() as s:
-        assert policies.policy_at(s, T0 + dt.timedelta(minutes=79)) is None
-        assert policies.policy_at(s, T0 + dt.timedelta(minutes=80))["proposal_id"] == b["id"]
+        assert policies.policy_at(L, s, T0 + dt.timedelta(minutes=79)) is None
+        assert policies.policy_at(L, s, T0 + dt.timedelta(minutes=80))["proposal_id"] == b["id"]
     # emergency: proposer + ONE approver (two distinct signers), marked in the log
     e = p.proposal("carol", emergency=True, created_utc=clock.t, effective_utc=clock.t)
     policies.submit_proposal(L, "carol", e, p.sign("carol", e))
@@ -180,16 +180,16 @@ def test_effective_time_expiry_supersede_and_emergency(gov_url):
     with L.db.read_session() as s:
         enact = L.entries(s, out["enacted_index"], out["enacted_index"] + 1)[0]
         assert enact["data"]["emergency"] is True
-        pol = policies.policy_at(s, clock.t)
+        pol = policies.policy_at(L, s, clock.t)
         assert pol["proposal_id"] == e["id"] and pol["emergency"]
-        assert policies.policy_at(s, T0 + dt.timedelta(minutes=85))["proposal_id"] == b["id"]
+        assert policies.policy_at(L, s, T0 + dt.timedelta(minutes=85))["proposal_id"] == b["id"]
     # replay from the log (what `skyfence run` uses) agrees with the database at every instant
     tl = policy_timeline(export_ledger(L))
     assert [t.emergency for t in tl] == [False, True]
     with L.db.read_session() as s:
         for minutes in (0, 79, 80, 85, 89, 90, 200):
             t = T0 + dt.timedelta(minutes=minutes)
-            a, b = policies.policy_at(s, t), policy_in_force(tl, t)
+            a, b = policies.policy_at(L, s, t), policy_in_force(tl, t)
             assert (a and a["proposal_id"]) == (b and b.proposal_id)
             assert (a and a["cedar"]) == (b and b.cedar)
     if gov_url.startswith("sqlite"):
@@ -276,7 +276,7 @@ def test_quorum_property(gov_url, case, tmp_path_factory):
     with p.db.read_session() as s:
         prop = policies.get_proposal(s, fields["id"])
         assert (prop["status"] == "enacted") == expected
-        pol = policies.policy_at(s, clock.t)
+        pol = policies.policy_at(p.ledger, s, clock.t)
         assert (pol is not None and pol["proposal_id"] == fields["id"]) == expected
         # accepted approvals are exactly the distinct genuine in-time ones, first come
         want = []
@@ -411,6 +411,6 @@ def test_alembic_schema_matches_the_models(gov_url):
     init_db(gov_url).dispose()  # upgrading an up-to-date database is a no-op
     with db.engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
-        assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0001_initial"
+        assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0002_key_unique_nonces"
     db.dispose()
     assert diff == []

@@ -165,6 +165,7 @@ def test_cli_keys_propose_approve_verify(tmp_path, capsys):
 
     keys = tmp_path / "keys"
     db = tmp_path / "gov.db"
+    assert main(["keys", "new", "log", "--out", str(tmp_path)]) == 0  # the log's key, made once
     log_key = tmp_path / "log.key"
     for name in ("erin", "frank", "gina"):
         assert main(["keys", "new", name, "--out", str(keys)]) == 0

@@ -4,12 +4,12 @@ Routers per resource (terminals, groups and owners, proposals and approvals, pol
 service, principals, the log's C2SP tlog-tiles layout); OpenAPI at ``/docs`` and
 ``/openapi.json``. Refusals: 401 (who are you),
 403 (not allowed: roles.cedar, or a governance rule such as self-approval), 404, 409 (conflict),
-422 (payload; names the field).
+422 (payload; names the field), 503 (the database's tables disagree with its log: nothing is
+decided until they agree again, see :mod:`skyfence.governance.state`).
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -28,14 +28,17 @@ from skyfence.errors import (
 from skyfence.governance.db import Database, init_db, normalize_url
 from skyfence.governance.ledger import Ledger
 from skyfence.governance.service import DEFAULT_H3_RESOLUTION
+from skyfence.governance.state import StateMismatchError
 
 __all__ = ["create_app", "resolve_log_key"]
 
 
 def resolve_log_key(db_url: str, log_key=None):
-    """The log's Ed25519 private key: a key object, a key file path (created if missing), or None
-    for ``<sqlite file>.logkey`` next to a SQLite database (created on first start)."""
-    from skyfence.governance.keys import generate_private_key, load_private_key, private_key_pem
+    """The log's Ed25519 private key: a key object, a key file path, or None for
+    ``<sqlite file>.logkey`` next to a SQLite database. A missing key file is an error naming the
+    path (never a new key: a log signed by a new key would never verify again); make one with
+    ``skyfence keys new``."""
+    from skyfence.governance.keys import load_private_key
 
     if log_key is not None and not isinstance(log_key, (str, Path)):
         return log_key
@@ -46,13 +49,9 @@ def resolve_log_key(db_url: str, log_key=None):
                                   "PostgreSQL database")
         log_key = url.split("///", 1)[1] + ".logkey"
     path = Path(log_key).expanduser()
-    if not path.exists():
-        key = generate_private_key()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(private_key_pem(key))
-        return key
+    if not path.is_file():
+        raise GovernanceError(f"log key not found: {path} (give --log-key with the log's key "
+                              "file; make a new one only for a new log: skyfence keys new)")
     return load_private_key(path)
 
 
@@ -73,8 +72,8 @@ def create_app(db_url: str, log_key=None, *, origin: str | None = None,
         tiles,
     )
 
-    db = db or init_db(db_url)
     key = resolve_log_key(db_url, log_key)
+    db = db or init_db(db_url)
     ledger = Ledger(db, key, origin=origin)
     with db.read_session() as s:
         first = ledger.entries(s, 0, 1)
@@ -122,6 +121,10 @@ def create_app(db_url: str, log_key=None, *, origin: str | None = None,
     async def _busy(_req: Request, exc: OperationalError):
         return JSONResponse(status_code=503, content={"detail": f"database busy: {exc.orig}"},
                             headers={"Retry-After": "1"})
+
+    @app.exception_handler(StateMismatchError)
+    async def _mismatch(_req: Request, exc: StateMismatchError):
+        return _err(503, exc)
 
     @app.exception_handler(InvalidError)
     async def _invalid(_req: Request, exc: InvalidError):

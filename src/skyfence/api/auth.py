@@ -8,24 +8,28 @@ Two ways to authenticate (every failure is a 401 with the reason):
   ``"skyfence-request-v1\\n" METHOD "\\n" PATH[?QUERY] "\\n" sha256(body) hex "\\n" TIMESTAMP``.
   The timestamp must be within `MAX_SKEW_S` seconds of the server's clock, and a write's signature
   is accepted once (a replayed write is refused; the microsecond timestamp makes each request's
-  signature unique).
+  signature unique). Used signatures are stored in the database (table ``request_nonces``) until
+  their timestamp leaves the window, so a replay is refused after a restart and by every server
+  process sharing the database.
 * **API key** bound to a principal: ``X-API-Key: <key>`` or ``Authorization: Bearer <key>``.
 
-Then ``roles.cedar`` decides whether the principal's roles allow the endpoint's action (403).
+Principals, their keys, roles and API keys are those the log establishes (`Ledger.state`, after
+the tables are checked against the log: a disagreement is a 503). Then ``roles.cedar`` decides whether the principal's roles allow the endpoint's action (403).
 """
 
 from __future__ import annotations
 
-import threading
 import time
 from dataclasses import dataclass
 
 from fastapi import Request, Security
 from fastapi.security import APIKeyHeader, HTTPBearer
+from sqlalchemy import delete, insert, select
+from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 
 from skyfence.governance.client import request_message
-from skyfence.governance.db import ApiKey, Principal
+from skyfence.governance.db import RequestNonce
 from skyfence.governance.rules.proposal import verify_signature
 from skyfence.governance.rules.roles import api_key_sha256, authorize
 
@@ -50,7 +54,7 @@ class Caller:
 
 async def authenticate(request: Request) -> Caller:
     """The calling principal, or AuthError with the reason."""
-    db = request.app.state.db
+    ledger = request.app.state.ledger
     h = request.headers
     key = h.get("x-api-key")
     auth = h.get("authorization")
@@ -60,7 +64,7 @@ async def authenticate(request: Request) -> Caller:
             raise AuthError("Authorization header must be 'Bearer <API key>'")
         key = value.strip()
     if key is not None:
-        found = await run_in_threadpool(_lookup_api_key, db, key)
+        found = await run_in_threadpool(_lookup_api_key, ledger, key)
         if found is None:
             raise AuthError("unknown API key")
         return Caller(found[0], found[1], "api-key")
@@ -82,7 +86,7 @@ async def authenticate(request: Request) -> Caller:
                         f"(max {MAX_SKEW_S} s)")
     body = await request.body()
     path_qs = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    found = await run_in_threadpool(_lookup_principal, db, pid)
+    found = await run_in_threadpool(_lookup_principal, ledger, pid)
     if found is None:
         raise AuthError(f"unknown principal {pid!r}")
     public_key, roles = found
@@ -90,41 +94,40 @@ async def authenticate(request: Request) -> Caller:
         raise AuthError(f"principal {pid!r} has no public key: use an API key")
     if not verify_signature(public_key, request_message(request.method, path_qs, body, ts), sig):
         raise AuthError("bad request signature")
-    if request.method not in ("GET", "HEAD", "OPTIONS") and _seen(request, sig):
+    if request.method not in ("GET", "HEAD", "OPTIONS") and await run_in_threadpool(
+            _seen, ledger.db, sig.lower(), float(ts)):
         raise AuthError("replayed request: this signature was already used (sign each request anew)")
     return Caller(pid, roles, "signature")
 
 
-_SEEN_LOCK = threading.Lock()
-
-
-def _seen(request: Request, sig: str) -> bool:
-    """True if this write's signature was already used within the timestamp window (replay)."""
-    state = request.app.state
+def _seen(db, sig: str, ts: float) -> bool:
+    """True if this write's signature was already used (a replay); otherwise it is stored until
+    its timestamp leaves the window. Expired signatures are dropped on the way."""
     now = time.time()
-    with _SEEN_LOCK:
-        seen: dict[str, float] = getattr(state, "seen_signatures", None) or {}
-        state.seen_signatures = seen
-        if len(seen) > 100_000 or (seen and next(iter(seen.values())) < now - 2 * MAX_SKEW_S):
-            for k in [k for k, t in seen.items() if t < now - 2 * MAX_SKEW_S]:
-                del seen[k]
-        if sig in seen:
-            return True
-        seen[sig] = now
-        return False
+    try:
+        with db.write_session() as s:
+            s.execute(delete(RequestNonce).where(RequestNonce.expires_unix < now))
+            if s.scalar(select(RequestNonce.signature).where(RequestNonce.signature == sig)):
+                return True
+            s.execute(insert(RequestNonce), [{"signature": sig,
+                                              "expires_unix": max(now, ts) + MAX_SKEW_S}])
+    except IntegrityError:  # another process stored it first
+        return True
+    return False
 
 
-def _lookup_api_key(db, key: str) -> tuple[str, tuple[str, ...]] | None:
-    with db.read_session() as s:
-        row = s.get(ApiKey, api_key_sha256(key))
-        p = None if row is None else s.get(Principal, row.principal_id)
-        return None if p is None else (p.id, tuple(r for r in p.roles.split(",") if r))
+def _lookup_api_key(ledger, key: str) -> tuple[str, tuple[str, ...]] | None:
+    with ledger.db.read_session() as s:
+        state = ledger.state(s)
+    pid = state.api_keys.get(api_key_sha256(key))
+    p = None if pid is None else state.principals.get(pid)
+    return None if p is None else (pid, tuple(p["roles"]))
 
 
-def _lookup_principal(db, pid: str) -> tuple[str | None, tuple[str, ...]] | None:
-    with db.read_session() as s:
-        p = s.get(Principal, pid)
-        return None if p is None else (p.public_key, tuple(r for r in p.roles.split(",") if r))
+def _lookup_principal(ledger, pid: str) -> tuple[str | None, tuple[str, ...]] | None:
+    with ledger.db.read_session() as s:
+        p = ledger.state(s).principals.get(pid)
+    return None if p is None else (p.get("public_key"), tuple(p["roles"]))
 
 
 def require(action: str):

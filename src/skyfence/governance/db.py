@@ -30,6 +30,7 @@ from sqlalchemy import (
     Boolean,
     Float,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     String,
@@ -58,6 +59,7 @@ __all__ = [
     "Checkpoint",
     "LogHead",
     "Setting",
+    "RequestNonce",
     "Database",
     "normalize_url",
     "init_db",
@@ -70,9 +72,11 @@ class Base(DeclarativeBase):
 
 class Principal(Base):
     """Someone who may act: `roles` is a comma-separated subset of operator,approver,auditor,viewer.
-    `public_key` is the raw Ed25519 public key, 64 hex chars (None: API-key-only principal)."""
+    `public_key` is the raw Ed25519 public key, 64 hex chars (None: API-key-only principal); one
+    key belongs to at most one principal."""
 
     __tablename__ = "principals"
+    __table_args__ = (Index("uq_principals_public_key", "public_key", unique=True),)
     id: Mapped[str] = mapped_column(String(128), primary_key=True)
     roles: Mapped[str] = mapped_column(String(256), nullable=False)
     public_key: Mapped[str | None] = mapped_column(String(64), nullable=True)
@@ -195,6 +199,15 @@ class Setting(Base):
     __tablename__ = "settings"
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(Text, nullable=False)
+
+
+class RequestNonce(Base):
+    """A signed request's signature (hex), kept until `expires_unix` (unix seconds): a second
+    request with the same signature before then is a replay, whichever process receives it."""
+
+    __tablename__ = "request_nonces"
+    signature: Mapped[str] = mapped_column(String(128), primary_key=True)
+    expires_unix: Mapped[float] = mapped_column(Float, nullable=False, index=True)
 
 
 # --------------------------------------------------------------------------- engine

@@ -7,11 +7,18 @@ state change, appends its log entries (table ``log_entries``; format and kinds i
 :class:`skyfence.governance.log.tree.HashStore`), signs a C2SP checkpoint of the new tree with the
 log key (table ``checkpoints``) and advances ``log_head``; all of it commits together or not at
 all.
+
+What is in force is read from the log, never from a table: `Ledger.state` is the
+:class:`~skyfence.governance.rules.entries.LogState` of the log's entries (kept per log size and
+extended by the entries appended since), and before returning it compares the tables the server
+acts on with it (:mod:`skyfence.governance.state`); a table that disagrees raises
+`StateMismatchError` and nothing is decided.
 """
 
 from __future__ import annotations
 
 import contextlib
+import copy
 import datetime as dt
 import json
 import threading
@@ -19,7 +26,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from skyfence.errors import GovernanceError
@@ -27,7 +34,13 @@ from skyfence.governance.db import Checkpoint, Database, LogEntry, LogHead, Merk
 from skyfence.governance.log.checkpoint import sign_checkpoint, verifier_key
 from skyfence.governance.log.tree import MerkleLog
 from skyfence.governance.rules.canonical import iso_utc
-from skyfence.governance.rules.entries import entry_bytes, entry_kind
+from skyfence.governance.rules.entries import LogState, apply_entry, entry_bytes, entry_kind
+from skyfence.governance.state import (
+    StateMismatchError,
+    disagreements,
+    expected_rows,
+    table_rows,
+)
 
 __all__ = ["Ledger", "Tx", "SqlHashStore", "DEFAULT_ORIGIN"]
 
@@ -100,6 +113,7 @@ class Ledger:
             stored_origin = stored.value if stored is not None else None
         self.origin = stored_origin or origin or DEFAULT_ORIGIN
         self._proof_cache: dict[tuple, list[bytes]] = {}
+        self._states: dict[int, LogState] = {}
         self._memo: dict[tuple, Any] = {}
         self._lock = threading.Lock()
         if stored_origin is None:
@@ -175,8 +189,43 @@ class Ledger:
         return int(s.scalar(select(LogHead.size).where(LogHead.id == 1)) or 0)
 
     def quorum_k(self, s: Session) -> int:
-        row = s.get(Setting, "quorum_k")
-        return int(row.value) if row is not None else 2
+        """The quorum the log establishes (`state`: the settings table is checked against it)."""
+        return self.state(s).quorum_k
+
+    def log_state(self, s: Session, size: int | None = None) -> LogState:
+        """What the first `size` entries (default the whole log) establish. Built from the nearest
+        smaller size already built, so each entry is applied once; the result must not be
+        modified."""
+        size = self.size(s) if size is None else size
+        with self._lock:
+            hit = self._states.get(size)
+            base = max((k for k in self._states if k < size), default=None)
+            start = self._states[base] if base is not None else None
+        if hit is not None:
+            return hit
+        state = LogState() if start is None else copy.deepcopy(start)
+        first = 0 if base is None else base
+        q = select(LogEntry.idx, LogEntry.body).where(LogEntry.idx >= first, LogEntry.idx < size)
+        for idx, body in s.execute(q.order_by(LogEntry.idx)):
+            apply_entry(state, idx, body.encode("utf-8"))
+        with self._lock:
+            self._states[size] = state
+            while len(self._states) > 8:
+                del self._states[min(self._states)]
+        return state
+
+    def state(self, s: Session) -> LogState:
+        """The log's state (`log_state`) after checking that the tables the server acts on agree
+        with it; `StateMismatchError` naming the rows that differ otherwise."""
+        size = self.size(s)
+        st = self.log_state(s, size)
+        want = self.memo(("expected-rows", size), lambda: expected_rows(st))
+        have = table_rows(lambda q: s.execute(text(q)).all())
+        if have != want:
+            why = disagreements(want, have)
+            raise StateMismatchError("the database's tables disagree with its log, refusing to "
+                                     "act: " + "; ".join(why or ["row order or types differ"]))
+        return st
 
     def entries(self, s: Session, start: int = 0, end: int | None = None) -> list[dict]:
         """Entries [start, end) as dicts (parsed bodies), by index."""

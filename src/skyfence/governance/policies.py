@@ -6,6 +6,10 @@
 completes the quorum appends ``policy.enacted`` in the same transaction. `policy_at` answers
 which policy set is in force (:func:`skyfence.governance.rules.in_force.policy_in_force` over
 `enactments`).
+
+Every decision here is taken on what the log establishes (`Ledger.state`: principals, keys, roles,
+quorum, proposals, approvals, enactments), after the tables were checked against it; a table that
+disagrees with the log stops the action (`StateMismatchError`).
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from skyfence.errors import ConflictError, NotFoundError, RefusedError
-from skyfence.governance.db import Approval, LogEntry, Principal, Proposal
+from skyfence.governance.db import Approval, Proposal
 from skyfence.governance.rules.canonical import canonical_bytes, iso_utc
 from skyfence.governance.rules.in_force import Enactment, policy_in_force
 from skyfence.governance.rules.proposal import (
@@ -41,14 +45,6 @@ __all__ = [
 ]
 
 
-def _approver_keys(s: Session) -> dict[str, str]:
-    out = {}
-    for p in s.scalars(select(Principal)):
-        if "approver" in p.roles.split(",") and p.public_key:
-            out[p.id] = p.public_key
-    return out
-
-
 def submit_proposal(ledger, actor: str, fields: Mapping[str, Any], signature: str) -> dict:
     """Store a proposal signed by its proposer (`actor`); logged as ``proposal.created``.
     GovernanceError (with the reason) if the fields, the Cedar policy or the signature are bad."""
@@ -59,13 +55,13 @@ def submit_proposal(ledger, actor: str, fields: Mapping[str, Any], signature: st
     digest = proposal_digest(fields)
     with ledger.transaction() as tx:
         s = tx.session
-        prin = s.get(Principal, actor)
-        if prin is None or not prin.public_key:
+        prin = ledger.state(s).principals.get(actor)
+        if prin is None or not prin.get("public_key"):
             raise RefusedError(f"proposer {actor!r} has no public key registered")
-        if not verify_signature(prin.public_key, data, signature):
+        if not verify_signature(prin["public_key"], data, signature):
             raise RefusedError("bad signature: not the proposer's signature of the proposal's "
                                   "canonical bytes")
-        if fields["emergency"] and "approver" not in prin.roles.split(","):
+        if fields["emergency"] and "approver" not in prin["roles"]:
             raise RefusedError("an emergency proposal must come from an approver")
         if s.get(Proposal, fields["id"]) is not None:
             raise ConflictError(f"proposal {fields['id']} already exists")
@@ -86,14 +82,14 @@ def submit_approval(ledger, actor: str, proposal_id: str, signature: str) -> dic
     the same transaction. GovernanceError with the reason for a rejected approval."""
     with ledger.transaction() as tx:
         s = tx.session
-        prop = s.get(Proposal, proposal_id)
-        if prop is None:
+        state = ledger.state(s)
+        fields = state.proposals.get(proposal_id)
+        if fields is None:
             raise NotFoundError(f"no proposal {proposal_id!r}")
-        fields = json.loads(prop.canonical)
-        accepted = [a.approver for a in s.scalars(
-            select(Approval).where(Approval.proposal_id == proposal_id).order_by(Approval.id))]
+        prop = s.get(Proposal, proposal_id)
+        accepted = [a.approver for a in state.accepted[proposal_id]]
         attempt = ApprovalAttempt(actor, signature, tx.now_utc)
-        why = reject_reason(fields, attempt, _approver_keys(s), accepted)
+        why = reject_reason(fields, attempt, state.approver_keys(), accepted, state.public_keys())
         if why:
             raise RefusedError(f"approval rejected: {why}")
         index = tx.append("approval.added", actor, {"proposal_id": proposal_id,
@@ -101,22 +97,23 @@ def submit_approval(ledger, actor: str, proposal_id: str, signature: str) -> dic
         s.add(Approval(proposal_id=proposal_id, approver=actor, signature=signature,
                        t_utc=tx.now_utc, entry_index=index))
         s.flush()
-        need = required_approvals(ledger.quorum_k(s), bool(fields["emergency"]))
+        need = required_approvals(state.quorum_k, bool(fields["emergency"]))
         enacted = None
-        if prop.status == "open" and len(accepted) + 1 >= need:
-            rows = list(s.scalars(select(Approval).where(Approval.proposal_id == proposal_id)
-                                  .order_by(Approval.id)))
+        status = "enacted" if proposal_id in state.enacted else "open"
+        if status == "open" and len(accepted) + 1 >= need:
+            listed = [*zip(state.accepted[proposal_id], state.approval_entries[proposal_id],
+                           strict=True), (attempt, index)]
             enacted = tx.append("policy.enacted", actor, {
-                "proposal_id": proposal_id, "digest": prop.digest,
+                "proposal_id": proposal_id, "digest": state.proposal_entries[proposal_id][1],
                 "policy_sha256": policy_sha256(fields), "emergency": bool(fields["emergency"]),
                 "effective_utc": fields["effective_utc"],
                 "approvals": [{"approver": a.approver, "signature": a.signature,
-                               "entry_index": a.entry_index} for a in rows]})
-            prop.status = "enacted"
+                               "entry_index": i} for a, i in listed]})
+            prop.status = status = "enacted"
             prop.enacted_index = enacted
         return {"proposal_id": proposal_id, "approver": actor, "log_index": index,
                 "approvals": len(accepted) + 1, "needed": need, "enacted_index": enacted,
-                "status": prop.status}
+                "status": status}
 
 
 def proposal_view(p: Proposal) -> dict:
@@ -151,26 +148,24 @@ def list_proposals(s: Session, *, status: str | None = None, offset: int = 0, li
     return [proposal_view(p) for p in s.scalars(q.offset(max(0, offset)).limit(max(0, min(limit, 1000))))]
 
 
-def enactments(s: Session) -> list[Enactment]:
-    """Every enactment, by log index (from the proposals table joined with the log entry times)."""
-    rows = s.execute(select(Proposal, LogEntry.t_utc).join(
-        LogEntry, LogEntry.idx == Proposal.enacted_index).order_by(Proposal.enacted_index))
-    out = []
-    for p, t in rows:
-        fields = json.loads(p.canonical)
-        out.append(Enactment(index=p.enacted_index, t_utc=t, effective_utc=p.effective_utc,
-                             proposal_id=p.id, policy_sha256=policy_sha256(fields),
-                             emergency=p.emergency, cedar=fields["cedar"],
-                             regions=fields["regions"]))
-    return out
+def enactments(ledger, s: Session) -> list[Enactment]:
+    """Every enactment, by log index, from the log's ``policy.enacted`` entries (`Ledger.state`:
+    the tables are checked against the log first)."""
+    return list(ledger.state(s).enactments)
 
 
-def policy_at(s: Session, at_utc: dt.datetime | str) -> dict | None:
-    """The policy set in force at `at_utc`: enactment, fields and approvals (None: no policy)."""
-    e = policy_in_force(enactments(s), at_utc)
+def policy_at(ledger, s: Session, at_utc: dt.datetime | str) -> dict | None:
+    """The policy set in force at `at_utc` by the log's enactments: enactment, fields and
+    approvals (None: no policy)."""
+    state = ledger.state(s)
+    e = policy_in_force(state.enactments, at_utc)
     if e is None:
         return None
     prop = get_proposal(s, e.proposal_id)
+    prop["fields"] = state.proposals[e.proposal_id]
+    prop["approvals"] = [{"approver": a.approver, "signature": a.signature, "t_utc": a.t_utc,
+                          "entry_index": i} for a, i in zip(
+        state.accepted[e.proposal_id], state.approval_entries[e.proposal_id], strict=True)]
     return {"enacted_index": e.index, "enacted_utc": e.t_utc, "in_force_from_utc": e.in_force_from_utc,
             "proposal_id": e.proposal_id, "policy_sha256": e.policy_sha256, "emergency": e.emergency,
             "cedar": prop["fields"]["cedar"], "regions": prop["fields"]["regions"],

@@ -1,4 +1,8 @@
-"""Principals and API keys in the governance database; every change is a log entry."""
+"""Principals and API keys in the governance database; every change is a log entry.
+
+One public key belongs to one principal: adding a principal with a key that another principal
+holds is refused (`ConflictError`), the ``principals`` table has a unique index on the key, and
+the log's check of ``principal.added`` refuses it too. Distinct approvers are distinct keys."""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ from collections.abc import Iterable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from skyfence.errors import GovernanceError
+from skyfence.errors import ConflictError, GovernanceError
 from skyfence.governance.db import ApiKey, Principal
 from skyfence.governance.rules.roles import api_key_sha256, check_public_key, parse_roles
 
@@ -24,8 +28,14 @@ def add_principal(ledger, actor: str, principal_id: str, roles: str | Iterable[s
     role_list = parse_roles(roles)
     key = check_public_key(public_key)
     with ledger.transaction() as tx:
-        if tx.session.get(Principal, principal_id) is not None:
-            raise GovernanceError(f"principal {principal_id!r} already exists")
+        state = ledger.state(tx.session)
+        if principal_id in state.principals or tx.session.get(Principal, principal_id) is not None:
+            raise ConflictError(f"principal {principal_id!r} already exists")
+        holder = state.key_owner(key) or (key and tx.session.scalar(
+            select(Principal.id).where(Principal.public_key == key)))
+        if holder:
+            raise ConflictError(f"this public key already belongs to principal {holder!r}: one "
+                                "key, one principal")
         tx.session.add(Principal(id=principal_id, roles=",".join(role_list), public_key=key,
                                  created_utc=tx.now_utc))
         tx.append("principal.added", actor, {"id": principal_id, "roles": role_list,

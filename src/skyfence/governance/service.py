@@ -8,7 +8,11 @@ Decision for terminal T at instant `at`
    (:func:`skyfence.links.elevations_deg`, the visibility engine's test); nothing at or above the
    constellation's default mask (:func:`skyfence.links.default_min_elevation_deg`): ``uncovered``.
 3. T not active (registered or suspended): ``denied`` with its status as the reason.
-4. The policy set in force at `at` (`policies.policy_at`): none -> ``served`` (no policy: what is
+0. `at` more than `MAX_ELEMENTS_AGE_DAYS` from the elements' epochs: refused (`InvalidError`,
+   HTTP 422), never signed: SGP4 positions that far from the epochs mean nothing. A database whose
+   tables disagree with its log: refused (`StateMismatchError`, HTTP 503).
+4. The policy set in force at `at` (`policies.policy_at`, from the log's enactments): none ->
+   ``served`` (no policy: what is
    covered is served); otherwise Cedar decides (principal ``Terminal`` in its groups, resource the
    terminal's H3 ``Cell`` at the server's resolution, in the policy's named regions that hold it,
    context time and speed 0), and the reason names the deciding policy (``file:line (@id)``) and
@@ -33,7 +37,7 @@ from skyfence.errors import InvalidError
 from skyfence.geo.cells import cell_of, cells_to_str
 from skyfence.governance.evaluate import cedar_decide
 from skyfence.governance.ledger import Ledger
-from skyfence.governance.policies import enactments, policy_at
+from skyfence.governance.policies import policy_at
 from skyfence.governance.receipts import RECEIPT_VERSION, policy_block, sign_receipt
 from skyfence.governance.registry import get_terminal
 from skyfence.governance.rules.canonical import iso_utc, parse_utc
@@ -43,7 +47,12 @@ from skyfence.links import elevations_deg as link_elevations_deg
 from skyfence.orbits.catalog import load_elements
 from skyfence.orbits.frames import julian_date_utc, teme_to_ecef
 
-__all__ = ["DEFAULT_H3_RESOLUTION", "elevations_deg", "visible_satellites", "decide_service"]
+__all__ = ["DEFAULT_H3_RESOLUTION", "MAX_ELEMENTS_AGE_DAYS", "elements_valid_range",
+           "elevations_deg", "visible_satellites", "decide_service"]
+
+MAX_ELEMENTS_AGE_DAYS = 366
+"""Decisions are made only for instants within this many days of the elements' epochs (before
+the oldest, after the newest): beyond that, SGP4 positions say nothing about real coverage."""
 
 DEFAULT_H3_RESOLUTION = 5
 """H3 resolution of the served cells unless the server is given another (Starlink publishes
@@ -88,6 +97,24 @@ class _PositionCache:
 _POSITIONS = _PositionCache(64)
 
 
+@functools.lru_cache(maxsize=8)
+def elements_valid_range(name: str) -> tuple[str, str]:
+    """(first, last) instant, ISO UTC, at which `decide_service` decides with the elements `name`:
+    `MAX_ELEMENTS_AGE_DAYS` before the oldest epoch to as many days after the newest."""
+    epochs = load_elements(name).epochs_utc()
+    margin = np.timedelta64(MAX_ELEMENTS_AGE_DAYS, "D")
+    lo, hi = (np.datetime_as_string(x, unit="us") + "Z"
+              for x in (epochs.min() - margin, epochs.max() + margin))
+    return lo, hi
+
+
+def _check_at(at: str, elements: str) -> None:
+    lo, hi = elements_valid_range(elements)
+    if not lo <= at <= hi:
+        raise InvalidError(f"at: {at} is outside the validity of the elements {elements!r} "
+                           f"({lo} to {hi}: {MAX_ELEMENTS_AGE_DAYS} days around their epochs)")
+
+
 def elevations_deg(lat_deg: float, lon_deg: float, at_utc: dt.datetime | str, *,
                    elements: str = "starlink") -> np.ndarray:
     """Elevation (deg) of every satellite of `elements` (in the elements' order; those SGP4 fails
@@ -120,14 +147,16 @@ def decide_service(ledger: Ledger, terminal_id: str, at_utc: dt.datetime | str |
     """The decision for `terminal_id` at `at_utc` (default now) and its signed receipt; the
     terminal's cell is taken at `h3_resolution` and the mask is the constellation's default."""
     at = iso_utc(parse_utc(at_utc, "at") if at_utc is not None else None)
+    _check_at(at, elements)
     mask_deg = default_min_elevation_deg(elements)
     with ledger.db.read_session() as s:
         size = ledger.size(s)
+        state = ledger.state(s)
         note = ledger.memo(("checkpoint", size), lambda: ledger.checkpoint_at(s, size))
         term = get_terminal(s, terminal_id)
-        current = policy_in_force(ledger.memo(("enactments", size), lambda: enactments(s)), at)
+        current = policy_in_force(state.enactments, at)
         pol = None if current is None else ledger.memo(
-            ("policy", current.index, size), lambda: policy_at(s, at))
+            ("policy", current.index, size), lambda: policy_at(ledger, s, at))
         receipt: dict[str, Any] = {
             "version": RECEIPT_VERSION, "terminal": terminal_id, "at_utc": at,
             "h3_resolution": int(h3_resolution), "min_elevation_deg": mask_deg,

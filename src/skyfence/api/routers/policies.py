@@ -16,8 +16,9 @@ router = APIRouter(prefix="/policies", tags=["policies"])
 
 @router.get("", summary="Every enactment (policy set changes), in log order")
 def enactments(request: Request, caller: Caller = Depends(require("policies.read"))) -> dict:
-    with ledger_of(request).db.read_session() as s:
-        return {"enactments": [e.summary() for e in policies.enactments(s)]}
+    L = ledger_of(request)
+    with L.db.read_session() as s:
+        return {"enactments": [e.summary() for e in policies.enactments(L, s)]}
 
 
 @router.get("/in-force", summary="The policy set in force at a time (default now)")
@@ -25,8 +26,9 @@ def in_force(request: Request,
              at: Annotated[str | None, Query(max_length=64, description="ISO 8601 UTC time")] = None,
              caller: Caller = Depends(require("policies.read"))) -> dict:
     at_utc = iso_utc(parse_utc(at, "at") if at else None)
-    with ledger_of(request).db.read_session() as s:
-        pol = policies.policy_at(s, at_utc)
+    L = ledger_of(request)
+    with L.db.read_session() as s:
+        pol = policies.policy_at(L, s, at_utc)
     if pol is None:
         return {"at_utc": at_utc, "policy": None,
                 "note": "no policy in force: everything covered is served"}

@@ -16,7 +16,8 @@ appended (`skyfence.governance.ledger.Tx.append`) and when a log is verified.
 
 `EntryChecker` replays entries in order through `check` and `apply` and so re-verifies what the
 Merkle tree cannot: the proposer's and every approver's Ed25519 signature over the proposal's
-canonical bytes, that approvers held the role, were distinct, were not the proposer and approved
+canonical bytes, that no public key belongs to two principals, that approvers held the role,
+had distinct keys, did not hold the proposer's key and approved
 before expiry, and that each ``policy.enacted`` lists exactly a valid quorum. `replay_state` runs
 ``apply`` only (a log verified before).
 """
@@ -46,6 +47,7 @@ __all__ = [
     "parse_entry",
     "EntryChecker",
     "replay_state",
+    "apply_entry",
 ]
 
 ENTRY_FIELDS = frozenset({"index", "t_utc", "kind", "actor", "data"})
@@ -64,14 +66,18 @@ class Entry:
 
 @dataclass
 class LogState:
-    """What a log has established up to some entry: principals (id -> roles, public key), quorum
-    k, proposals (id -> fields), accepted approvals, enacted proposals (id -> entry index) and the
-    enactments in log order."""
+    """What a log has established up to some entry: principals (id -> roles, public key), API keys
+    (SHA-256 -> principal), quorum k, proposals (id -> fields, with the proposal's entry index
+    and digest in `proposal_entries`), accepted approvals (with their entry indices in
+    `approval_entries`), enacted proposals (id -> entry index) and the enactments in log order."""
 
     principals: dict[str, dict] = field(default_factory=dict)
+    api_keys: dict[str, str] = field(default_factory=dict)
     quorum_k: int = 2
     proposals: dict[str, dict] = field(default_factory=dict)
+    proposal_entries: dict[str, tuple[int, str]] = field(default_factory=dict)
     accepted: dict[str, list[ApprovalAttempt]] = field(default_factory=dict)
+    approval_entries: dict[str, list[int]] = field(default_factory=dict)
     enacted: dict[str, int] = field(default_factory=dict)
     enactments: list[Enactment] = field(default_factory=list)
 
@@ -79,6 +85,17 @@ class LogState:
         """Principal id -> public key (hex) of every current approver with a key."""
         return {p: v["public_key"] for p, v in self.principals.items()
                 if "approver" in v["roles"] and v.get("public_key")}
+
+    def public_keys(self) -> dict[str, str | None]:
+        """Principal id -> public key (hex, or None) of every principal."""
+        return {p: v.get("public_key") for p, v in self.principals.items()}
+
+    def key_owner(self, public_key: str | None) -> str | None:
+        """The principal holding `public_key` (None: nobody, or no key given)."""
+        if not public_key:
+            return None
+        return next((p for p, v in self.principals.items()
+                     if v.get("public_key") == public_key), None)
 
 
 Handler = Callable[[LogState, Entry], None]
@@ -179,12 +196,30 @@ def replay_state(datas: Iterable[bytes]) -> LogState:
     return state
 
 
+def apply_entry(state: LogState, index: int, data: bytes) -> None:
+    """Apply the entry at `index` (leaf data) to `state` in place, without its checks."""
+    _dispatch(state, parse_entry(index, data), check=False)
+
+
 # --------------------------------------------------------------------------- the kinds
 
 
 def _apply_settings(state: LogState, e: Entry) -> None:
     if "quorum_k" in e.data:
         state.quorum_k = int(e.data["quorum_k"])
+
+
+def _check_principal_added(state: LogState, e: Entry) -> None:
+    pid, key = e.data["id"], e.data.get("public_key")
+    if pid in state.principals:
+        raise EntryError(f"principal {pid!r} added twice")
+    holder = state.key_owner(key)
+    if holder is not None:
+        raise EntryError(f"public key of {pid!r} already belongs to principal {holder!r}")
+
+
+def _apply_api_key(state: LogState, e: Entry) -> None:
+    state.api_keys[e.data["key_sha256"]] = e.data["principal"]
 
 
 def _apply_principal_added(state: LogState, e: Entry) -> None:
@@ -213,7 +248,9 @@ def _check_proposal_created(state: LogState, e: Entry) -> None:
 def _apply_proposal_created(state: LogState, e: Entry) -> None:
     fields = e.data["proposal"]
     state.proposals[fields["id"]] = fields
+    state.proposal_entries[fields["id"]] = (e.index, e.data["digest"])
     state.accepted[fields["id"]] = []
+    state.approval_entries[fields["id"]] = []
 
 
 def _check_approval_added(state: LogState, e: Entry) -> None:
@@ -224,7 +261,8 @@ def _check_approval_added(state: LogState, e: Entry) -> None:
     if d["approver"] != e.actor:
         raise EntryError("approver is not the actor")
     why = reject_reason(fields, ApprovalAttempt(d["approver"], d["signature"], e.t_utc),
-                        state.approver_keys(), [a.approver for a in state.accepted[d["proposal_id"]]])
+                        state.approver_keys(), [a.approver for a in state.accepted[d["proposal_id"]]],
+                        state.public_keys())
     if why:
         raise EntryError(f"approval by {d['approver']!r} invalid: {why}")
 
@@ -232,6 +270,7 @@ def _check_approval_added(state: LogState, e: Entry) -> None:
 def _apply_approval_added(state: LogState, e: Entry) -> None:
     d = e.data
     state.accepted[d["proposal_id"]].append(ApprovalAttempt(d["approver"], d["signature"], e.t_utc))
+    state.approval_entries[d["proposal_id"]].append(e.index)
 
 
 def _check_policy_enacted(state: LogState, e: Entry) -> None:
@@ -266,9 +305,9 @@ def _apply_policy_enacted(state: LogState, e: Entry) -> None:
 for _kind in (
     EntryKind("log.created", apply=_apply_settings),
     EntryKind("settings.set", apply=_apply_settings),
-    EntryKind("principal.added", apply=_apply_principal_added),
+    EntryKind("principal.added", check=_check_principal_added, apply=_apply_principal_added),
     EntryKind("principal.roles", apply=_apply_principal_roles),
-    EntryKind("apikey.added"),
+    EntryKind("apikey.added", apply=_apply_api_key),
     EntryKind("owner.set"),
     EntryKind("group.created"),
     EntryKind("terminal.registered"),
