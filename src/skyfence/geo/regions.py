@@ -38,7 +38,7 @@ import difflib
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import shapely
@@ -276,7 +276,7 @@ def region_cells(geometry: BaseGeometry, resolution: int, membership: str = "cen
     return np.union1d(kept, near[ok])
 
 
-# the smallest H3 edge at each resolution is about 0.6 x the average (H3's own table), km
+# H3's average hexagon edge length at each resolution, km; the smallest edge is about 0.6 x this
 _AVG_EDGE_KM = (1281.256, 483.057, 182.513, 68.979, 26.072, 9.854, 3.725, 1.406, 0.531, 0.201,
                 0.076, 0.029, 0.011, 0.004, 0.0015, 0.0006)
 
@@ -297,13 +297,14 @@ def _border_cells(geom: BaseGeometry, res: int) -> np.ndarray:
     return grid_disk(on, 1)
 
 
-class _CellPolygons:
+class _CellPolygons(NamedTuple):
     """Lon/lat polygons of cells (edges densified along great circles); `shifted` is the polygon
     moved by 360 deg for cells that cross the antimeridian (else empty); `polar` marks cells
     holding a pole."""
 
-    def __init__(self, polys: np.ndarray, shifted: np.ndarray, polar: np.ndarray):
-        self.polys, self.shifted, self.polar = polys, shifted, polar
+    polys: np.ndarray
+    shifted: np.ndarray
+    polar: np.ndarray
 
 
 _EDGE_SUBDIV = 4
