@@ -77,7 +77,7 @@ def test_map_terminals_by_state_sample_stated_and_track(tmp_path):
     ever = states == 2
     ax = Figure().add_subplot()
     labels = [h.get_label() for h in _draw_terminals(ax, lon, lat, states, ever, 15_000)]
-    assert labels[0] == "terminals (50 of 15,000 shown, random sample), by majority state:"
+    assert labels[0] == "terminals by majority state\n(50 of 15,000 shown, random sample):"
     assert f"  denied ({int(ever.sum()):,})" in labels and f"  ever denied ({int(ever.sum()):,})" in labels
     t = np.datetime64("2026-04-30T00:00", "ns") + np.arange(6) * np.timedelta64(600, "s")
     track = Track("drone", np.linspace(30, 31, 6), np.full(6, 46.0), np.array([-1, 1, 1, 2, 2, 1]), t)

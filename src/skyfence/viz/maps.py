@@ -255,7 +255,7 @@ def cell_map(
     if title:
         ax.set_title(title)
     if handles:
-        ax.legend(handles=handles, loc="lower left", fontsize=8, framealpha=0.9)
+        ax.legend(handles=handles, loc="lower left", fontsize=8, framealpha=0.85)
     fig.tight_layout()
     out = Path(out_path)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -269,7 +269,7 @@ def _draw_terminals(ax, lon, lat, states, ever_denied, total) -> list:
 
     n = int(np.isfinite(lat).sum())
     shown = f"{n:,} of {total:,} shown, random sample" if total and total > n else f"{n:,}"
-    handles = [Line2D([], [], ls="", label=f"terminals ({shown}), by majority state:")]
+    handles = [Line2D([], [], ls="", label=f"terminals by majority state\n({shown}):")]
     if states is None:
         ax.scatter(lon, lat, s=4, c="black", zorder=5)
         handles[0].set_label(f"terminals ({shown})")
