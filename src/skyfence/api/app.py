@@ -10,6 +10,7 @@ decided until they agree again, see :mod:`skyfence.governance.state`).
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -30,7 +31,56 @@ from skyfence.governance.ledger import Ledger
 from skyfence.governance.service import DEFAULT_H3_RESOLUTION
 from skyfence.governance.state import StateMismatchError
 
-__all__ = ["create_app", "resolve_log_key"]
+__all__ = ["create_app", "resolve_log_key", "StrictJsonMiddleware"]
+
+
+def _reject_constant(name: str):
+    raise ValueError(f"{name} is not a JSON number (RFC 8259 has no NaN or Infinity)")
+
+
+def strict_json_problem(body: bytes) -> str | None:
+    """Why a JSON request body is refused (None: acceptable): not UTF-8, not JSON, a NaN or
+    Infinity literal, or a string holding a lone surrogate (not Unicode text)."""
+    try:
+        doc = json.loads(body.decode("utf-8"), parse_constant=_reject_constant)
+        json.dumps(doc, ensure_ascii=False).encode("utf-8")
+    except UnicodeError as exc:
+        return f"body: not Unicode text ({exc.reason})"
+    except ValueError as exc:
+        return f"body: {exc}"
+    return None
+
+
+class StrictJsonMiddleware:
+    """ASGI middleware: a request with a JSON body that `strict_json_problem` refuses gets 422
+    before any route sees it."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
+            return await self.app(scope, receive, send)
+        ctype = dict(scope.get("headers") or []).get(b"content-type", b"")
+        if b"json" not in ctype.lower():
+            return await self.app(scope, receive, send)
+        messages, body = [], b""
+        while True:
+            msg = await receive()
+            messages.append(msg)
+            if msg["type"] != "http.request":
+                break
+            body += msg.get("body", b"")
+            if not msg.get("more_body"):
+                break
+        why = strict_json_problem(body) if body else None
+        if why is not None:
+            return await JSONResponse(status_code=422, content={"detail": why})(scope, receive, send)
+
+        async def replay():
+            return messages.pop(0) if messages else await receive()
+
+        return await self.app(scope, replay, send)
 
 
 def resolve_log_key(db_url: str, log_key=None):
@@ -88,6 +138,7 @@ def create_app(db_url: str, log_key=None, *, origin: str | None = None,
             "requests with your Ed25519 key (X-Skyfence-Principal, X-Skyfence-Timestamp, "
             "X-Skyfence-Signature). The log (/log/...) is public: anyone may verify it."),
     )
+    app.add_middleware(StrictJsonMiddleware)
     app.state.db = db
     app.state.ledger = ledger
     app.state.elements = elements

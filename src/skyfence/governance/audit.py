@@ -15,13 +15,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from skyfence.errors import EntryError, NotFoundError, VerificationError
+from skyfence.errors import EntryError, GovernanceError, NotFoundError, VerificationError
 from skyfence.governance.client import export_url, fetch_export, fetch_tiled_export, tiles_prefix
 from skyfence.governance.export import export_sqlite_file, is_sqlite_file
 from skyfence.governance.log.export import export_entries, load_export
 from skyfence.governance.log.verify import VerificationReport, verify_export
 from skyfence.governance.rules.canonical import canonical_json
-from skyfence.governance.rules.entries import EntryChecker
+from skyfence.governance.rules.entries import EntryChecker, replay_state
+from skyfence.governance.state import disagreements, expected_rows
 
 __all__ = ["is_url", "load_log", "check_tables", "verify_log", "verify_command"]
 
@@ -49,10 +50,27 @@ def load_log(source: str | Path) -> dict[str, Any]:
     return load_export(Path(source))
 
 
+def _check_state_tables(texts: list[bytes], tables: Mapping[str, Any]) -> None:
+    """The exported tables the server acts on (principals, API keys, quorum, proposals with their
+    status and enactment index, approvals) against what the log establishes."""
+    try:
+        state = replay_state(texts)
+    except GovernanceError:
+        return  # the entry check names the entry
+    actual = {t: [tuple(r) for r in rows] for t, rows in tables.items()}
+    why = disagreements(expected_rows(state), actual)
+    if why:
+        raise EntryError("the database's tables disagree with its log: " + "; ".join(why))
+
+
 def check_tables(export: Mapping[str, Any]) -> None:
-    """Cross-check the exported approvals/proposals tables and entry columns against the log
-    entries; GovernanceError naming the entry (or row) on the first difference."""
+    """Cross-check the exported tables and entry columns against the log entries: the approvals
+    and proposals rows, and (when the export carries them) the rows the server acts on, by
+    :mod:`skyfence.governance.state`; GovernanceError naming the entry (or table and row) on the
+    first difference."""
     texts = export_entries(export)
+    if isinstance(export.get("tables"), Mapping):
+        _check_state_tables(texts, export["tables"])
     cols = export.get("entry_columns") or []
     for c in cols:
         i = c.get("idx")

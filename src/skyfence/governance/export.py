@@ -10,13 +10,14 @@ import json
 import sqlite3
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from skyfence.errors import GovernanceError
 from skyfence.governance.db import Approval, LogEntry, MerkleNode, Proposal
 from skyfence.governance.ledger import DEFAULT_ORIGIN, Ledger
 from skyfence.governance.log.export import make_export
+from skyfence.governance.state import table_rows
 
 __all__ = ["export_ledger", "export_sqlite_file", "is_sqlite_file"]
 
@@ -56,7 +57,8 @@ def export_ledger(ledger: Ledger, s: Session | None = None) -> dict:
     leaf_by_index = {int(k.split("/", 1)[1]): bytes(h) for k, h in leaf_rows}
     leaf_hashes = [leaf_by_index.get(i, b"") for i in range(size)]
     return make_export(ledger.origin, ledger.verifier_key, texts, notes, leaf_hashes=leaf_hashes, extra={
-        "entry_columns": rows, "approvals": approvals, "proposals": proposals})
+        "entry_columns": rows, "approvals": approvals, "proposals": proposals,
+        "tables": table_rows(lambda q: s.execute(text(q)).all())})
 
 
 def export_sqlite_file(path: str) -> dict:
@@ -86,6 +88,7 @@ def export_sqlite_file(path: str) -> dict:
             with contextlib.suppress(ValueError):
                 leaf_by_index[int(str(key).split("/", 1)[1])] = bytes(h)
         origin = conn.execute("SELECT value FROM settings WHERE key = 'log_origin'").fetchone()
+        tables = table_rows(lambda q: conn.execute(q).fetchall())
     except sqlite3.DatabaseError as exc:
         raise GovernanceError(f"{p}: not a readable skyfence governance database: {exc}") from None
     finally:
@@ -100,4 +103,4 @@ def export_sqlite_file(path: str) -> dict:
     return make_export(origin[0] if origin else DEFAULT_ORIGIN, vkey, datas, notes,
                        leaf_hashes=[leaf_by_index.get(i, b"") for i in range(size)], extra={
         "entry_columns": [{"idx": r[0], "t_utc": r[1], "kind": r[2]} for r in rows],
-        "approvals": approvals, "proposals": proposals})
+        "approvals": approvals, "proposals": proposals, "tables": tables})

@@ -12,6 +12,7 @@ the signed checkpoint that is included; all signed by the log key over
 from __future__ import annotations
 
 import base64
+import binascii
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -103,7 +104,19 @@ def verify_receipt(receipt: Mapping[str, Any], *, verifier_key: str | None = Non
     proposal and the policy hash of the proposal's Cedar text and regions; every quorum signature
     (distinct approvers, not the proposer, keys from logged principal entries) over the proposal's
     canonical bytes; that the policy was in force at the receipt's time; and (`recheck_cedar`)
-    that Cedar on the logged policy gives the receipt's decision."""
+    that Cedar on the logged policy gives the receipt's decision. A receipt that is not a JSON
+    object of this form (a missing field, a value of the wrong type, text that is not base64) is
+    a GovernanceError naming the problem."""
+    if not isinstance(receipt, Mapping):
+        raise GovernanceError(f"receipt: a JSON object expected, got {type(receipt).__name__}")
+    try:
+        return _verify(receipt, verifier_key, recheck_cedar)
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+        what = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)
+        raise GovernanceError(f"receipt: malformed: {what}") from None
+
+
+def _verify(receipt: Mapping[str, Any], verifier_key: str | None, recheck_cedar: bool) -> list[str]:
     r = dict(receipt)
     notes: list[str] = []
     if r.get("version") != RECEIPT_VERSION:
@@ -114,8 +127,13 @@ def verify_receipt(receipt: Mapping[str, Any], *, verifier_key: str | None = Non
     elif r.get("log_verifier_key") != verifier_key:
         raise GovernanceError("receipt: made by a different log key")
     sig = r.pop("signature", None)
-    if not sig or not _verify_with_vkey(key, RECEIPT_CONTEXT + canonical_bytes(r),
-                                        base64.b64decode(sig)):
+    try:
+        sig_bytes = base64.b64decode(sig, validate=True) if isinstance(sig, str) else b""
+    except binascii.Error:
+        raise SignatureError("receipt: the signature is not base64") from None
+    if not isinstance(key, str):
+        raise GovernanceError("receipt: no log verifier key")
+    if not sig_bytes or not _verify_with_vkey(key, RECEIPT_CONTEXT + canonical_bytes(r), sig_bytes):
         raise SignatureError("receipt: bad signature by the log key")
     notes.append("receipt signature ok")
     cp = parse_checkpoint(r["checkpoint"])
