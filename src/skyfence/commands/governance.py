@@ -64,7 +64,7 @@ def serve(
     host: str = typer.Option("127.0.0.1", "--host"),
     port: int = typer.Option(8000, "--port"),
     log_key: Path | None = typer.Option(None, "--log-key",
-                                        help="the log's Ed25519 key file (created if missing; "
+                                        help="the log's Ed25519 key file (must exist: skyfence keys new; "
                                              "default <sqlite file>.logkey)"),
     elements: str = typer.Option("starlink", "--elements", help="satellites for coverage"),
     h3_resolution: int = typer.Option(5, "--h3-resolution", min=0, max=15,

@@ -50,27 +50,31 @@ def load_log(source: str | Path) -> dict[str, Any]:
     return load_export(Path(source))
 
 
-def _check_state_tables(texts: list[bytes], tables: Mapping[str, Any]) -> None:
+def _check_state_tables(texts: list[bytes], tables: Mapping[str, Any],
+                        checker: EntryChecker | None) -> None:
     """The exported tables the server acts on (principals, API keys, quorum, proposals with their
-    status and enactment index, approvals) against what the log establishes."""
-    try:
-        state = replay_state(texts)
-    except GovernanceError:
-        return  # the entry check names the entry
+    status and enactment index, approvals) against what the log establishes (the state `checker`
+    reached when it checked every entry, else a replay of the entries)."""
+    if checker is not None and checker.next_index == len(texts):
+        state = checker.state
+    else:
+        try:
+            state = replay_state(texts)
+        except GovernanceError:
+            return  # the entry check names the entry
     actual = {t: [tuple(r) for r in rows] for t, rows in tables.items()}
     why = disagreements(expected_rows(state), actual)
     if why:
         raise EntryError("the database's tables disagree with its log: " + "; ".join(why))
 
 
-def check_tables(export: Mapping[str, Any]) -> None:
+def check_tables(export: Mapping[str, Any], checker: EntryChecker | None = None) -> None:
     """Cross-check the exported tables and entry columns against the log entries: the approvals
     and proposals rows, and (when the export carries them) the rows the server acts on, by
     :mod:`skyfence.governance.state`; GovernanceError naming the entry (or table and row) on the
-    first difference."""
+    first difference. `checker`: the `EntryChecker` that checked the export's entries (its state
+    is reused)."""
     texts = export_entries(export)
-    if isinstance(export.get("tables"), Mapping):
-        _check_state_tables(texts, export["tables"])
     cols = export.get("entry_columns") or []
     for c in cols:
         i = c.get("idx")
@@ -104,6 +108,8 @@ def check_tables(export: Mapping[str, Any]) -> None:
                 or d.get("digest") != p.get("digest")):
             raise EntryError(f"entry {i}: proposal row {p.get('id')!r} differs from the "
                                   "logged proposal")
+    if isinstance(export.get("tables"), Mapping):
+        _check_state_tables(texts, export["tables"], checker)
 
 
 def verify_log(export: Mapping[str, Any], older_checkpoints: list[str] | None = None,
@@ -111,8 +117,9 @@ def verify_log(export: Mapping[str, Any], older_checkpoints: list[str] | None = 
     """Verify an export with the governance checks (`EntryChecker` per entry, `check_tables` on
     the whole export). Returns the report's notes; raises `VerificationError` with the first
     failure (naming the entry) otherwise."""
+    checker = EntryChecker()
     rep = verify_export(export, older_checkpoints=older_checkpoints or [],
-                        check_entry=EntryChecker(), check_export=check_tables,
+                        check_entry=checker, check_export=lambda doc: check_tables(doc, checker),
                         verifier_key=verifier_key, raise_on_error=True)
     return [f"{rep.entries} entries verified", f"{rep.checkpoints} checkpoints verified",
             f"{rep.older_checkpoints} older checkpoint(s) consistent", *rep.notes]
@@ -149,7 +156,9 @@ def verify_command(path_or_url: str, older: list[str] | None = None, *,
         source = (f"{tiles_prefix(path_or_url)} (tlog-tiles)" if doc.get("source") == "tlog-tiles"
                   else export_url(path_or_url))
     olds = [_older_note(o) for o in (older or [])]
-    hooks = {"check_entry": EntryChecker(), "check_export": check_tables} if semantic else {}
+    checker = EntryChecker()
+    hooks = ({"check_entry": checker, "check_export": lambda doc: check_tables(doc, checker)}
+             if semantic else {})
     rep = verify_export(doc, older_checkpoints=olds, verifier_key=verifier_key, **hooks)
     if not semantic:
         rep.notes.append("governance checks not requested: Merkle tree and checkpoints only")
