@@ -3,7 +3,7 @@
 Inputs are dense but small ``[n_pt, n_time]`` matrices (never per satellite):
 
 * ``counts``: satellites in view per point and step (int, from
-  :func:`skyfence.links.gsl.count_visible`); a step is **covered** when ``counts >= 1``.
+  :func:`skyfence.links.visibility.count_visible`); a step is **covered** when ``counts >= 1``.
 * ``states``: int8 service state per point and step, codes :data:`ABSENT` (-1, a mobile terminal
   outside its track's time span), :data:`UNCOVERED` (0), :data:`SERVED` (1), :data:`DENIED` (2).
   :func:`service_states` builds it from counts and the policy's allow matrix.
