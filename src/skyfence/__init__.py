@@ -29,12 +29,13 @@ _EXPORTS = {
     "load_scenario": "skyfence.service.scenario",
     "Scenario": "skyfence.service.scenario",
     "latency": "skyfence.network.latency",
-    "LatencyResult": "skyfence.network.latency",
+    "LatencyResult": "skyfence.network.result",
     "positions": "skyfence.orbits.tables",
 }
 
 if TYPE_CHECKING:
-    from skyfence.network.latency import LatencyResult, latency
+    from skyfence.network.latency import latency
+    from skyfence.network.result import LatencyResult
     from skyfence.orbits.tables import positions
     from skyfence.service.run import RunResult, impact, run
     from skyfence.service.scenario import Scenario, load_scenario

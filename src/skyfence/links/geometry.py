@@ -93,7 +93,12 @@ def elevations_deg(
     same test as :func:`skyfence.links.visibility.visible_pairs`. NaN positions give NaN.
     """
     g, u = ground_points(lat_deg, lon_deg, alt_km)
-    return look_angles(g, u, np.asarray(sat_ecef_km, dtype=float))[0]
+    g, u = g.reshape(3), u.reshape(3)
+    east, north = east_north(u)
+    d = np.asarray(sat_ecef_km, dtype=float).reshape(-1, 3) - g
+    # the arithmetic of frame_angles for one frame: no azimuth, no broadcast copies of the frame
+    du, de, dn = d @ u, d @ east, d @ north
+    return np.degrees(np.arctan2(du, np.hypot(de, dn)))
 
 
 def frame_angles(
