@@ -164,6 +164,27 @@ def test_signature_byte_change_fails(log_key):
         c.verify_checkpoint(bad, vkey)
 
 
+def test_slack_bits_of_base64_are_refused(log_key):
+    """The last base64 character before '=' carries bits that decoding drops: a note whose text
+    differs only there decodes to the same bytes, and is refused (one text per signature/root)."""
+    note = c.sign_checkpoint("o", 5, ROOT, log_key)
+    vkey = c.verifier_key("o", log_key)
+    line = note.rstrip("\n").split("\n")[-1]
+    b64 = line.split(" ")[-1]
+    assert b64.endswith("=")  # 68 bytes -> 2 slack bits before the padding
+    i = len(b64.rstrip("=")) - 1
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+    twin = b64[:i] + alphabet[alphabet.index(b64[i]) ^ 1] + b64[i + 1:]
+    assert base64.b64decode(twin) == base64.b64decode(b64)
+    with pytest.raises(CheckpointError, match="canonical"):
+        c.verify_checkpoint(note.replace(b64, twin), vkey)
+    root = base64.b64encode(ROOT).decode()  # 32 bytes -> 4 slack bits
+    j = len(root.rstrip("=")) - 1
+    root_twin = root[:j] + alphabet[alphabet.index(root[j]) ^ 1] + root[j + 1:]
+    with pytest.raises(CheckpointError, match="canonical"):
+        c.parse_checkpoint(note.replace(root, root_twin, 1))
+
+
 @pytest.mark.parametrize(("body", "match"), [
     ("o\n5\n", "3 body line|2 body line"),
     ("o\n05\n" + base64.b64encode(ROOT).decode() + "\n", "leading zeros"),

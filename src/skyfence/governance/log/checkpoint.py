@@ -259,6 +259,8 @@ def parse_note(text: str | bytes) -> tuple[str, list[NoteSignature]]:
             blob = base64.b64decode(b64, validate=True)
         except (binascii.Error, ValueError):
             raise CheckpointError(f"{where}: signature is not valid base64") from None
+        if base64.b64encode(blob).decode("ascii") != b64:  # one text per signature: no slack bits
+            raise CheckpointError(f"{where}: signature is not canonical base64")
         if len(blob) < 5:
             raise CheckpointError(f"{where}: signature too short")
         sigs.append(NoteSignature(name, blob[:4], blob[4:]))
@@ -341,6 +343,8 @@ def parse_checkpoint_body(body: str) -> tuple[str, int, bytes, tuple[str, ...]]:
     except (binascii.Error, ValueError):
         raise CheckpointError(f"malformed checkpoint: root hash {root_b64!r} is not base64") \
             from None
+    if base64.b64encode(root).decode("ascii") != root_b64:
+        raise CheckpointError(f"malformed checkpoint: root hash {root_b64!r} is not canonical base64")
     if len(root) != 32:
         raise CheckpointError(f"malformed checkpoint: root hash is {len(root)} bytes, need 32")
     for i, e in enumerate(ext):
