@@ -21,8 +21,6 @@ import time
 import urllib.request
 from pathlib import Path
 
-import pytest
-
 from skyfence.cli import main
 
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -88,32 +86,14 @@ def test_readme_runs_as_written(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
     servers: list[subprocess.Popen] = []
+    took: dict[str, float] = {}
     try:
         for line in lines:
             if line.startswith("make "):
                 continue
-            if line.startswith("skyfence serve"):
-                argv = [a for a in shlex.split(line, comments=True) if a != "&"]
-                exe = str(Path(sys.executable).parent / "skyfence")
-                servers.append(subprocess.Popen([exe, *argv[1:]], cwd=tmp_path, env=env,
-                                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True))
-                _wait_health(int(port), servers[-1])
-                continue
-            m = CAPTURE.match(line.split(" #")[0].strip())
-            if m:
-                r = subprocess.run(["bash", "-o", "pipefail", "-c", m.group(2)], cwd=tmp_path, env=env,
-                                   capture_output=True, text=True, timeout=120)
-                assert r.returncode == 0 and r.stdout.strip(), f"{line}\n{r.stderr}"
-                env[m.group(1)] = r.stdout.strip()
-                continue
-            if line.startswith("skyfence ") and "$" not in line:
-                argv = shlex.split(line, comments=True)[1:]
-                argv += SHORTEN.get(argv[0], [])
-                assert main(argv) == 0, line
-                continue
-            r = subprocess.run(["bash", "-o", "pipefail", "-c", line], cwd=tmp_path, env=env,
-                               capture_output=True, text=True, timeout=120)
-            assert r.returncode == 0, f"{line}\n{r.stdout}\n{r.stderr}"
+            t_line = time.perf_counter()
+            _run_line(line, port, tmp_path, env, servers)
+            took[line] = time.perf_counter() - t_line
     finally:
         for proc in servers:
             proc.terminate()
@@ -124,6 +104,32 @@ def test_readme_runs_as_written(tmp_path, monkeypatch):
     for path in ("positions.parquet", "p.csv", "out/uc/map.png", "out/mine/summary.json",
                  "out/impact/impact.json", "rtt.csv", "all-pairs.parquet", "governance.db"):
         assert (tmp_path / path).is_file(), path
-    elapsed = time.perf_counter() - t0
-    if elapsed > 90:
-        pytest.fail(f"the README's commands took {elapsed:.0f} s; shorten them further")
+    # ~40 s in all on 2 busy cores; a command left at full length (the examples: 1-2 minutes) fails
+    slowest = max(took, key=took.get)
+    assert took[slowest] < 45, f"{took[slowest]:.0f} s for {slowest!r} (total {time.perf_counter() - t0:.0f} s)"
+
+
+def _run_line(line: str, port: str, tmp_path: Path, env: dict, servers: list) -> None:
+    """One logical README line (see the module docstring)."""
+    if line.startswith("skyfence serve"):
+        argv = [a for a in shlex.split(line, comments=True) if a != "&"]
+        exe = str(Path(sys.executable).parent / "skyfence")
+        servers.append(subprocess.Popen([exe, *argv[1:]], cwd=tmp_path, env=env,
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True))
+        _wait_health(int(port), servers[-1])
+        return
+    m = CAPTURE.match(line.split(" #")[0].strip())
+    if m:
+        r = subprocess.run(["bash", "-o", "pipefail", "-c", m.group(2)], cwd=tmp_path, env=env,
+                           capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0 and r.stdout.strip(), f"{line}\n{r.stderr}"
+        env[m.group(1)] = r.stdout.strip()
+        return
+    if line.startswith("skyfence ") and "$" not in line:
+        argv = shlex.split(line, comments=True)[1:]
+        argv += SHORTEN.get(argv[0], [])
+        assert main(argv) == 0, line
+        return
+    r = subprocess.run(["bash", "-o", "pipefail", "-c", line], cwd=tmp_path, env=env,
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, f"{line}\n{r.stdout}\n{r.stderr}"
