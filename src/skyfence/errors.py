@@ -72,3 +72,8 @@ class RefusedError(GovernanceError):
 
 class InvalidError(GovernanceError):
     """A malformed governance payload; the message names the field (HTTP 422)."""
+
+
+class WitnessError(GovernanceError):
+    """A witness cosignature, witness policy or witness protocol exchange that is malformed or
+    does not verify; the message names the witness or the line."""
