@@ -1,10 +1,15 @@
 """Named element sets: the bundled real snapshots and the Walker presets, and :func:`load_elements`,
-which accepts either name or any TLE / OMM / Hypatia file path."""
+which accepts either name or any TLE / OMM / Hypatia file path.
+
+A selection inside a set follows a colon: ``"active-2025-10-07:SKYSAT*,FLOCK*,43797"`` keeps the
+satellites whose name matches one of the glob patterns (case-insensitive, :mod:`fnmatch`) or whose
+NORAD id is one of the numbers (see :func:`select`)."""
 
 from __future__ import annotations
 
+import fnmatch
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from importlib.resources import files
 from pathlib import Path
 
@@ -12,7 +17,7 @@ from skyfence.errors import ElementsError
 from skyfence.orbits.elements import Elements, load_file
 from skyfence.orbits.shells import PRESETS, preset_elements
 
-__all__ = ["SNAPSHOTS", "data_path", "available_presets", "load_elements"]
+__all__ = ["SNAPSHOTS", "data_path", "available_presets", "load_elements", "select"]
 
 #: bundled real snapshots, by name (see data/SOURCES.md)
 SNAPSHOTS: dict[str, str] = {
@@ -54,6 +59,17 @@ def load_elements(
             out = out + p
         return out
     key = str(spec).strip()
+    base, sep, selection = key.partition(":")
+    if sep and not Path(key).exists() and selection.strip():
+        els = load_elements(base, skip_invalid=skip_invalid, epoch_utc=epoch_utc)
+        items = [x.strip() for x in selection.split(",") if x.strip()]
+        ids = [int(x) for x in items if x.isdigit()]
+        patterns = [x for x in items if not x.isdigit()]
+        out = select(els, name_pattern=patterns or None, norad_ids=ids or None)
+        if len(out) == 0:
+            raise ElementsError(f"{key!r}: no satellite of {base!r} matches {selection!r}")
+        out.source = key
+        return out
     low = key.lower()
     if low in SNAPSHOTS:
         els = load_file(data_path(SNAPSHOTS[low]), skip_invalid=skip_invalid)
@@ -69,3 +85,26 @@ def load_elements(
     close = difflib.get_close_matches(low, available_presets(), n=3)
     hint = f"; did you mean {', '.join(close)}?" if close else f"; presets: {', '.join(available_presets())}"
     raise ElementsError(f"{key!r} is neither an elements file nor a preset{hint}")
+
+
+def select(
+    elements: Elements,
+    *,
+    name_pattern: str | Sequence[str] | None = None,
+    norad_ids: Iterable[int] | None = None,
+) -> Elements:
+    """The satellites of ``elements`` whose name matches one of the glob patterns ``name_pattern``
+    (case-insensitive, :func:`fnmatch.fnmatchcase` on upper-cased text) or whose NORAD id is in
+    ``norad_ids``; the union when both are given. Catalogue order is kept."""
+    if name_pattern is None and norad_ids is None:
+        raise ElementsError("select: give name_pattern and/or norad_ids")
+    patterns = [name_pattern] if isinstance(name_pattern, str) else list(name_pattern or [])
+    pats = [p.strip().upper() for p in patterns]
+    ids = {int(i) for i in (norad_ids or [])}
+    keep = [
+        i
+        for i, (name, nid) in enumerate(zip(elements.names, elements.norad_ids, strict=True))
+        if (nid is not None and int(nid) in ids)
+        or any(fnmatch.fnmatchcase(name.strip().upper(), p) for p in pats)
+    ]
+    return elements.subset(keep)

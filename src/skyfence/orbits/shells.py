@@ -25,6 +25,16 @@ Sources of the preset numbers
 * ``telesat``: Telesat Lightspeed (FCC modification SAT-MPL-20200526-00053, 2020): 78 polar
   satellites (6x13) at 1,015 km / 98.98 deg and 220 inclined (20x11) at 1,325 km / 50.88 deg.
   Minimum elevation 10 deg.
+* ``sso-500``: a generic sun-synchronous imaging constellation (not a filing): 10 planes x 20 at
+  500 km, inclination solved for a sun-synchronous node (see below), planes from a 09:00 local time
+  of the ascending node spread over 90 deg of right ascension (09:00 to 14:24).
+
+Sun-synchronous shells (``Shell.ltan_h`` set): the inclination is solved so that SGP4's own secular
+node rate (``Satrec.nodedot``, J2 and J4 of WGS-72) equals the Sun's mean motion in right ascension,
+:data:`SUN_MEAN_MOTION_DEG_DAY` (360 deg per tropical year, 0.98565 deg/day), and the first plane's
+right ascension of the ascending node is that of the mean Sun at the epoch plus ``15 deg/h *
+(ltan_h - 12)`` (mean local time; the mean Sun's right ascension is its mean longitude
+``280.460 + 0.9856474 d`` deg, ``d`` days from J2000, Astronomical Almanac low-precision formula).
 Phasing factors are not in the filings; ``f = 1`` (Kuiper as Hypatia: half-slot offset between
 adjacent planes is Hypatia's choice and available via ``phase_offset=True``).
 """
@@ -42,6 +52,8 @@ from skyfence.orbits.elements import Elements
 from skyfence.orbits.frames import as_utc
 
 MU_WGS72_KM3_S2 = 398600.8
+#: the mean Sun's motion in right ascension, deg/day (360 deg per tropical year of 365.2422 days)
+SUN_MEAN_MOTION_DEG_DAY = 360.0 / 365.2422
 #: default epoch of generated shells (UTC)
 DEFAULT_EPOCH = "2026-01-01T00:00:00"
 _SGP4_EPOCH0 = np.datetime64("1949-12-31T00:00:00", "ns")
@@ -60,6 +72,10 @@ class Shell:
     name: str = "shell"
     raan_spread_deg: float = 360.0
     eccentricity: float = 1e-7
+    #: local time (hours) of the ascending node of plane 0: a sun-synchronous shell whose
+    #: inclination is solved (``inclination_deg`` is then ignored; see the module doc)
+    ltan_h: float | None = None
+
 
 
 PRESETS: dict[str, list[Shell]] = {
@@ -73,6 +89,7 @@ PRESETS: dict[str, list[Shell]] = {
     "starlink-550": [Shell(72, 22, 550.0, 53.0, name="starlink-550")],
     "kuiper-630": [Shell(34, 34, 630.0, 51.9, phase_offset=True, name="kuiper-630")],
     "oneweb": [Shell(18, 36, 1200.0, 87.9, name="oneweb")],
+    "sso-500": [Shell(10, 20, 500.0, 97.4, ltan_h=9.0, raan_spread_deg=90.0, name="sso-500")],
     "telesat": [
         Shell(6, 13, 1015.0, 98.98, name="telesat-polar"),
         Shell(20, 11, 1325.0, 50.88, name="telesat-inclined"),
@@ -128,6 +145,35 @@ def mean_motion_for_altitude(altitude_km: float, inclination_deg: float, epoch_u
     return float(np.sqrt(MU_WGS72_KM3_S2 / a**3) * 60.0)
 
 
+def mean_sun_ra_deg(epoch_utc: object) -> float:
+    """Right ascension (deg, [0, 360)) of the mean Sun: its mean longitude ``280.460 + 0.9856474 d``
+    (``d`` days from J2000 UT), Astronomical Almanac low-precision formula."""
+    t = as_utc(epoch_utc)[0]
+    d = (t - np.datetime64("2000-01-01T12:00:00", "ns")).astype("int64") / 86_400e9
+    return float((280.460 + 0.9856474 * d) % 360.0)
+
+
+def sun_synchronous_inclination_deg(altitude_km: float, epoch_utc: object = DEFAULT_EPOCH,
+                                    eccentricity: float = 1e-7) -> float:
+    """Inclination (deg, > 90) whose SGP4 secular node rate equals :data:`SUN_MEAN_MOTION_DEG_DAY`
+    for a shell of mean altitude ``altitude_km`` (SGP4 mean motion as :func:`mean_motion_for_altitude`)."""
+    from scipy.optimize import brentq
+
+    days, _, _ = _epoch_days(epoch_utc)
+    target = np.radians(SUN_MEAN_MOTION_DEG_DAY) / 1440.0  # rad/min
+
+    def rate_error(inc: float, no: float) -> float:
+        return _satrec(0, days, inc, 0.0, 0.0, no, eccentricity).nodedot - target
+
+    inc = 97.0
+    for _ in range(4):  # the mean motion for an altitude depends slightly on the inclination
+        no = mean_motion_for_altitude(altitude_km, inc, epoch_utc, eccentricity)
+        if rate_error(179.9, no) < 0.0:
+            raise ElementsError(f"no sun-synchronous inclination at {altitude_km} km")
+        inc = float(brentq(rate_error, 90.0, 179.9, args=(no,), xtol=1e-10))
+    return inc
+
+
 def walker_elements(shells: list[Shell], *, epoch_utc: object = DEFAULT_EPOCH, first_satnum: int = 1):
     """Elements of one or more Walker-delta shells (plane-major ids, no NORAD ids)."""
     days, _, _ = _epoch_days(epoch_utc)
@@ -138,17 +184,21 @@ def walker_elements(shells: list[Shell], *, epoch_utc: object = DEFAULT_EPOCH, f
             raise ElementsError(f"shell {sh.name}: planes and satellites per plane must be >= 1")
         if not 0.0 <= sh.inclination_deg <= 180.0:
             raise ElementsError(f"shell {sh.name}: inclination {sh.inclination_deg} deg outside 0..180")
-        no = mean_motion_for_altitude(sh.altitude_km, sh.inclination_deg, epoch_utc, sh.eccentricity)
+        inc, raan0 = sh.inclination_deg, 0.0
+        if sh.ltan_h is not None:
+            inc = sun_synchronous_inclination_deg(sh.altitude_km, epoch_utc, sh.eccentricity)
+            raan0 = mean_sun_ra_deg(epoch_utc) + 15.0 * (sh.ltan_h - 12.0)
+        no = mean_motion_for_altitude(sh.altitude_km, inc, epoch_utc, sh.eccentricity)
         total = sh.planes * sh.sats_per_plane
         for p in range(sh.planes):
-            raan = sh.raan_spread_deg * p / sh.planes
+            raan = raan0 + sh.raan_spread_deg * p / sh.planes
             for k in range(sh.sats_per_plane):
                 ma = 360.0 * k / sh.sats_per_plane
                 if sh.phase_offset:
                     ma += (180.0 / sh.sats_per_plane) if p % 2 == 1 else 0.0
                 else:
                     ma += 360.0 * sh.phasing * p / total
-                sats.append(_satrec(satnum % 100000, days, sh.inclination_deg, raan % 360.0, ma % 360.0, no, sh.eccentricity))
+                sats.append(_satrec(satnum % 100000, days, inc, raan % 360.0, ma % 360.0, no, sh.eccentricity))
                 names.append(f"{sh.name}-{p}-{k}")
                 satnum += 1
         layout.append((sh.planes, sh.sats_per_plane))
