@@ -120,6 +120,8 @@ def summarize(sc: Scenario, ground: Ground, vis: Visibility, dec: Decisions) -> 
         "time": {"start_utc": iso_utc(ground.t_utc[0]), "end_utc": iso_utc(ground.t_utc[-1]), "steps": n_t, "step_s": ground.step_s},
         "policy": {"files": list(dec.policy_sources), "warnings": list(dec.warnings)},
         "h3_resolution": ground.regions.resolution,
+        "cell_membership": ground.cell_membership,
+        "terminal_membership": ground.terminal_membership,
         "cells": n_cell,
         "area_km2": float(ground.cell_area_km2.sum()),
         "covered_fraction": float((cs != UNCOVERED).sum() / pairs),
