@@ -411,6 +411,6 @@ def test_alembic_schema_matches_the_models(gov_url):
     init_db(gov_url).dispose()  # upgrading an up-to-date database is a no-op
     with db.engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
-        assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0002_key_unique_nonces"
+        assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0003_witnessed_checkpoints"
     db.dispose()
     assert diff == []

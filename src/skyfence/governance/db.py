@@ -57,6 +57,7 @@ __all__ = [
     "LogEntry",
     "MerkleNode",
     "Checkpoint",
+    "WitnessedCheckpoint",
     "LogHead",
     "Setting",
     "RequestNonce",
@@ -180,6 +181,15 @@ class Checkpoint(Base):
     """A signed checkpoint (C2SP signed note text) of the log at `tree_size`."""
 
     __tablename__ = "checkpoints"
+    tree_size: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    note: Mapped[str] = mapped_column(Text, nullable=False)
+    t_utc: Mapped[str] = mapped_column(String(40), nullable=False)
+
+
+class WitnessedCheckpoint(Base):
+    """A checkpoint note with the witnesses' cosignatures (C2SP tlog-cosignature) appended."""
+
+    __tablename__ = "witnessed_checkpoints"
     tree_size: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     note: Mapped[str] = mapped_column(Text, nullable=False)
     t_utc: Mapped[str] = mapped_column(String(40), nullable=False)
