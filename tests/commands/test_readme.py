@@ -133,3 +133,13 @@ def _run_line(line: str, port: str, tmp_path: Path, env: dict, servers: list) ->
     r = subprocess.run(["bash", "-o", "pipefail", "-c", line], cwd=tmp_path, env=env,
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, f"{line}\n{r.stdout}\n{r.stderr}"
+
+
+def test_readme_python_blocks_run(tmp_path, monkeypatch):
+    """The README's ```python blocks run as written (from an empty folder)."""
+    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), re.S)
+    assert blocks
+    monkeypatch.chdir(tmp_path)
+    for code in blocks:
+        exec(compile(code, str(README), "exec"), {"__name__": "__readme__"})  # noqa: S102
+    assert (tmp_path / "out" / "uc-1h" / "summary.json").exists()
