@@ -18,13 +18,9 @@ from skyfence.errors import SkyfenceError
 from skyfence.ground.fibre import fibre_rtt_ms
 from skyfence.ground.places import Places
 from skyfence.links import default_min_elevation_deg
-from skyfence.network.isl import (
-    DEFAULT_GRAZING_ALT_KM,
-    nearest_neighbour_isls,
-    plus_grid_shells,
-    read_isls,
-)
+from skyfence.network.isl import DEFAULT_GRAZING_ALT_KM, plus_grid_shells, read_isls
 from skyfence.network.pairs import PairSpec, gateway_list, resolve_pairs, station_list
+from skyfence.network.planes import plus_grid_isls
 from skyfence.network.result import LatencyResult
 from skyfence.network.routing import route_series
 
@@ -71,16 +67,18 @@ def first_epoch_utc(elements) -> np.datetime64:
 def resolve_isls(
     isl: str | np.ndarray | None,
     elements,
-    r_ecef_km_first: np.ndarray | None,
+    t_utc: np.ndarray | None = None,
     *,
     shift: int = 0,
     max_length_km: float | None = None,
+    grazing_alt_km: float | None = DEFAULT_GRAZING_ALT_KM,
 ) -> np.ndarray:
     """The ISL pair list for ``isl``: ``"plus-grid"``, ``"none"``, a file path, or an ``[n, 2]`` array.
 
     ``plus-grid`` uses the shells' (planes, sats per plane) numbering; for a real snapshot without
-    it (``elements.shells is None``), each satellite is linked to its 4 nearest neighbours at the
-    first step (see :func:`skyfence.network.isl.nearest_neighbour_isls`) and kept fixed.
+    it (``elements.shells is None``), planes and slots are inferred at ``t_utc[0]`` and the
+    +Grid built on them (:func:`skyfence.network.planes.infer_planes`, with the run's ISL length
+    cut-off and grazing altitude); satellites it cannot place get no ISLs.
     """
     n_sat = len(elements)
     if isl is None or (isinstance(isl, str) and isl == "none"):
@@ -94,9 +92,12 @@ def resolve_isls(
                     f"plus-grid: the shells {shells} need more than the {n_sat} satellites given"
                 )
             return pairs
-        if r_ecef_km_first is None:
-            raise SkyfenceError("plus-grid for a real snapshot needs positions")
-        return nearest_neighbour_isls(r_ecef_km_first, k=4, max_length_km=max_length_km)
+        if t_utc is None or len(t_utc) == 0:
+            raise SkyfenceError("plus-grid for a real snapshot needs the time of the first step")
+        return plus_grid_isls(
+            elements, np.asarray(t_utc)[0], max_isl_length_km=max_length_km,
+            grazing_alt_km=grazing_alt_km,
+        )  # fmt: skip
     if isinstance(isl, (str, Path)):
         if not Path(isl).exists():
             raise SkyfenceError(
@@ -177,8 +178,8 @@ def latency(
         start_utc: first instant, ISO 8601 UTC (default: the earliest element epoch).
         duration_s, step_s: the time grid, ``round(duration_s / step_s)`` steps (s).
         t_utc: explicit instants (datetime64[ns] UTC), instead of start/duration/step.
-        isl: ``"plus-grid"`` (Hypatia's +Grid from the shells' numbering; 4 nearest neighbours at
-            the first step for real snapshots), ``"none"``/``None``, an ISL file, or ``[n, 2]`` pairs.
+        isl: ``"plus-grid"`` (Hypatia's +Grid from the shells' numbering; for real snapshots
+            from the planes and slots inferred at the first step), ``"none"``/``None``, an ISL file, or ``[n, 2]`` pairs.
         isl_shift: +Grid cross-plane index shift.
         max_isl_length_km: ISL length cut-off, km (None: none).
         grazing_alt_km: ISLs whose segment dips below this altitude are blocked (None: no test).
@@ -241,8 +242,9 @@ def latency(
         sat_ecef_km = satellite_ecef_km(elements, t_utc, earth_rotation=earth_rotation)
     pair_arr = np.asarray(pair_idx, dtype=np.int64).reshape(-1, 2)
     isl_pairs = resolve_isls(
-        isl, elements, sat_ecef_km[:, 0, :], shift=isl_shift, max_length_km=max_isl_length_km
-    )
+        isl, elements, t_utc, shift=isl_shift, max_length_km=max_isl_length_km,
+        grazing_alt_km=grazing_alt_km,
+    )  # fmt: skip
     routes = route_series(
         sat_ecef_km,
         isl_pairs,
