@@ -77,3 +77,7 @@ class InvalidError(GovernanceError):
 class WitnessError(GovernanceError):
     """A witness cosignature, witness policy or witness protocol exchange that is malformed or
     does not verify; the message names the witness or the line."""
+
+
+class FundingError(SkyfenceError):
+    """An invalid funding agreement or sponsor; the message names the agreement and the field."""

@@ -6,13 +6,18 @@ Entity model
 * action     ``Action::"connect"`` (the only action);
 * resource   ``Cell::"<h3 hex>"`` (e.g. ``Cell::"851e6b1bfffffff"``, the cell at the scenario's H3
   resolution), member of ``Region::"<name>"`` for every named region that holds it;
-* context    ``{ time: datetime, speed_kmh: Long }``:
+* context    ``{ time: datetime, speed_kmh: Long, funded: Bool, sponsors: Set<String> }``:
   ``time`` is the step's UTC instant as a Cedar ``datetime`` (millisecond resolution, written
   ``"YYYY-MM-DDThh:mm:ss.sssZ"``; sub-millisecond parts are floored), so policies can hold windows:
   ``when { context.time >= datetime("2026-04-30T06:00:00Z") }`` or time-of-day with
   ``context.time.toTime() >= duration("18h")``;
   ``speed_kmh`` is the terminal's ground speed in km/h **rounded to the nearest integer** (ties to
-  even, numpy ``rint``; 0 for fixed terminals), as Cedar has no floats.
+  even, numpy ``rint``; 0 for fixed terminals), as Cedar has no floats;
+  ``funded`` is whether some funding agreement pays for the terminal at that step or the terminal
+  is within an agreement's grace period after its last paid step (``skyfence.funding``), and
+  ``sponsors`` the sponsors whose agreements pay at that step (empty in a grace period); a scenario
+  without ``[funding]`` models no payment: every terminal is funded with no sponsors, and so is the
+  anonymous probe of cell decisions.
 Entities carry no attributes; groups and regions have no parents (flat hierarchy).
 
 Semantics
@@ -54,6 +59,7 @@ __all__ = [
     "cell_id",
     "terminal_entity",
     "cell_entity",
+    "request_context",
     "make_request",
     "is_allowed",
 ]
@@ -68,7 +74,7 @@ entity Cell in [Region];
 action connect appliesTo {
   principal: [Terminal],
   resource: [Cell],
-  context: { time: datetime, speed_kmh: Long }
+  context: { time: datetime, speed_kmh: Long, funded: Bool, sponsors: Set<String> }
 };
 """
 
@@ -177,7 +183,7 @@ class ServicePolicy:
                     msgs.append(f"{where}: invalid Cedar policy: {err.error}")
                 raise PolicyError(
                     "; ".join(msgs) + " (skyfence's entity model: Terminal in Group, "
-                    "Action::\"connect\", Cell in Region, context {time: datetime, speed_kmh: Long})"
+                    "Action::\"connect\", Cell in Region, context {time: datetime, speed_kmh: Long, funded: Bool, sponsors: Set<String>})"
                 )
         return len(ps)
 
@@ -342,16 +348,19 @@ def cell_entity(cell: int | str, regions: Iterable[str] = ()) -> dict:
             "parents": [_uid("Region", r) for r in sorted(set(regions))]}
 
 
-def _context(ms: int, speed_long: int) -> dict:
+def request_context(ms: int, speed_long: int, funded: bool = True, sponsors: Iterable[str] = ()) -> dict:
+    """Cedar JSON context of one request: ``{time, speed_kmh, funded, sponsors}``."""
     return {"time": {"__extn": {"fn": "datetime", "arg": str(np.datetime64(int(ms), "ms")) + "Z"}},
-            "speed_kmh": int(speed_long)}
+            "speed_kmh": int(speed_long), "funded": bool(funded), "sponsors": sorted(set(sponsors))}
 
 
-def make_request(terminal_id: str, cell: int | str, time: Any, speed_kmh: Any = 0) -> dict:
-    """cedarpy request dict: Terminal connects to Cell with context {time, speed_kmh}."""
+def make_request(terminal_id: str, cell: int | str, time: Any, speed_kmh: Any = 0, *,
+                 funded: bool = True, sponsors: Iterable[str] = ()) -> dict:
+    """cedarpy request dict: Terminal connects to Cell with context {time, speed_kmh, funded,
+    sponsors}."""
     return {"principal": _uid("Terminal", terminal_id), "action": dict(ACTION),
             "resource": _uid("Cell", cell_id(cell)),
-            "context": _context(epoch_ms(time), speed_to_long(speed_kmh))}
+            "context": request_context(epoch_ms(time), speed_to_long(speed_kmh), funded, sponsors)}
 
 
 def is_allowed(
@@ -362,10 +371,13 @@ def is_allowed(
     regions: Iterable[str],
     time: Any,
     speed_kmh: Any = 0,
+    *,
+    funded: bool = True,
+    sponsors: Iterable[str] = (),
 ) -> bool:
     """Cedar's own answer for one request (cedarpy.is_authorized): the reference the bulk evaluator
     must equal."""
     entities = [terminal_entity(terminal_id, groups), cell_entity(cell, regions)]
-    result = cedarpy.is_authorized(make_request(terminal_id, cell, time, speed_kmh),
+    result = cedarpy.is_authorized(make_request(terminal_id, cell, time, speed_kmh, funded=funded, sponsors=sponsors),
                                    policy.policy_set, entities)
     return bool(result.allowed)

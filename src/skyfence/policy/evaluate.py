@@ -12,19 +12,28 @@ names (``==``, ``in``, scope constraints); it cannot enumerate ancestors or read
 * time: if ``context.time`` only appears compared (<, <=, >, >=, ==, !=) with ``datetime("...")``
   literals, its class is its position among those literals (rank, and whether it equals one);
   otherwise (``toTime()``, ``offset``, arithmetic, ``context`` used whole...) the exact millisecond;
-* speed_kmh: the same with Long literals, else the exact integer.
+* speed_kmh: the same with Long literals, else the exact integer;
+* funded: the bool itself (one class when no policy reads ``context.funded``);
+* sponsors (a Set of String): (the sponsors in it that are string literals of the policies, whether
+  it holds any other string). Exact: Cedar cannot iterate a set, take its size or turn an element
+  into anything but a comparison with another value, and every other string a policy can build is a
+  literal, so a set is only ever compared (``contains``, ``containsAll``, ``containsAny``,
+  ``isEmpty``, ``==``) with sets of literals; each such test depends on the set only through its
+  literals and through "something else is in it". A placeholder string no policy names stands for
+  "something else" in the representative request. When ``context`` is used whole, the set is keyed
+  exactly; when no policy reads ``context.sponsors``, it is one class.
 
 Requests are encoded as integer class keys, reduced with a dense table or np.unique, each unseen
 class is asked of Cedar once (``is_authorized_batch`` on one representative request: the class's
-named groups/regions as parents, the literal id or a placeholder id that no policy names, and the
-time/speed of a real request of that class), and the answers broadcast back with numpy. Answers are
+named groups/regions as parents, the literal id or a placeholder id that no policy names, the
+time/speed of a real request of that class and its funded/sponsors representative), and the answers broadcast back with numpy. Answers are
 cached by class, so later steps usually ask Cedar nothing. Entity literals are collected from
 Cedar's own JSON form of the policies (every ``{type, id}`` uid anywhere in it, templates and links
 included), so nothing a policy names is missed; collecting too many only makes classes finer.
 Datetime literals used as breakpoints are checked with Cedar itself (``context.time ==
 datetime("L")`` must hold at the parsed instant), else time falls back to exact milliseconds.
 
-Size: about 500 lines, on purpose one module. The literal collection, the class encoding and the
+Size: about 570 lines, on purpose one module. The literal collection, the class encoding and the
 Cedar representative requests are one proof of exactness together: each relies on the others'
 invariants (which uids are "named", what a class key holds), and splitting them would put those
 invariants in different files.
@@ -47,6 +56,7 @@ from skyfence.policy.cedar import (
     cedar_datetime,
     cell_id,
     epoch_ms,
+    request_context,
     speed_to_long,
 )
 
@@ -152,6 +162,12 @@ def _is_context_attr(node: Any, attr: str | None = None) -> bool:
     inner = node["."]
     return (isinstance(inner, dict) and inner.get("left") == {"Var": "context"}
             and (attr is None or inner.get("attr") == attr))
+
+
+def _string_literals(ast: dict) -> set[str]:
+    """Every string literal (``{"Value": "..."}``) anywhere in Cedar's JSON policy form."""
+    return {node["Value"] for node in _walk(ast)
+            if isinstance(node, dict) and isinstance(node.get("Value"), str)}
 
 
 def _context_usage(ast: dict) -> tuple[dict[str, list[Any]], set[str], bool]:
@@ -287,7 +303,9 @@ class BulkEvaluator:
 
     One-shot convenience: ``ev.decide(terminal_ids, groups, cells, regions, time, speed_kmh)``.
     `time`: a scalar instant or one per request (datetime64, datetime, ISO str, or epoch ms int);
-    `speed_kmh`: scalar or per request, floats rounded as `cedar.speed_to_long`.
+    `speed_kmh`: scalar or per request, floats rounded as `cedar.speed_to_long`;
+    funding: ``fc = ev.funding_classes(funded, sponsors, n)`` passed as ``decide_classes(...,
+    funding_class=fc)`` (default: funded, no sponsors).
     Counters: ``cedar_requests`` (requests sent to Cedar so far), ``last_classes`` (distinct classes
     in the last call).
     """
@@ -300,9 +318,14 @@ class BulkEvaluator:
         self.named_terminals = frozenset(lits.get("Terminal", ()))
         self.named_cells = frozenset(lits.get("Cell", ()))
         literals, other, whole = _context_usage(policy.ast)
-        unknown = set(literals) | other
-        unknown -= {"time", "speed_kmh"}
+        used = set(literals) | other
+        unknown = used - {"time", "speed_kmh", "funded", "sponsors"}
         exact_all = whole or bool(unknown)
+        self.uses_funded = exact_all or "funded" in used
+        #: "unused" (one class), "named" (named sponsors + any other) or "exact" (the whole set)
+        self.sponsor_mode = "exact" if exact_all else ("named" if "sponsors" in used else "unused")
+        self.named_sponsors = frozenset(_string_literals(policy.ast))
+        self._other_sponsor = _placeholder(0, set(self.named_sponsors), "~sponsor")
         self.time_breakpoints = (None if exact_all or "time" in other
                                  else _time_breakpoints(literals.get("time", [])))
         self.speed_breakpoints = (None if exact_all or "speed_kmh" in other
@@ -312,7 +335,9 @@ class BulkEvaluator:
         self._p_rep: list[tuple[str, tuple[str, ...]]] = []
         self._r_index: dict[tuple, int] = {}
         self._r_rep: list[tuple[str, tuple[str, ...]]] = []
-        self._cache: dict[tuple[int, int, int, int], bool] = {}
+        self._f_index: dict[tuple, int] = {}  # (funded, sponsor class key) -> context class
+        self._f_rep: list[tuple[bool, tuple[str, ...]]] = []
+        self._cache: dict[tuple[int, int, int, int, int], bool] = {}
         self.cedar_requests = 0
         self.last_classes = 0
 
@@ -367,6 +392,35 @@ class BulkEvaluator:
         return self._classes(cells, r, self.named_regions, self.named_cells,
                              self._r_index, self._r_rep, "~c", cell_id)
 
+    def funding_classes(self, funded: Any, sponsors: LabelSets | Sequence[Any] | None, n: int) -> np.ndarray:
+        """int64 context class of ``funded`` (bool, scalar or one per request) with ``sponsors`` (None:
+        the empty set for all; else one set per request, as `LabelSets` or a sequence of sets)."""
+        f = np.asarray(funded, dtype=bool)
+        if f.ndim > 1 or (f.ndim == 1 and len(f) != n):
+            raise PolicyError(f"funded: expected a scalar or {n} values, got shape {f.shape}")
+        ls = LabelSets(sets=((),), codes=np.zeros(n, np.int32)) if sponsors is None else \
+            LabelSets.coerce(sponsors, n, "sponsors")
+        if not self.uses_funded:
+            f = np.zeros((), dtype=bool)
+        lut = np.empty((len(ls.sets), 2), dtype=np.int64)
+        for j, s in enumerate(ls.sets):
+            if self.sponsor_mode == "unused":
+                key: tuple = ()
+            elif self.sponsor_mode == "exact":
+                key = tuple(s)
+            else:
+                named = tuple(x for x in s if x in self.named_sponsors)
+                key = (named, len(named) < len(s))
+            for fv in (False, True):
+                full = (fv, key)
+                if full not in self._f_index:
+                    self._f_index[full] = len(self._f_rep)
+                    rep = key if self.sponsor_mode == "exact" else (
+                        () if not key else key[0] + ((self._other_sponsor,) if key[1] else ()))
+                    self._f_rep.append((fv, tuple(rep)))
+                lut[j, int(fv)] = self._f_index[full]
+        return lut[ls.codes, f.astype(np.int64)]
+
     # ---- decisions
 
     def _time_speed(self, time: Any, speed_kmh: Any, n: int):
@@ -379,12 +433,19 @@ class BulkEvaluator:
         return t, s
 
     def decide_classes(
-        self, principal_class: np.ndarray, resource_class: np.ndarray, time: Any, speed_kmh: Any = 0
+        self, principal_class: np.ndarray, resource_class: np.ndarray, time: Any, speed_kmh: Any = 0,
+        funding_class: Any = None,
     ) -> np.ndarray:
-        """bool allow per request, from per-request principal/resource classes."""
+        """bool allow per request, from per-request principal/resource classes; ``funding_class``
+        from :meth:`funding_classes` (None: funded, no sponsors)."""
         pc = np.asarray(principal_class, dtype=np.int64).ravel()
         rc = np.asarray(resource_class, dtype=np.int64).ravel()
         n = len(pc)
+        if funding_class is None:
+            funding_class = self.funding_classes(True, None, 1)[0]
+        fc = np.asarray(funding_class, dtype=np.int64)
+        if fc.ndim > 1 or (fc.ndim == 1 and len(fc) != n):
+            raise PolicyError(f"funding_class: expected a scalar or {n} values, got shape {fc.shape}")
         if len(rc) != n:
             raise PolicyError(f"{n} principal classes but {len(rc)} resource classes")
         if n == 0:
@@ -402,13 +463,19 @@ class BulkEvaluator:
             s_u, s_first, s_inv = s_cls, np.zeros(1, np.int64), None
         else:
             s_u, s_first, s_inv = _factorize(s_cls)
-        n_r, n_t, n_s = len(self._r_rep), len(t_u), len(s_u)
+        if fc.size == 1:
+            f_u, f_inv = np.atleast_1d(fc), None
+        else:
+            f_u, _, f_inv = _factorize(fc)
+        n_r, n_t, n_s, n_f = len(self._r_rep), len(t_u), len(s_u), len(f_u)
         key = pc * n_r + rc
         if n_t > 1:
             key = key * n_t + t_inv
         if n_s > 1:
             key = key * n_s + s_inv
-        space = len(self._p_rep) * n_r * n_t * n_s
+        if n_f > 1:
+            key = key * n_f + f_inv
+        space = len(self._p_rep) * n_r * n_t * n_s * n_f
         if space <= max(4 * n, 1 << 22):  # dense: O(n), no sort
             seen = np.zeros(space, dtype=bool)
             seen[key] = True
@@ -422,6 +489,8 @@ class BulkEvaluator:
         self.last_classes = len(uniq)
         # decode classes
         rest = uniq
+        f_i = rest % n_f if n_f > 1 else np.zeros(len(uniq), np.int64)
+        rest = rest // n_f if n_f > 1 else rest
         s_i = rest % n_s if n_s > 1 else np.zeros(len(uniq), np.int64)
         rest = rest // n_s if n_s > 1 else rest
         t_i = rest % n_t if n_t > 1 else np.zeros(len(uniq), np.int64)
@@ -432,11 +501,12 @@ class BulkEvaluator:
         answers = np.empty(len(uniq), dtype=bool)
         missing = []
         cache = self._cache
-        for k, (p, r, ti, si) in enumerate(zip(p_i.tolist(), r_i.tolist(), t_i.tolist(), s_i.tolist(), strict=True)):
-            ck = (p, r, int(t_u[ti]), int(s_u[si]))
+        for k, (p, r, ti, si, fi) in enumerate(zip(p_i.tolist(), r_i.tolist(), t_i.tolist(), s_i.tolist(),
+                                                   f_i.tolist(), strict=True)):
+            ck = (p, r, int(t_u[ti]), int(s_u[si]), int(f_u[fi]))
             hit = cache.get(ck)
             if hit is None:
-                missing.append((k, ck, p, r, int(t_rep[ti]), int(s_rep[si])))
+                missing.append((k, ck, p, r, int(t_rep[ti]), int(s_rep[si]), int(f_u[fi])))
             else:
                 answers[k] = hit
         if missing:
@@ -445,8 +515,9 @@ class BulkEvaluator:
                 answers[k] = allowed
         return answers[inverse]
 
-    def _ask_cedar(self, classes: list[tuple[int, int, int, int]]) -> list[bool]:
-        """Cedar's answers for (principal class, resource class, time ms, speed) representatives.
+    def _ask_cedar(self, classes: list[tuple[int, int, int, int, int]]) -> list[bool]:
+        """Cedar's answers for (principal class, resource class, time ms, speed, funding class)
+        representatives.
         Requests go in batches whose entity sets never hold one uid twice with different parents."""
         out: list[bool | None] = [None] * len(classes)
         pending = list(range(len(classes)))
@@ -454,7 +525,7 @@ class BulkEvaluator:
             ents: dict[tuple[str, str], tuple[str, ...]] = {}
             batch, later = [], []
             for i in pending:
-                p, r, _, _ = classes[i]
+                p, r, _, _, _ = classes[i]
                 tid, groups = self._p_rep[p]
                 cid, regions = self._r_rep[r]
                 if ents.get(("Terminal", tid), groups) != groups or ents.get(("Cell", cid), regions) != regions:
@@ -470,13 +541,13 @@ class BulkEvaluator:
             ]
             requests = []
             for i in batch:
-                p, r, t, s = classes[i]
+                p, r, t, s, f = classes[i]
+                funded, sponsors = self._f_rep[f]
                 requests.append({
                     "principal": {"type": "Terminal", "id": self._p_rep[p][0]},
                     "action": dict(ACTION),
                     "resource": {"type": "Cell", "id": self._r_rep[r][0]},
-                    "context": {"time": {"__extn": {"fn": "datetime", "arg": cedar_datetime(t)}},
-                                "speed_kmh": s},
+                    "context": request_context(t, s, funded, sponsors),
                 })
             results = cedarpy.is_authorized_batch(requests, self.policy.policy_set, entities)
             self.cedar_requests += len(requests)
@@ -493,8 +564,11 @@ class BulkEvaluator:
         regions: LabelSets | Sequence[Any],
         time: Any,
         speed_kmh: Any = 0,
+        funded: Any = True,
+        sponsors: LabelSets | Sequence[Any] | None = None,
     ) -> np.ndarray:
         """bool allow per request; arrays aligned per request."""
         pc = self.principal_classes(terminal_ids, groups)
         rc = self.resource_classes(cells, regions)
-        return self.decide_classes(pc, rc, time, speed_kmh)
+        fc = self.funding_classes(funded, sponsors, len(pc))
+        return self.decide_classes(pc, rc, time, speed_kmh, fc)
