@@ -43,7 +43,7 @@ def create_witness_app(db_path: str | Path, key_path: str | Path) -> Starlette:
         if len(body) > MAX_BODY_BYTES:
             return PlainTextResponse("request body too large\n", status_code=400)
         r = await run_in_threadpool(witness.add_checkpoint, body)
-        return Response(r.body, status_code=r.status, media_type=r.content_type)
+        return Response(r.body, status_code=r.status, headers={"content-type": r.content_type})
 
     async def checkpoint(request: Request) -> Response:
         want = request.path_params["origin_hash"]

@@ -243,12 +243,17 @@ def verify(
     older: list[str] = typer.Option([], "--older", help="an older checkpoint (file) to check "
                                     "consistency with; repeatable"),
     key: str | None = typer.Option(None, "--key", help="pin the log's verifier key (vkey text)"),
+    witness_policy: Path | None = typer.Option(
+        None, "--witness-policy", help="C2SP tlog-policy file: the witnessed checkpoint must be "
+                                       "cosigned by its quorum"),
 ) -> None:
     """Verify a log offline: every entry, proof, signature and quorum, and consistency with older
-    checkpoints. Exit 2 naming the first bad entry."""
+    checkpoints (and witness cosignatures with --witness-policy). Exit 2 naming the first bad
+    entry."""
     from skyfence.governance.audit import verify_command
 
-    verify_command(source, older, verifier_key=key, console=console)
+    verify_command(source, older, verifier_key=key, console=console,
+                   witness_policy=witness_policy)
 
 
 # --------------------------------------------------------------------------- terminals, receipts

@@ -137,13 +137,16 @@ def _older_note(item: str) -> str:
 
 def verify_command(path_or_url: str, older: list[str] | None = None, *,
                    verifier_key: str | None = None,
-                   semantic: bool = True, console=None) -> VerificationReport:
+                   semantic: bool = True, console=None,
+                   witness_policy: str | Path | None = None) -> VerificationReport:
     """`skyfence verify`: load the log (`load_log`: an export file, a SQLite governance database
     or a server URL), verify it, print a rich report.
 
     `older`: older checkpoints (file paths or note texts). The governance checks (`EntryChecker`
     per entry, `check_tables` on the export) always run unless `semantic` is False, which verifies
     a log of another application (Merkle tree and checkpoints only; the report says so).
+    `witness_policy`: a C2SP tlog-policy file; the log's witnessed checkpoint must then be
+    cosigned by its quorum (`skyfence.governance.witness.verify.check_witnessed`).
     Returns the report when it verifies; raises `VerificationError` (first failure) otherwise."""
     from rich.console import Console
     from rich.markup import escape
@@ -166,6 +169,16 @@ def verify_command(path_or_url: str, older: list[str] | None = None, *,
         rep.notes.append("read through tlog-tiles: the latest checkpoint and the entries only "
                          "(not the log's older checkpoints, not its database tables)")
 
+    witnessed = None
+    if witness_policy is not None:
+        from skyfence.governance.witness.verify import check_witnessed, load_witnessed
+
+        try:
+            witnessed = check_witnessed(doc, load_witnessed(path_or_url), witness_policy,
+                                        log_key=rep.verifier_key or verifier_key)
+        except GovernanceError as exc:
+            rep.errors.append(f"witnesses: {exc}")
+
     table = Table(title=f"Log verification: {escape(source)}", show_header=False)
     table.add_column("check", no_wrap=True)
     table.add_column("value", overflow="fold")
@@ -178,6 +191,8 @@ def verify_command(path_or_url: str, older: list[str] | None = None, *,
     table.add_row("root hash", "-" if rep.root_hash is None
                   else base64.b64encode(rep.root_hash).decode("ascii"))
     table.add_row("semantic checks", "yes" if semantic else "no (not requested)")
+    if witnessed is not None:
+        table.add_row("witnessed", witnessed.summary())
     table.add_row("result", "[green]OK[/green]" if rep.ok
                   else f"[red]FAILED ({len(rep.errors)} problem(s))[/red]")
     con.print(table)
