@@ -30,7 +30,9 @@ CELLS = [
     0x852D2897FFFFFFF, 0x852D76A3FFFFFFF, 0x851E5DCBFFFFFFF, 0x851E6B1BFFFFFFF,
     0x851E6B17FFFFFFF, 0x851E6B13FFFFFFF, 0x8512E2DBFFFFFFF, 0x85194AD3FFFFFFF,
 ]
-REGIONS = ["crimea", "black_sea_zone", "taiwan", "licensed", "blacklist", "curfew", "ukraine"]
+REGIONS = ["crimea", "black_sea_zone", "taiwan", "licensed", "blacklist", "curfew", "ukraine", "frontline"]
+# sponsors: two named by policies, two no policy names (collapsed into "something else")
+SPONSORS = ["mod-ukraine", "usaid", "poland", "spacex"]
 T0 = epoch_ms("2026-04-30T00:00:00Z")
 
 EXTRA_POLICIES = {
@@ -71,6 +73,23 @@ EXTRA_POLICIES = {
         forbid (principal, action, resource in Region::"taiwan")
           when { context.time.offset(duration("-3h")) > datetime("2026-04-30T10:00:00Z") };
     """,
+    "sponsor-sets": """
+        permit (principal, action, resource) when { context.funded || principal in Group::"gov" };
+        forbid (principal, action, resource in Region::"crimea")
+          when { context.sponsors.containsAny(["usaid", "mod-ukraine"]) && !context.funded };
+        forbid (principal in Group::"press", action, resource)
+          when { context.sponsors == ["usaid"] || context.sponsors.isEmpty() };
+        forbid (principal, action, resource in Region::"ukraine")
+          when { ["usaid", "mod-ukraine"].containsAll(context.sponsors) && context.speed_kmh > 90 };
+        permit (principal == Terminal::"t5", action, resource)
+          when { context.sponsors.containsAll(["usaid"]) };
+    """,
+    "sponsors-exact": """
+        permit (principal, action, resource)
+          when { context has sponsors && context.sponsors.contains("usaid") };
+        forbid (principal, action, resource) when { context == {"time": context.time,
+          "speed_kmh": 0, "funded": true, "sponsors": ["usaid", "spacex"]} };
+    """,
 }
 
 
@@ -99,7 +118,9 @@ def _random_requests(rng: np.random.Generator, n: int):
     speeds = rng.uniform(0, 200, n)
     edge = rng.random(n) < 0.3
     speeds[edge] = rng.choice([0.0, 29.5, 30.0, 89.5, 90.0, 90.5, 90.49, 91.0, 180.5], edge.sum())
-    return tid, groups, cells, regions, times, speeds
+    funded = rng.random(n) < 0.6
+    sponsors = [tuple(x for x in SPONSORS if rng.random() < 0.3) for _ in range(n)]
+    return tid, groups, cells, regions, times, speeds, funded, sponsors
 
 
 @pytest.mark.parametrize("name", sorted(POLICIES))
@@ -107,19 +128,20 @@ def test_bulk_equals_cedar_one_by_one(name):
     policy = POLICIES[name]
     rng = np.random.default_rng(zlib.crc32(name.encode()))
     n = 10_000
-    tid, groups, cells, regions, times, speeds = _random_requests(rng, n)
+    tid, groups, cells, regions, times, speeds, funded, sponsors = _random_requests(rng, n)
     ev = BulkEvaluator(policy)
-    got = ev.decide(tid, groups, cells, regions, times, speeds)
+    got = ev.decide(tid, groups, cells, regions, times, speeds, funded, sponsors)
     if ev.time_breakpoints is not None and ev.speed_breakpoints is not None:
         assert ev.cedar_requests < n // 2  # the collapse did collapse
     want = np.array([
-        is_allowed(policy, tid[i], groups[i], int(cells[i]), regions[i], int(times[i]), speeds[i])
+        is_allowed(policy, tid[i], groups[i], int(cells[i]), regions[i], int(times[i]), speeds[i],
+                   funded=bool(funded[i]), sponsors=sponsors[i])
         for i in range(n)
     ])
     bad = np.flatnonzero(got != want)
     assert len(bad) == 0, (
         f"{len(bad)} mismatches, first: {tid[bad[0]]} {groups[bad[0]]} {cells[bad[0]]:x} "
-        f"{regions[bad[0]]} {cedar_datetime(int(times[bad[0]]))} {speeds[bad[0]]}"
+        f"{regions[bad[0]]} {cedar_datetime(int(times[bad[0]]))} {speeds[bad[0]]} {funded[bad[0]]} {sponsors[bad[0]]}"
     )
     if name == "allow-all":
         assert want.all()  # the reference policy: every request allowed
@@ -175,7 +197,22 @@ def _atoms():
     term = st.builds(lambda t: f'principal == Terminal::"{t}"', st.sampled_from(TERMINALS[:6]))
     cell = st.builds(lambda c: f'resource == Cell::"{c:x}"', st.sampled_from(CELLS[:3]))
     arith = st.builds(lambda v: f"context.speed_kmh - 40 > {v}", st.integers(-50, 150))
-    return st.one_of(speed, when, tod, grp, reg, term, cell, arith)
+    funded = st.sampled_from(["context.funded", "!context.funded", "context.funded == true"])
+    lit = st.lists(st.sampled_from(SPONSORS[:2] + ["other"]), min_size=1, max_size=3)
+    sponsor = st.one_of(
+        st.builds(lambda s: f'context.sponsors.contains("{s}")', st.sampled_from(SPONSORS[:2] + ["x"])),
+        st.builds(lambda op, xs: f"context.sponsors.{op}({_set(xs)})",
+                  st.sampled_from(["containsAll", "containsAny"]), lit),
+        st.builds(lambda op, xs: f"{_set(xs)}.{op}(context.sponsors)",
+                  st.sampled_from(["containsAll", "containsAny"]), lit),
+        st.builds(lambda xs: f"context.sponsors == {_set(xs)}", lit),
+        st.just("context.sponsors.isEmpty()"),
+    )
+    return st.one_of(speed, when, tod, grp, reg, term, cell, arith, funded, sponsor)
+
+
+def _set(xs: list[str]) -> str:
+    return "[" + ", ".join(f'"{x}"' for x in xs) + "]"
 
 
 def _expr(depth: int = 2):
@@ -204,11 +241,12 @@ def test_random_policies_equal_cedar(policies, broad, seed):
     policy = ServicePolicy.from_text(text, "<random>")
     rng = np.random.default_rng(seed)
     n = 250
-    tid, groups, cells, regions, times, speeds = _random_requests(rng, n)
-    got = BulkEvaluator(policy).decide(tid, groups, cells, regions, times, speeds)
+    tid, groups, cells, regions, times, speeds, funded, sponsors = _random_requests(rng, n)
+    got = BulkEvaluator(policy).decide(tid, groups, cells, regions, times, speeds, funded, sponsors)
     for i in range(n):
         assert got[i] == is_allowed(policy, tid[i], groups[i], int(cells[i]), regions[i],
-                                    int(times[i]), speeds[i]), (text, i)
+                                    int(times[i]), speeds[i], funded=bool(funded[i]),
+                                    sponsors=sponsors[i]), (text, i)
 
 
 # ---------------------------------------------------------------- loading and errors
@@ -254,3 +292,13 @@ def test_values():
         speed_to_long(float("nan"))
     with pytest.raises(PolicyError):
         epoch_ms("yesterday")
+
+
+def test_unnamed_sponsors_collapse_and_whole_context_keeps_sets_exact():
+    ev = BulkEvaluator(POLICIES["sponsor-region"])
+    assert ev.sponsor_mode == "named" and "mod-ukraine" in ev.named_sponsors
+    sets = [("a",), ("b", "c"), ("d",), ("mod-ukraine", "x"), ("mod-ukraine", "y"), (), ()]
+    fc = ev.funding_classes(True, sets, len(sets))
+    assert fc[0] == fc[1] == fc[2] and fc[3] == fc[4] and fc[5] == fc[6] and len(set(fc.tolist())) == 3
+    assert BulkEvaluator(POLICIES["allow-all"]).sponsor_mode == "unused"
+    assert BulkEvaluator(POLICIES["sponsors-exact"]).sponsor_mode == "exact"
