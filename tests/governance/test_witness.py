@@ -375,13 +375,13 @@ def test_log_obtains_cosignatures_and_verify_checks_the_policy(tmp_path):
     res = wit.cosign_latest()
     assert res.cosigned_by == ["W0", "W1"] and not res.errors  # W2 has no URL here
     assert pol.check(res.note).quorum_met
-    from skyfence.governance import principals
+    from skyfence.governance import registry
 
-    principals.add_principal(plane.ledger, "admin", "x1", ["viewer"])
+    registry.create_group(plane.ledger, "op", "g1")
     res2 = wit.cosign_latest()  # from each witness's size, with a consistency proof
     assert res2.size > res.size and res2.cosigned_by == ["W0", "W1"]
     wit.sizes.clear()  # a restarted log: the witnesses' 409 answers give their sizes
-    principals.add_principal(plane.ledger, "admin", "x2", ["viewer"])
+    registry.create_group(plane.ledger, "op", "g2")
     assert wit.cosign_latest().cosigned_by == ["W0", "W1"]
     db_file = str(tmp_path / "gov.db")
     rep = verify_command(db_file, witness_policy=tmp_path / "policy")
@@ -394,7 +394,7 @@ def test_log_obtains_cosignatures_and_verify_checks_the_policy(tmp_path):
     bad = Witnessing(plane.ledger, pol, http=http)
     witnesses["w0.test"].state.advance(
         plane.ledger.origin, lambda size, root: (size, hashlib.sha256(b"other").digest(), "x"))
-    principals.add_principal(plane.ledger, "admin", "x3", ["viewer"])
+    registry.create_group(plane.ledger, "op", "g3")
     res = bad.cosign_latest()
     assert res.cosigned_by == ["W1"] and "HTTP 422" in res.errors["W0"]
     plane.db.dispose()
