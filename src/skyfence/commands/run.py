@@ -62,6 +62,7 @@ def run(
     start: str = _START,
     duration: float = _DURATION,
     step: float = _STEP,
+    html: bool = typer.Option(False, "--html", help="Also write index.html (a self-contained page: open it in a browser) and the view data `skyfence view` serves."),
 ) -> None:
     """Coverage AND policy for every H3 cell and terminal at every step: served, denied, uncovered."""
     from skyfence.service.run import run as run_service
@@ -70,6 +71,10 @@ def run(
         result = run_service(_source(scenario, example), start=start, duration_s=duration, step_s=step,
                              progress=bar.advance, on_total=bar.on_total)  # fmt: skip
     summary = result.write(out)
+    if html:
+        from skyfence.viz.web import run_view_files, write_view
+
+        write_view(run_view_files(result), out)
     sc, ground, dec = result.scenario, result.ground, result.decisions
     for w in dec.warnings:
         console.print(f"[yellow]warning:[/] {w}")
@@ -82,7 +87,8 @@ def run(
     t.add_row("terminals", f"{tm['count']:,}")
     t.add_row("terminals ever denied", f"{tm['ever_denied']:,}")
     Console().print(t)
-    console.print(f"outputs in {out}/: summary.json cells.parquet terminals.parquet map.png" + (" terminals.png" if tm["count"] else ""))
+    console.print(f"outputs in {out}/: summary.json cells.parquet terminals.parquet map.png" + (" terminals.png" if tm["count"] else "")
+                  + (" index.html view/" if html else ""))
 
 
 @app.command()
