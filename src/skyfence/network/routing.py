@@ -1,9 +1,10 @@
 """Shortest paths over the time-varying graph, RTTs and path changes.
 
 Per step: the ISLs and ground-satellite links valid at that step form a :class:`StepGraph`
-(see :mod:`skyfence.network.graph`); ``scipy.sparse.csgraph.dijkstra`` runs from the source
-stations' out nodes only (one row per distinct source station), and paths are read back for
-all requested pairs at once by walking the predecessor matrix vectorized over pairs.
+(see :mod:`skyfence.network.graph`); Dijkstra runs from the source stations' out nodes only
+(one row per distinct source station, each stopping once its own destinations are settled:
+:func:`skyfence.network.dijkstra.dijkstra_to_targets`), and paths are read back for all
+requested pairs at once by walking the predecessor matrix vectorized over pairs.
 
 RTT = 2 x one-way length / c (c = 299,792.458 km/s), as Hypatia reports it. Disconnected
 pairs have ``length_km = inf``, ``rtt_ms = NaN`` and ``hops = -1`` (never 0).
@@ -19,10 +20,11 @@ from scipy.sparse.csgraph import dijkstra
 
 from skyfence.ground.fibre import C_KM_S
 from skyfence.links import visible_pairs
+from skyfence.network.dijkstra import NO_PREDECESSOR, dijkstra_to_targets
 from skyfence.network.graph import StepGraph, build_step_graph, hypatia_node_ids
 from skyfence.network.isl import DEFAULT_GRAZING_ALT_KM, valid_isl_mask
 
-_NO_PRED = -9999  # scipy's predecessor value for "none"
+_NO_PRED = NO_PREDECESSOR
 #: ground links are computed for this many steps at once (the station KD-trees are reused)
 LINK_CHUNK_STEPS = 32
 
@@ -50,10 +52,10 @@ def shortest_paths_step(graph: StepGraph, src_gs: np.ndarray, dst_gs: np.ndarray
     src_gs = np.asarray(src_gs, dtype=np.int64)
     dst_gs = np.asarray(dst_gs, dtype=np.int64)
     sources, row = np.unique(src_gs, return_inverse=True)
-    dist, pred = dijkstra(
-        graph.csr, directed=True, indices=graph.out_node(sources), return_predecessors=True
-    )
     targets = graph.in_node(dst_gs)
+    by_row = np.argsort(row, kind="stable")
+    per_source = np.split(targets[by_row], np.cumsum(np.bincount(row, minlength=len(sources)))[:-1])
+    dist, pred = dijkstra_to_targets(graph.csr, graph.out_node(sources), per_source)
     length_km = dist[row, targets]
     # walk predecessors back from every target at once
     cur = targets.copy()
