@@ -34,6 +34,8 @@ __all__ = [
     "first_positions",
     "majority_states",
     "summarize",
+    "funding_summary",
+    "funding_lapses",
     "cells_frame",
     "terminals_frame",
     "timeline_frame",
@@ -112,7 +114,7 @@ def summarize(sc: Scenario, ground: Ground, vis: Visibility, dec: Decisions) -> 
             "denied_fraction": float((s == DENIED).mean()),
         })  # fmt: skip
     ts = dec.terminal_states
-    return {
+    out = {
         "scenario": sc.name,
         "description": sc.description,
         "constellation": {"elements": sc.elements, "satellites": ground.n_sat,
@@ -141,6 +143,52 @@ def summarize(sc: Scenario, ground: Ground, vis: Visibility, dec: Decisions) -> 
             "served_share_by_hour": hours,
         },
     }
+    if dec.funding is not None:
+        out["funding"] = funding_summary(ground, dec)
+    return out
+
+
+def funding_summary(ground: Ground, dec: Decisions) -> dict:
+    """The ``funding`` block of summary.json: per sponsor and agreement cost and terminals, budget
+    dates, terminals unfunded at some step, and terminal-steps denied while unfunded."""
+    from skyfence.funding.report import funding_report, summary_block
+
+    fs = dec.funding
+    block = summary_block(fs, funding_report(fs, [str(i) for i in ground.terminals.ids]))
+    denied_unfunded = (dec.terminal_states == DENIED) & ~fs.funded
+    block["terminal_steps_denied_unfunded"] = int(denied_unfunded.sum())
+    block["terminals_denied_unfunded"] = int(denied_unfunded.any(axis=1).sum())
+    steps = np.flatnonzero(denied_unfunded.any(axis=0))
+    block["first_denied_unfunded_utc"] = iso_utc(ground.t_utc[steps[0]]) if len(steps) else None
+    block["lapses"] = funding_lapses(ground, fs)
+    return block
+
+
+def funding_lapses(ground: Ground, fs) -> list[dict]:
+    """Per sponsor, the terminals it paid for that later become unfunded (a funded step followed by
+    an unfunded one): how many, their groups, and the first and last step at which they lose it."""
+    f = fs.funded_class
+    if f.shape[1] < 2:
+        return []
+    drop = f[:, :-1] & ~f[:, 1:]  # [class, step-1]: funded at k-1, unfunded at k
+    counts = np.bincount(fs.codes, minlength=len(f))
+    groups = np.array([";".join(g) for g in ground.terminals.groups], dtype=object)
+    out = []
+    for j, name in enumerate(fs.sponsors):
+        paid = (fs.paid_mask >> np.uint64(j)) & np.uint64(1)
+        # paid by this sponsor at some step before the drop
+        before = np.maximum.accumulate(paid.astype(bool), axis=1)[:, :-1]
+        hit = drop & before
+        rows = hit.any(axis=1)
+        if not rows.any():
+            continue
+        k = np.flatnonzero(hit.any(axis=0)) + 1
+        members = rows[fs.codes]
+        out.append({"sponsor": name, "terminals": int(counts[rows].sum()),
+                    "groups": sorted(set(groups[members].tolist())),
+                    "first_unfunded_utc": iso_utc(ground.t_utc[k[0]]),
+                    "last_unfunded_utc": iso_utc(ground.t_utc[k[-1]])})
+    return out
 
 
 def cells_frame(ground: Ground, vis: Visibility, dec: Decisions) -> pd.DataFrame:
@@ -189,8 +237,15 @@ def terminals_frame(ground: Ground, dec: Decisions) -> pd.DataFrame:
     terms = ground.terminals
     st = state_stats(dec.terminal_states, ground.step_s).to_columns(ground.t_utc)
     lat, lon = first_positions(ground) if len(terms) else (np.zeros(0), np.zeros(0))
-    return _frame({"id": [str(i) for i in terms.ids], "group": [";".join(g) for g in terms.groups],
-                   "lat_deg": lat, "lon_deg": lon, **st})  # fmt: skip
+    cols = {"id": [str(i) for i in terms.ids], "group": [";".join(g) for g in terms.groups],
+            "lat_deg": lat, "lon_deg": lon, **st}
+    fs = dec.funding
+    if fs is not None:  # funding: steps funded, steps denied while unfunded, sponsors that ever pay
+        funded = fs.funded
+        cols["funded_steps"] = funded.sum(axis=1).astype(np.int64)
+        cols["denied_unfunded_steps"] = ((dec.terminal_states == DENIED) & ~funded).sum(axis=1).astype(np.int64)
+        cols["sponsors"] = [";".join(x) for x in fs.sponsors_per_terminal()]
+    return _frame(cols)
 
 
 def timeline_frame(ground: Ground, vis: Visibility, dec: Decisions) -> pd.DataFrame:
@@ -228,6 +283,15 @@ def write_outputs(
     )
     if sc.output.get("timeline"):
         timeline_frame(ground, vis, dec).to_parquet(out_dir / "terminal_states.parquet", index=False)
+    if dec.funding is not None:
+        from skyfence.funding.report import funding_report, write_report
+
+        report = funding_report(dec.funding, [str(i) for i in ground.terminals.ids])
+        write_report(report, out_dir)
+        if sc.output.get("plot", True):
+            from skyfence.viz.funding import funding_over_time
+
+            funding_over_time(out_dir / "funding.png", report["sponsors"], title=f"{sc.name}: funding by sponsor")
     terms = ground.terminals
     if sc.output.get("map", True):
         _write_map(out_dir / "map.png", sc, ground, dec)

@@ -38,6 +38,7 @@ from skyfence.service.simulate import (
     compute_visibility,
     decide,
     load_policy_segments,
+    resolve_funding,
 )
 
 __all__ = ["RunResult", "resolve_scenario", "run", "impact", "policy_path"]
@@ -135,10 +136,11 @@ def run(
     sc = resolve_scenario(scenario, start=start, duration_s=duration_s, step_s=step_s)
     ground = build_ground(sc)  # regions, cells, terminal and track files: validated here
     segments = load_policy_segments(sc, ground)  # Cedar files or the governance log, before propagation
+    funding = resolve_funding(sc, ground)  # [funding] agreements: validated and resolved here
     if on_total:
         on_total(len(ground.t_utc))
     vis = compute_visibility(sc, ground, progress=progress)
-    dec = decide(sc, ground, vis, segments=segments)
+    dec = decide(sc, ground, vis, segments=segments, funding=funding)
     return RunResult(sc, ground, vis, dec)
 
 

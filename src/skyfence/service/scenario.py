@@ -40,6 +40,19 @@ Schema (every key optional unless marked; relative paths resolve against the sce
                                              # server URL): verified, then at each step the policy set
                                              # in force at that time (none before the first enactment)
 
+    [funding]                                # who pays (skyfence.funding); no [funding]: no payment
+                                             # model, every terminal is funded with no sponsors
+    sponsors = ["usaid", "mod-ukraine"]      # the known sponsors (required with agreements)
+    file = "agreements.toml"                 # agreements from a TOML/JSON file ({sponsors, agreements}),
+    [[funding.agreements]]                   # and/or inline (see skyfence.funding.agreements)
+    id = "usaid-2022"
+    sponsor = "usaid"
+    group = "usaid"                          # or terminals = [...] or region = "<[regions] key>"
+    start = "2022-05-01T00:00:00Z"
+    end = "2022-10-01T00:00:00Z"
+    price_per_terminal_month = 500
+    monthly_cap = 100000                     # optional; total_budget, grace_days also optional
+
     [output]
     map = true                               # map.png
     plot = true                              # terminals.png
@@ -79,6 +92,7 @@ SCHEMA: dict[str, dict[str, tuple[type | tuple[type, ...], bool]]] = {
     },
     "regions": {},
     "policy": {"files": (list, False), "log": (str, False)},
+    "funding": {"sponsors": (list, False), "agreements": (list, False), "file": (str, False)},
     "output": {"map": (bool, False), "plot": (bool, False), "timeline": (bool, False)},
 }
 TOP_LEVEL = {"name": str, "description": str}
@@ -112,6 +126,8 @@ class Scenario:
     policy_log: str | None = None
     output: dict[str, bool] = field(default_factory=lambda: {"map": True, "plot": True, "timeline": False})
     source: str = ""
+    sponsors: list[str] | None = None  # None: no [funding] table (no payment model)
+    agreements: list = field(default_factory=list)  # skyfence.funding.agreements.Agreement
 
     def path(self, p: str) -> Path:
         """Resolve a path from the scenario against its folder."""
@@ -197,6 +213,8 @@ def parse_scenario(data: dict, *, base_dir: Path, source: str = "<scenario>", na
     if pol.get("files") and pol.get("log"):
         raise ScenarioError(f"{source}: [policy] takes files or log, not both")
     out = {"map": True, "plot": True, "timeline": False} | data.get("output", {})
+    sponsors, agreements = _funding(data["funding"], base_dir, source, set(data.get("regions", {}))) \
+        if "funding" in data else (None, [])
 
     def as_list(v) -> list[str]:
         return [v] if isinstance(v, str) else list(v or [])
@@ -224,7 +242,49 @@ def parse_scenario(data: dict, *, base_dir: Path, source: str = "<scenario>", na
         if pol.get("log") else None,
         output=out,
         source=source,
+        sponsors=sponsors,
+        agreements=agreements,
     )
+
+
+def read_funding_file(path: Path, where: str) -> dict:
+    """A funding file (TOML or JSON): ``{sponsors = [...], agreements = [{...}, ...]}``."""
+    import json
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ScenarioError(f"{where}: cannot read {path}: {exc.strerror}") from None
+    try:
+        data = json.loads(text) if path.suffix.lower() == ".json" else tomllib.loads(text)
+    except (ValueError, tomllib.TOMLDecodeError) as exc:
+        raise ScenarioError(f"{where}: {path}: invalid {path.suffix.lstrip('.').upper() or 'TOML'}: {exc}") from None
+    if not isinstance(data, dict) or set(data) - {"sponsors", "agreements"}:
+        raise ScenarioError(f"{where}: {path}: expected the keys sponsors and agreements")
+    return data
+
+
+def _funding(body: dict, base_dir: Path, source: str, regions: set[str]) -> tuple[list[str], list]:
+    """Sponsors and agreements of a [funding] table (inline and/or from its file), validated: the
+    sponsors and regions they name must exist (groups are checked against the ground's terminals
+    when the ground is built)."""
+    from skyfence.errors import FundingError
+    from skyfence.funding.agreements import parse_agreements, validate_agreements
+
+    sponsors = list(body.get("sponsors", []))
+    items = list(body.get("agreements", []))
+    if "file" in body:
+        extra = read_funding_file(base_dir / body["file"], f"{source}: funding.file")
+        sponsors += [x for x in extra.get("sponsors", []) if x not in sponsors]
+        items += list(extra.get("agreements", []))
+    for i, x in enumerate(sponsors):
+        _check_type(f"{source}: funding.sponsors[{i}]", x, str)
+    try:
+        agreements = parse_agreements(items, "funding.agreements")
+        validate_agreements(agreements, sponsors=sponsors, regions=regions)
+    except FundingError as exc:
+        raise ScenarioError(f"{source}: [funding]: {exc}") from None
+    return sponsors, agreements
 
 
 def load_scenario(path: str | Path) -> Scenario:

@@ -22,6 +22,10 @@ Conventions
   circles: :meth:`~skyfence.policy.regionset.RegionSet.point_region_labels`), at every step for
   mobile terminals. Visibility is computed at the terminal's own coordinates, not its cell's centre.
 * ``speed_kmh`` in the Cedar context is the mobile terminal's ground speed (0 for fixed ones).
+* ``funded`` / ``sponsors`` in the Cedar context come from the scenario's ``[funding]`` agreements
+  (:func:`resolve_funding`, :mod:`skyfence.funding.resolve`), region agreements testing each
+  terminal's own position at each step; without ``[funding]`` every terminal is funded with no
+  sponsors. The cell probe is always funded with no sponsors.
 """
 
 from __future__ import annotations
@@ -80,6 +84,7 @@ class Decisions:
     terminal_states: np.ndarray  # int8 [n_term, n_time]
     policy_sources: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
+    funding: object = None  # skyfence.funding.resolve.FundedSet, or None without [funding]
 
 
 def _region_spec(spec, named: dict):
@@ -245,16 +250,59 @@ def load_policy_segments(
     return [(load_policies(paths), ground.regions, steps)]
 
 
-def _terminal_labels(rs, vis: Visibility, lat: np.ndarray, lon: np.ndarray) -> tuple[np.ndarray, tuple]:
+def resolve_funding(sc: Scenario, ground: Ground, agreements: list | None = None):
+    """The funded set (:class:`~skyfence.funding.resolve.FundedSet`) of the scenario's terminals at
+    every step, from its ``[funding]`` agreements or ``agreements`` (then added to the scenario's
+    sponsors); None without ``[funding]`` and ``agreements``. Agreements naming a group no terminal
+    is in, a terminal id that does not exist or an unknown region are errors here, before any
+    propagation."""
+    from skyfence.errors import FundingError
+    from skyfence.funding.agreements import validate_agreements
+    from skyfence.funding.resolve import resolve
+
+    if sc.sponsors is None and agreements is None:
+        return None
+    ags = list(sc.agreements if agreements is None else agreements)
+    sponsors = list(sc.sponsors or [])
+    terms = ground.terminals
+    try:
+        validate_agreements(ags, sponsors=sponsors if agreements is None else sponsors + [a.sponsor for a in ags],
+                            groups={g for gs in terms.groups for g in gs}, regions=set(ground.regions.names),
+                            terminals={str(i) for i in terms.ids})  # fmt: skip
+    except FundingError as exc:
+        raise ScenarioError(f"{sc.source}: [funding]: {exc}") from None
+    n_t = len(ground.t_utc)
+    codes, sets = ((np.zeros(len(terms), np.int32), ((),)) if not any(a.covers == "region" for a in ags)
+                   else _terminal_labels(ground.regions, terms.present(n_t), *terms.positions(n_t)))
+    sp = sorted(set(sponsors) | {a.sponsor for a in ags})
+    return resolve(ags, [str(i) for i in terms.ids], list(terms.groups), ground.t_utc,
+                   region_codes=codes, region_sets=sets, sponsors=sp)
+
+
+def _funding_classes(ev, funding) -> np.ndarray | None:
+    """int64 [n_class, n_time] funding context class of every funding class (``funding.codes``
+    gives each terminal's) at every step, or None."""
+    from skyfence.policy.evaluate import LabelSets
+
+    if funding is None:
+        return None
+    masks, inv = np.unique(funding.paid_mask, return_inverse=True)
+    names = funding.sponsor_names(masks.tolist())
+    ls = LabelSets(sets=tuple(names), codes=inv.ravel().astype(np.int32))
+    fc = ev.funding_classes(funding.funded_class.ravel(), ls, ls.codes.size)
+    return fc.reshape(funding.funded_class.shape)
+
+
+def _terminal_labels(rs, present: np.ndarray, lat: np.ndarray, lon: np.ndarray) -> tuple[np.ndarray, tuple]:
     """(codes int32 [n_term, n_time], label sets): the regions holding each terminal's own position
     at each step (RegionSet.point_region_labels), fixed terminals tested once; () where absent."""
-    n_term, n_t = vis.present.shape
+    n_term, n_t = present.shape
     codes = np.zeros((n_term, n_t), np.int32)
     index: dict[tuple[str, ...], int] = {(): 0}
     if n_term == 0:
         return codes, tuple(index)
-    fixed = vis.present.all(axis=1) & (lat == lat[:, :1]).all(axis=1) & (lon == lon[:, :1]).all(axis=1)
-    moving = vis.present & ~fixed[:, None]
+    fixed = present.all(axis=1) & (lat == lat[:, :1]).all(axis=1) & (lon == lon[:, :1]).all(axis=1)
+    moving = present & ~fixed[:, None]
     for rows, la, lo in ((fixed, lat[fixed, 0], lon[fixed, 0]), (moving, lat[moving], lon[moving])):
         if not rows.any():
             continue
@@ -278,10 +326,11 @@ def _terminal_resource_classes(ev, cells: np.ndarray, codes: np.ndarray, sets: t
 
 def decide(sc: Scenario, ground: Ground, vis: Visibility, policy_files: list[str] | None = None,
            *, base_dir: Path | None = None, policy_log: str | None = None,
-           segments: list[tuple] | None = None) -> Decisions:
+           segments: list[tuple] | None = None, funding=None) -> Decisions:
     """Apply a Cedar policy set to every cell and terminal at every step: ``segments`` from
     :func:`load_policy_segments` if given, else the scenario's own (``[policy] files`` or
-    ``[policy] log``) or ``policy_files`` / ``policy_log``, loaded here."""
+    ``[policy] log``) or ``policy_files`` / ``policy_log``, loaded here; ``funding`` from
+    :func:`resolve_funding` (None: every terminal funded, no sponsors)."""
     from skyfence.policy.evaluate import BulkEvaluator, LabelSets
 
     log = sc.policy_log if policy_files is None and policy_log is None else policy_log
@@ -309,14 +358,16 @@ def decide(sc: Scenario, ground: Ground, vis: Visibility, policy_files: list[str
         if n_term:
             t_pc = ev.principal_classes([str(i) for i in terms.ids], LabelSets.from_lists(list(terms.groups)))
             if id(rs) not in t_labels:
-                t_labels[id(rs)] = _terminal_labels(rs, vis, t_lat, t_lon)
+                t_labels[id(rs)] = _terminal_labels(rs, vis.present, t_lat, t_lon)
             t_rc = _terminal_resource_classes(ev, vis.terminal_cells, *t_labels[id(rs)])
+            t_fc = _funding_classes(ev, funding)
         for k in idx:
             tk = ground.t_utc[k]
             c_allow[:, k] = ev.decide_classes(probe_c, cell_rc, tk, 0)
             if n_term:
                 sp = 0 if speeds is None else np.nan_to_num(speeds[:, k])
-                t_allow[:, k] = ev.decide_classes(t_pc, t_rc[:, k], tk, sp)
+                t_allow[:, k] = ev.decide_classes(t_pc, t_rc[:, k], tk, sp, None if t_fc is None else t_fc[funding.codes, k])
     c_states = service_states(vis.cell_counts, c_allow)
     t_states = service_states(vis.terminal_counts, t_allow, present=vis.present)
-    return Decisions(c_allow, t_allow, c_states, t_states, tuple(sources or ([log] if log else [])), tuple(warnings))
+    return Decisions(c_allow, t_allow, c_states, t_states, tuple(sources or ([log] if log else [])), tuple(warnings),
+                     funding)
