@@ -24,14 +24,20 @@ checked per step against a 5,000 km length cut-off and the 80 km grazing-altitud
 Hypatia cannot run this.
 """
 
+# ruff: noqa: E402
 from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# benchmarks/coverage.py would shadow the `coverage` package that numba probes on import
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
 import argparse
 import csv
 import itertools
 import json
 import time
-from pathlib import Path
 
 import numpy as np
 import pandas  # noqa: F401  (imported before timing: its import is not part of a run)
@@ -61,8 +67,12 @@ def per_pair_step(sat_ecef_km, isl_pairs, gs_ecef_km, pairs, max_gsl_km):
     w = np.linalg.norm(sat_ecef_km[e[:, 0]] - sat_ecef_km[e[:, 1]], axis=1)
     out = np.empty(len(pairs))
     for k, (a, b) in enumerate(pairs):
-        la = visible_pairs(gs_ecef_km[[a]], None, sat_ecef_km, max_range_km=max_gsl_km, azimuth=False)
-        lb = visible_pairs(gs_ecef_km[[b]], None, sat_ecef_km, max_range_km=max_gsl_km, azimuth=False)
+        la = visible_pairs(
+            gs_ecef_km[[a]], None, sat_ecef_km, max_range_km=max_gsl_km, azimuth=False
+        )
+        lb = visible_pairs(
+            gs_ecef_km[[b]], None, sat_ecef_km, max_range_km=max_gsl_km, azimuth=False
+        )
         rows = np.concatenate([e[:, 0], e[:, 1], np.full(len(la.sat), n), lb.sat])
         cols = np.concatenate([e[:, 1], e[:, 0], la.sat, np.full(len(lb.sat), n + 1)])
         vals = np.concatenate([w, w, la.range_km, lb.range_km])
