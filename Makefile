@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup demo test lint bench clean web
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,10 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/propagate.py
+
+# the web page's assets (src/skyfence/viz/web/, committed) from web/ with Node.js and npm
+web:
+	cd web && npm ci && npm run build
 
 clean:
 	rm -rf $(VENV) out build *.egg-info src/*.egg-info
