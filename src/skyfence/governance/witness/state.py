@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -59,20 +60,29 @@ class WitnessState:
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        with contextlib.closing(self._connect()) as con:
-            con.executescript(_SCHEMA)
+        self._lock = threading.Lock()
+        self._con = sqlite3.connect(self.path, timeout=30.0, isolation_level=None,
+                                    check_same_thread=False)
+        self._con.execute("PRAGMA journal_mode=WAL")
+        self._con.execute("PRAGMA synchronous=FULL")
+        with self._lock:
+            self._con.executescript(_SCHEMA)
 
-    def _connect(self) -> sqlite3.Connection:
-        con = sqlite3.connect(self.path, timeout=30.0, isolation_level=None,
-                              check_same_thread=False)
-        con.execute("PRAGMA journal_mode=WAL")
-        con.execute("PRAGMA synchronous=FULL")
-        return con
+    def close(self) -> None:
+        with self._lock:
+            self._con.close()
+
+    @contextlib.contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            yield self._con
 
     @contextlib.contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
-        con = self._connect()
-        try:
+        """One ``BEGIN IMMEDIATE`` transaction on the witness's connection (one writer at a
+        time, across threads by the lock and across processes by SQLite's write lock)."""
+        with self._lock:
+            con = self._con
             con.execute("BEGIN IMMEDIATE")
             try:
                 yield con
@@ -80,8 +90,6 @@ class WitnessState:
                 con.execute("ROLLBACK")
                 raise
             con.execute("COMMIT")
-        finally:
-            con.close()
 
     # ----------------------------------------------------------------- known logs
 
@@ -98,13 +106,13 @@ class WitnessState:
 
     def log_keys(self, origin: str) -> list[str]:
         """The verifier keys trusted for `origin` (empty: an unknown log)."""
-        with contextlib.closing(self._connect()) as con:
+        with self._read() as con:
             rows = con.execute("SELECT vkey FROM known_logs WHERE origin = ? ORDER BY vkey",
                                (origin,)).fetchall()
         return [r[0] for r in rows]
 
     def origins(self) -> list[str]:
-        with contextlib.closing(self._connect()) as con:
+        with self._read() as con:
             rows = con.execute("SELECT DISTINCT origin FROM known_logs ORDER BY origin").fetchall()
         return [r[0] for r in rows]
 
@@ -112,13 +120,13 @@ class WitnessState:
 
     def latest(self, origin: str) -> LatestCheckpoint | None:
         """The latest cosigned checkpoint of `origin`, or None if never cosigned."""
-        with contextlib.closing(self._connect()) as con:
+        with self._read() as con:
             row = con.execute("SELECT size, root, note FROM latest WHERE origin = ?",
                               (origin,)).fetchone()
         return None if row is None else LatestCheckpoint(origin, row[0], bytes(row[1]), row[2])
 
     def all_latest(self) -> list[LatestCheckpoint]:
-        with contextlib.closing(self._connect()) as con:
+        with self._read() as con:
             rows = con.execute("SELECT origin, size, root, note FROM latest ORDER BY origin")
             return [LatestCheckpoint(o, n, bytes(r), t) for o, n, r, t in rows.fetchall()]
 
