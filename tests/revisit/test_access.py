@@ -3,7 +3,7 @@ computation in skyfield's ITRS frame), SAR sides, and the Sun against JPL DE421.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 import pytest
@@ -17,7 +17,7 @@ from skyfence.revisit.sun import sun_ecef_unit, sun_elevation_deg
 
 SITES = [(44.6, 33.52), (25.03, 121.56), (-33.9, 18.4)]  # Sevastopol, Taipei, Cape Town
 TS = load.timescale(builtin=True)
-T0 = datetime(2025, 10, 7, tzinfo=timezone.utc)
+T0 = datetime(2025, 10, 7, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")
@@ -137,7 +137,7 @@ def test_sun_position_against_de421():
 
     eph = load(str(Path(tatc.__file__).parent / "resources" / "de421.bsp"))
     t = np.datetime64("2025-01-01T00:00") + (np.arange(60) * 6.1 * 86400).astype("timedelta64[s]")
-    tt = TS.from_datetimes([x.astype("datetime64[us]").item().replace(tzinfo=timezone.utc) for x in t])
+    tt = TS.from_datetimes([x.astype("datetime64[us]").item().replace(tzinfo=UTC) for x in t])
     for lat, lon in SITES:
         alt = (eph["earth"] + wgs84.latlon(lat, lon)).at(tt).observe(eph["sun"]).apparent().altaz()[0].degrees
         mine = sun_elevation_deg(wgs84_up(lat, lon), sun_ecef_unit(t))

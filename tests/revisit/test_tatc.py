@@ -11,7 +11,7 @@ own Earth-rotation model; we measured <= 0.02 s), so 0.05 s on the means too.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pandas as pd
@@ -25,7 +25,7 @@ from skyfence.revisit.stats import harmonic_revisit_s, target_stats
 tatc = pytest.importorskip("tatc")
 
 POINTS = [(44.6, 33.5), (25.0, 121.5), (0.0, 10.0), (60.0, -100.0)]
-START = datetime(2025, 10, 7, tzinfo=timezone.utc)
+START = datetime(2025, 10, 7, tzinfo=UTC)
 DURATION_S = 2 * 86400
 TOL_S = 0.05
 

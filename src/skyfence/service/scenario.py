@@ -307,7 +307,11 @@ def examples_dir() -> Path:
 
 def example_names() -> list[str]:
     d = examples_dir()
-    return sorted(x.name for x in d.iterdir() if (x / "scenario.toml").exists()) if d.exists() else []
+    if not d.exists():
+        return []
+    # revisit scenarios ([observers], skyfence revisit) are not `skyfence run` examples
+    return sorted(x.name for x in d.iterdir() if (x / "scenario.toml").exists()
+                  and "[observers" not in (x / "scenario.toml").read_text(encoding="utf-8"))
 
 
 def example_path(name: str) -> Path:

@@ -1,0 +1,40 @@
+"""``skyfence revisit SCENARIO.toml``: who images a place, how often, and when next.
+
+A shell over :func:`skyfence.revisit.run.revisit` and :func:`~skyfence.revisit.run.write_outputs`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from skyfence.commands import app
+
+
+@app.command("revisit")
+def revisit_command(
+    scenario: Path = typer.Argument(..., help="Revisit scenario TOML (with [observers] and [sensor])."),
+    out: Path = typer.Option(Path("revisit-out"), "--out", help="Output folder."),
+    duration: float | None = typer.Option(None, "--duration", help="Override time.duration_s (seconds)."),
+    step: float | None = typer.Option(None, "--step", help="Override time.step_s (seconds)."),
+) -> None:
+    """Access intervals and revisit statistics of imaging satellites over targets and cells."""
+    from rich.console import Console
+
+    from skyfence.revisit.run import revisit, write_outputs
+
+    result = revisit(scenario, duration_s=duration, step_s=step)
+    paths = write_outputs(result, out)
+    con = Console()
+    s = result.summary
+    con.print(f"{s['name']}: {s['satellites']} satellites, {s['accesses']} accesses")
+    for name, t in s["targets"].items():
+        rv = t["revisit_mean_s"]
+        con.print(f"  {name}: {int(t['n_accesses'])} accesses, mean revisit "
+                  f"{'-' if rv is None else f'{rv / 3600:.2f} h'}")
+    if s["cells"].get("n"):
+        con.print(f"  cells: {s['cells']['n']}, harmonic revisit {s['cells']['revisit_harmonic_h']} h, "
+                  f"longest unobserved {s['cells']['max_unobserved_h_max']} h")
+    for p in paths:
+        con.print(f"  wrote {p}")
