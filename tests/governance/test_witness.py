@@ -348,7 +348,9 @@ def test_policy_errors(extra, match):
 
 
 def test_log_obtains_cosignatures_and_verify_checks_the_policy(tmp_path):
-    from skyfence.governance.audit import verify_command
+    from skyfence.api.app import create_app
+    from skyfence.cli import main
+    from skyfence.governance.audit import load_log, verify_command
     from skyfence.governance.witness.client import Witnessing
 
     plane = make_plane(f"sqlite:///{tmp_path / 'gov.db'}")
@@ -386,10 +388,24 @@ def test_log_obtains_cosignatures_and_verify_checks_the_policy(tmp_path):
     db_file = str(tmp_path / "gov.db")
     rep = verify_command(db_file, witness_policy=tmp_path / "policy")
     assert rep.ok
+    # the tlog-tiles /checkpoint serves the latest checkpoint with its cosignatures
+    with TestClient(create_app(plane.url, plane.log_key, db=plane.db)) as c:
+        served = c.get("/checkpoint").text
+    assert set(pol.check(served).cosigned_by) == {"W0", "W1"}
     # a policy needing all three witnesses fails, naming the quorum
     (tmp_path / "strict").write_text((tmp_path / "policy").read_text().replace("G 2", "G all"))
     with pytest.raises(VerificationError, match="quorum 'G' NOT met"):
         verify_command(db_file, witness_policy=tmp_path / "strict")
+    assert main(["verify", db_file, "--witness-policy", str(tmp_path / "policy")]) == 0
+    assert main(["verify", db_file, "--witness-policy", str(tmp_path / "strict")]) == 2
+    # a checkpoint cosigned by the witnesses that the entries contradict is a split view
+    from skyfence.governance.witness.verify import check_witnessed
+
+    export = load_log(db_file)
+    tampered = dict(export, entries=list(export["entries"]))
+    tampered["entries"][1] = export["entries"][2]
+    with pytest.raises(VerificationError, match="split view"):
+        check_witnessed(tampered, served, pol, log_key=log_vkey)
     # a witness that the log showed another tree: its refusal is reported, not a cosignature
     bad = Witnessing(plane.ledger, pol, http=http)
     witnesses["w0.test"].state.advance(

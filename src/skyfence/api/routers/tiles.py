@@ -44,11 +44,17 @@ def _tile(path: str, entries: bool) -> Tile:
 @router.get("/checkpoint", response_class=PlainTextResponse,
             responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}},
                        404: {"description": "no checkpoint yet"}},
-            summary="The latest signed checkpoint (C2SP tlog-checkpoint)")
+            summary="The latest signed checkpoint (C2SP tlog-checkpoint), with the witnesses' "
+                    "cosignatures once they have cosigned it")
 def checkpoint(request: Request) -> PlainTextResponse:
+    from skyfence.governance.witness.client import latest_witnessed
+
     L = ledger_of(request)
     with L.db.read_session() as s:
         note = L.latest_checkpoint(s)
+        witnessed = latest_witnessed(s)
+    if note is not None and witnessed is not None and witnessed.startswith(note):
+        note = witnessed
     if note is None:
         raise NotFoundError("no checkpoint yet: the log is empty")
     return PlainTextResponse(note, media_type="text/plain; charset=utf-8", headers=MUTABLE)
