@@ -23,8 +23,8 @@ __all__ = ["run", "impact", "latency", "positions", "load_scenario", "Scenario",
 
 #: public name -> module that defines it (imported on first use, so ``import skyfence`` stays cheap)
 _EXPORTS = {
-    "run": "skyfence.service.run",
-    "impact": "skyfence.service.run",
+    "run": "skyfence.scale.calls",
+    "impact": "skyfence.scale.calls",
     "RunResult": "skyfence.service.run",
     "load_scenario": "skyfence.service.scenario",
     "Scenario": "skyfence.service.scenario",
@@ -37,7 +37,8 @@ if TYPE_CHECKING:
     from skyfence.network.latency import latency
     from skyfence.network.result import LatencyResult
     from skyfence.orbits.tables import positions
-    from skyfence.service.run import RunResult, impact, run
+    from skyfence.scale.calls import impact, run
+    from skyfence.service.run import RunResult
     from skyfence.service.scenario import Scenario, load_scenario
 
 

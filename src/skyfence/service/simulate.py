@@ -150,16 +150,17 @@ def build_ground(sc: Scenario) -> Ground:
 
 
 def compute_visibility(
-    sc: Scenario, ground: Ground, *, chunk_steps: int = 60, progress: Callable[[int], None] | None = None
+    sc: Scenario, ground: Ground, *, chunk_steps: int = 60, progress: Callable[[int], None] | None = None,
+    elements=None,
 ) -> Visibility:
     """Propagate the constellation chunk by chunk and count satellites in view of every cell and
-    terminal at every step."""
+    terminal at every step (``elements``: the scenario's elements already loaded, else loaded here)."""
     from skyfence.geo.cells import cell_of
     from skyfence.links import count_visible, ground_points
     from skyfence.orbits.catalog import load_elements
     from skyfence.orbits.propagate import propagate
 
-    els = load_elements(sc.elements, skip_invalid=sc.skip_invalid)
+    els = elements if elements is not None else load_elements(sc.elements, skip_invalid=sc.skip_invalid)
     ground.n_sat, ground.elements_source = len(els), els.source
     t = ground.t_utc
     n_t = len(t)

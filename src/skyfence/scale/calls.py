@@ -1,0 +1,70 @@
+"""``skyfence.run`` and ``skyfence.impact``: in this process (:mod:`skyfence.service.run`, the
+default, no Dask needed) or sharded over a Dask cluster (:mod:`skyfence.scale.engine`).
+
+>>> import skyfence
+>>> result = skyfence.run("ukraine-crimea", duration_s=3600, workers=2)   # a local 2-process cluster
+>>> result.summary == skyfence.run("ukraine-crimea", duration_s=3600).summary
+True
+
+``workers``: a local ``dask.distributed`` cluster of that many processes (one thread each, 4 GB
+each); ``scheduler``: the address of a running cluster (``tcp://host:8786``), whose workers must
+see the same files (scenario inputs and ``shard_dir``). Progress then counts cell-block steps.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+
+from skyfence.scale.engine import impact_sharded, run_sharded
+from skyfence.scale.result import ShardedRun
+from skyfence.service import run as service_run
+from skyfence.service.scenario import Scenario
+
+__all__ = ["run", "impact"]
+
+Progress = Callable[[int], None]
+
+
+def run(
+    scenario: str | os.PathLike | Scenario,
+    *,
+    start: str | None = None,
+    duration_s: float | None = None,
+    step_s: float | None = None,
+    progress: Progress | None = None,
+    on_total: Progress | None = None,
+    workers: int | None = None,
+    scheduler: str | None = None,
+) -> service_run.RunResult | ShardedRun:
+    """Coverage AND policy for every H3 cell and terminal of a scenario at every step
+    (:func:`skyfence.service.run.run`); with ``workers`` or ``scheduler``, sharded on Dask, giving a
+    :class:`~skyfence.scale.result.ShardedRun` with the same ``summary``, ``cells``, ``terminals``
+    and ``write``."""
+    if not (workers or scheduler):
+        return service_run.run(scenario, start=start, duration_s=duration_s, step_s=step_s,
+                               progress=progress, on_total=on_total)  # fmt: skip
+    sc = service_run.resolve_scenario(scenario, start=start, duration_s=duration_s, step_s=step_s)
+    return run_sharded(sc, workers=workers, scheduler=scheduler, progress=progress, on_total=on_total)
+
+
+def impact(
+    scenario: str | os.PathLike | Scenario,
+    policy_files: Sequence[str | os.PathLike],
+    *,
+    start: str | None = None,
+    duration_s: float | None = None,
+    step_s: float | None = None,
+    progress: Progress | None = None,
+    on_total: Progress | None = None,
+    workers: int | None = None,
+    scheduler: str | None = None,
+) -> dict:
+    """What replacing the scenario's policy by ``policy_files`` changes
+    (:func:`skyfence.service.run.impact`); with ``workers`` or ``scheduler``, sharded on Dask."""
+    if not (workers or scheduler):
+        return service_run.impact(scenario, policy_files, start=start, duration_s=duration_s, step_s=step_s,
+                                  progress=progress, on_total=on_total)  # fmt: skip
+    sc = service_run.resolve_scenario(scenario, start=start, duration_s=duration_s, step_s=step_s)
+    files = [str(service_run.policy_path(p)) for p in policy_files]
+    return impact_sharded(sc, files, workers=workers, scheduler=scheduler, progress=progress, on_total=on_total)

@@ -1,0 +1,214 @@
+"""``run_sharded`` and ``impact_sharded``: a scenario's run (or policy impact) cut into shards
+(:mod:`~skyfence.scale.shards`), the shards computed on a Dask cluster (or one after the other in
+this process), their Parquet files folded into whole-run statistics.
+
+The scenario, its ground, regions and policies are read and validated here first, as in a
+single-process run, so input errors are reported before any work is sent out. Shard files go to
+``shard_dir`` (default: a temporary folder, removed afterwards); with ``scheduler`` the folder
+must be visible to every worker (a shared file system).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+import tempfile
+from collections.abc import Callable
+from contextlib import nullcontext
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from skyfence.ground.terminals import empty_terminals
+from skyfence.scale.distributed import dask_client, map_tasks
+from skyfence.scale.reduce import fold_cells, fold_impact, fold_terminals, read_steps, read_timeline, read_tracks
+from skyfence.scale.result import ShardedRun, moving_terminals
+from skyfence.scale.runs import CoveragePart, StatePart
+from skyfence.scale.shards import STEPS_PER_SHARD, Shard, ShardPlan, plan_shards
+from skyfence.scale.tasks import ShardGround, impact_shard, run_shard, shard_ground
+from skyfence.service.outputs import MAX_TRACKS
+from skyfence.service.scenario import Scenario
+from skyfence.service.simulate import Ground, build_ground, load_policy_segments
+
+__all__ = ["run_sharded", "impact_sharded"]
+
+Progress = Callable[[int], None]
+
+
+def _merge(lists) -> list[str]:
+    out: list[str] = []
+    for items in lists:
+        out += [x for x in items if x not in out]
+    return out
+
+
+def _sources(metas: list[dict], key: str, log: str | None) -> tuple[str, ...]:
+    """Policy sources of the whole run: each chunk's in time order (a chunk without an enacted
+    policy names the log itself, dropped when any policy was in force)."""
+    merged = _merge(m[key] for m in sorted(metas, key=lambda m: m["shard"]))
+    if log and len(merged) > 1:
+        merged = [x for x in merged if x != log]
+    return tuple(merged)
+
+
+def _shard_task(item: tuple[ShardGround, Shard], fn, sc, base, shard_dir, extra):
+    part, shard = item
+    return fn(sc, base, part, shard, shard_dir, extra)
+
+
+class _Session:
+    """The client (or none), the plan and the shared inputs of one sharded computation."""
+
+    def __init__(self, sc: Scenario, ground: Ground, client, cells_per_shard, steps_per_shard):
+        n_workers = 1 if client is None else max(1, len(client.scheduler_info()["workers"]))
+        self.plan: ShardPlan = plan_shards(len(ground.cells), len(ground.t_utc), n_workers=n_workers,
+                                           cells_per_shard=cells_per_shard, steps_per_shard=steps_per_shard)  # fmt: skip
+        self.client = client
+        base = dataclasses.replace(ground, cells=ground.cells[:0], cell_lat_deg=ground.cell_lat_deg[:0],
+                                   cell_lon_deg=ground.cell_lon_deg[:0], cell_area_km2=ground.cell_area_km2[:0],
+                                   terminals=empty_terminals(), region_geom=None)  # fmt: skip
+        if client is not None:
+            self.sc, self.base = client.scatter([sc, base], broadcast=True)
+        else:
+            self.sc, self.base = sc, base
+        self.items = [(shard_ground(ground, s), s) for s in self.plan.shards]
+
+    def map_shards(self, fn, shard_dir: str, extra, progress: Progress | None) -> list[dict]:
+        return map_tasks(self.client, _shard_task, self.items, fn, self.sc, self.base, shard_dir, extra,
+                         weight=lambda it: it[1].n_steps, progress=progress)  # fmt: skip
+
+    def map(self, fn, items, *args) -> list:
+        return map_tasks(self.client, fn, items, *args, key="reduce")
+
+
+def _engine(workers: int | None, scheduler: str | None):
+    return dask_client(workers, scheduler) if (workers or scheduler) else nullcontext(None)
+
+
+def _shard_dir(shard_dir: str | Path | None):
+    if shard_dir is not None:
+        Path(shard_dir).mkdir(parents=True, exist_ok=True)
+        return nullcontext(str(shard_dir))
+    return _TempDir()
+
+
+class _TempDir:
+    def __enter__(self) -> str:
+        self.path = tempfile.mkdtemp(prefix="skyfence-shards-")
+        return self.path
+
+    def __exit__(self, *exc) -> None:
+        shutil.rmtree(self.path, ignore_errors=True)
+
+
+def _fold_cells_task(shards, shard_dir):
+    return fold_cells(shard_dir, shards)
+
+
+def run_sharded(
+    sc: Scenario,
+    *,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    cells_per_shard: int | None = None,
+    steps_per_shard: int = STEPS_PER_SHARD,
+    shard_dir: str | Path | None = None,
+    progress: Progress | None = None,
+    on_total: Progress | None = None,
+) -> ShardedRun:
+    """Coverage and policy of a scenario, shard by shard: on a local cluster of ``workers``
+    processes, on the cluster of ``scheduler``, or (neither) in this process. ``on_total(n)`` then
+    ``progress(k)`` count cell-block steps (blocks x steps)."""
+    ground = build_ground(sc)
+    load_policy_segments(sc, ground)  # validated before any shard runs
+    moving = moving_terminals(ground) if len(ground.terminals) else np.zeros(0, bool)
+    tracks = np.flatnonzero(moving)[:MAX_TRACKS]
+    with _engine(workers, scheduler) as client, _shard_dir(shard_dir) as sdir:
+        s = _Session(sc, ground, client, cells_per_shard, steps_per_shard)
+        plan = s.plan
+        if on_total:
+            on_total(plan.n_blocks * plan.n_steps)
+        metas = s.map_shards(run_shard, sdir, tracks, progress)
+        blocks = s.map(_fold_cells_task, [plan.block(b) for b in range(plan.n_blocks)], sdir)
+        n_t = plan.n_steps
+        cell_part = CoveragePart.from_frame(pd.concat(blocks, ignore_index=True), 0, n_t)
+        t_shards = plan.terminal_shards()
+        n_term = len(ground.terminals)
+        term_part = StatePart.from_frame(fold_terminals(sdir, t_shards), 0, n_t) if n_term else None
+        steps = read_steps(sdir, t_shards)
+        track_states = read_tracks(sdir, t_shards, tracks)
+        timeline = read_timeline(sdir, t_shards, n_term) if sc.output.get("timeline") else None
+    errors: dict[int, int] = {}
+    for m in sorted(metas, key=lambda m: m["shard"]):
+        for code, n in m["sgp4_errors"].items():
+            errors[code] = errors.get(code, 0) + n
+    ground.n_sat, ground.elements_source = metas[0]["n_sat"], metas[0]["elements_source"]
+    return ShardedRun(sc, ground, cell_part, term_part, steps, track_states, errors,
+                      _sources(metas, "policy_sources", sc.policy_log), tuple(_merge(m["warnings"] for m in metas)),
+                      timeline, len(plan.shards))  # fmt: skip
+
+
+def _fold_impact_task(shards, shard_dir, kind):
+    return fold_impact(shard_dir, shards, kind)
+
+
+def impact_sharded(
+    sc: Scenario,
+    new_policy_files: list[str],
+    *,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    cells_per_shard: int | None = None,
+    steps_per_shard: int = STEPS_PER_SHARD,
+    shard_dir: str | Path | None = None,
+    progress: Progress | None = None,
+    on_total: Progress | None = None,
+) -> dict:
+    """The impact report of :func:`skyfence.service.impact.compare`, shard by shard."""
+    from skyfence.ground.population import METHOD as POPULATION_METHOD
+    from skyfence.service.outputs import cell_population, iso_utc
+
+    ground = build_ground(sc)
+    load_policy_segments(sc, ground)
+    load_policy_segments(sc, ground, policy_files=new_policy_files)
+    with _engine(workers, scheduler) as client, _shard_dir(shard_dir) as sdir:
+        s = _Session(sc, ground, client, cells_per_shard, steps_per_shard)
+        plan = s.plan
+        if on_total:
+            on_total(plan.n_blocks * plan.n_steps)
+        metas = s.map_shards(impact_shard, sdir, list(new_policy_files), progress)
+        blocks = [plan.block(b) for b in range(plan.n_blocks)]
+        cells = pd.concat(s.map(_fold_impact_task, blocks, sdir, "cells"), ignore_index=True)
+        n_term = len(ground.terminals)
+        t_rows = {k: fold_impact(sdir, plan.terminal_shards(), f"terminals-{k}")["hit"].to_numpy() if n_term
+                  else np.zeros(0, bool) for k in ("newly_denied", "restored")}  # fmt: skip
+        steps = pd.concat([read_steps(Path(sdir) / "impact", plan.block(b)) for b in range(plan.n_blocks)])
+    per_step = steps.groupby("step").agg({c: ("max" if c.endswith("_any") else "sum") for c in steps.columns
+                                          if c != "step"}).sort_index()  # fmt: skip
+    pop = cell_population(ground.cells, ground.regions.resolution)
+    t = ground.t_utc
+    ids = np.array([str(i) for i in ground.terminals.ids], dtype=object)
+    report = {
+        "scenario": sc.name,
+        "current_policy": list(_sources(metas, "old_policy_sources", sc.policy_log)),
+        "new_policy": list(_sources(metas, "policy_sources", None)),
+        "warnings": _merge(m["warnings"] for m in sorted(metas, key=lambda m: m["shard"])),
+        "steps": len(t),
+        "people_method": POPULATION_METHOD,
+    }
+    for key in ("newly_denied", "restored"):
+        c_rows = cells[key].to_numpy()
+        hit_steps = np.flatnonzero(per_step[f"{key}_any"].to_numpy())
+        per_step_terms = per_step[f"{key}_terminals"].to_numpy()
+        report[key] = {
+            "terminals": int(t_rows[key].sum()),
+            "terminal_ids": ids[t_rows[key]][:200].tolist(),
+            "cells": int(c_rows.sum()),
+            "area_km2": float(ground.cell_area_km2[c_rows].sum()),
+            "people": float(pop[c_rows].sum()),
+            "first_utc": iso_utc(t[hit_steps[0]]) if len(hit_steps) else None,
+            "last_utc": iso_utc(t[hit_steps[-1]]) if len(hit_steps) else None,
+            "max_terminals_at_once": int(per_step_terms.max()) if len(per_step_terms) else 0,
+        }
+    return report
