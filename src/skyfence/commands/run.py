@@ -94,29 +94,49 @@ def run(
 @app.command()
 def impact(
     scenario: Path = typer.Argument(None, help="Scenario TOML file."),
-    policy: list[Path] = typer.Option(..., "--policy", help="The new Cedar policy file(s), or a bundled policy's name (e.g. allow-all)."),
+    policy: list[Path] = typer.Option(None, "--policy", help="The new Cedar policy file(s), or a bundled policy's name (e.g. allow-all)."),
+    end_funding: list[str] = typer.Option(None, "--end-funding", help="SPONSOR@DATE: every agreement of SPONSOR ends at DATE (UTC)."),
+    add_funding: list[Path] = typer.Option(None, "--add-funding", help="A funding file (TOML/JSON: sponsors, agreements) to add."),
     example: str = typer.Option(None, "--example", help="Use a bundled example as the scenario."),
     out: Path = typer.Option(None, "--out", "-o", help="Write impact.json here."),
     start: str = _START,
     duration: float = _DURATION,
     step: float = _STEP,
 ) -> None:
-    """What a policy change does versus the scenario's policy: terminals, cells, km2 and people
-    newly denied or restored, and when."""
+    """What a policy or funding change does versus the scenario as it stands: terminals, cells, km2
+    and people newly denied or restored, and when; with funding changes, the monthly cost saved or
+    added per sponsor."""
     from skyfence.service.run import impact as impact_of
 
     with _StepsBar("impact") as bar:
-        report = impact_of(_source(scenario, example), policy, start=start, duration_s=duration, step_s=step,
+        report = impact_of(_source(scenario, example), policy or None, end_funding=end_funding or (),
+                           add_funding=add_funding or (), start=start, duration_s=duration, step_s=step,
                            progress=bar.advance, on_total=bar.on_total)  # fmt: skip
-    t = Table(title=f"{report['scenario']}: {', '.join(p.name for p in policy)} vs current policy")
+    change = [p.name for p in policy or []] + [f"end {x}" for x in end_funding or []] + \
+        [f"add {p.name}" for p in add_funding or []]
+    t = Table(title=f"{report['scenario']}: {', '.join(change)} vs current")
     t.add_column("")
     t.add_column("newly denied", justify="right")
     t.add_column("restored", justify="right")
     nd, rs = report["newly_denied"], report["restored"]
     for k, fmt in (("terminals", "{:,}"), ("cells", "{:,}"), ("area_km2", "{:,.0f}"), ("people", "{:,.0f}")):
         t.add_row(k, fmt.format(nd[k]), fmt.format(rs[k]))
+    if "terminal_cells" in nd:
+        for k, fmt in (("cells", "{:,}"), ("area_km2", "{:,.0f}"), ("people", "{:,.0f}")):
+            t.add_row(f"terminals' {k}", fmt.format(nd["terminal_cells"][k]), fmt.format(rs["terminal_cells"][k]))
     t.add_row("first change (UTC)", str(nd["first_utc"]), str(rs["first_utc"]))
     Console().print(t)
+    if "funding" in report:
+        f = report["funding"]
+        ft = Table(title="monthly cost per sponsor")
+        for col in ("sponsor", "month", "before", "after", "change"):
+            ft.add_column(col, justify="left" if col in ("sponsor", "month") else "right")
+        for r in f["monthly_cost"]:
+            if r["cost_before"] or r["cost_after"]:
+                ft.add_row(r["sponsor"], r["month"], f"{r['cost_before']:,.0f}", f"{r['cost_after']:,.0f}",
+                           f"{r['change']:+,.0f}")
+        Console().print(ft)
+        console.print(f"cost saved {f['cost_saved']:,.0f}, cost added {f['cost_added']:,.0f}")
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
         (out / "impact.json").write_text(json.dumps(report, indent=2))

@@ -146,20 +146,29 @@ def run(
 
 def impact(
     scenario: str | os.PathLike | Scenario,
-    policy_files: Sequence[str | os.PathLike],
+    policy_files: Sequence[str | os.PathLike] | None = None,
     *,
+    end_funding: Sequence[str] = (),
+    add_funding: Sequence[str | os.PathLike] = (),
     start: str | None = None,
     duration_s: float | None = None,
     step_s: float | None = None,
     progress: Progress | None = None,
     on_total: Progress | None = None,
 ) -> dict:
-    """What replacing the scenario's policy by ``policy_files`` changes: terminals, cells, km2 and
-    people newly denied or restored, and when (see :mod:`skyfence.service.impact`)."""
-    from skyfence.service.impact import compare
+    """What replacing the scenario's policy by ``policy_files`` and changing its funding
+    (``end_funding``: ``"SPONSOR@DATE"`` texts; ``add_funding``: funding files) changes: terminals,
+    cells, km2 and people newly denied or restored, and when, and the monthly cost saved or added
+    (see :mod:`skyfence.service.impact`)."""
+    from skyfence.service.impact import compare, parse_end_funding
 
+    if not policy_files and not end_funding and not add_funding:
+        raise ScenarioError("impact of what? give new policy files, --end-funding or --add-funding")
+    ends = [parse_end_funding(x) for x in end_funding]
     sc = resolve_scenario(scenario, start=start, duration_s=duration_s, step_s=step_s)
-    return compare(sc, [str(policy_path(p)) for p in policy_files], progress=progress, on_total=on_total)
+    adds = [str(Path(f).expanduser().resolve()) for f in add_funding]
+    return compare(sc, [str(policy_path(p)) for p in policy_files] if policy_files else None,
+                   end_funding=ends, add_funding=adds, progress=progress, on_total=on_total)
 
 
 def policy_path(p: str | os.PathLike) -> Path:
