@@ -253,6 +253,31 @@ def test_http_service_answers_as_specified(tmp_path):
         assert c.get("/").text.startswith("witness w.example/1+")
 
 
+def test_compare_and_swap_across_connections(tmp_path):
+    """Racing requests with the same old size on two connections to one witness database: each
+    size is cosigned once from old 0, the others get 409, and the stored size never goes back."""
+    t = tree_of(64)
+    states = [WitnessState(tmp_path / "w.db") for _ in range(2)]
+    states[0].add_log(LOG_VKEY)
+    ws = [Witness(st, "witness.example/w1", Ed25519PrivateKey.generate()) for st in states]
+    answers: list[tuple[int, int]] = []
+    barrier = threading.Barrier(8)
+
+    def send(k: int) -> None:
+        barrier.wait()
+        r = add(ws[k % 2], 0, [], note_of(t, 10 + k))
+        answers.append((r.status, 10 + k))
+
+    threads = [threading.Thread(target=send, args=(k,)) for k in range(8)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    ok = [n for status, n in answers if status == 200]
+    assert len(ok) == 1 and sorted(s for s, _ in answers) == [200] + [409] * 7
+    assert states[1].latest(ORIGIN).size == ok[0]
+
+
 # --------------------------------------------------------------------------- split views
 
 
@@ -494,3 +519,35 @@ def test_kill_9_during_add_checkpoint_leaves_old_or_new_size(tmp_path):
     finally:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=10)
+
+
+def test_witness_commands_cosign_a_served_log(tmp_path):
+    from skyfence.cli import main
+    from tests.governance.fixtures import write_log_key
+
+    plane = make_plane(f"sqlite:///{tmp_path / 'gov.db'}")
+    key_file = write_log_key(tmp_path / "log.key", plane.log_key)
+    assert main(["witness", "init", "w.example/cli", "--key", str(tmp_path / "w.key"),
+                 "--db", str(tmp_path / "w.db")]) == 0
+    assert main(["witness", "add-log", plane.ledger.verifier_key, "--db",
+                 str(tmp_path / "w.db")]) == 0
+    wkey = parse_cosigner_signer_key((tmp_path / "w.key").read_text())
+    port = free_port()
+    proc = _start_witness(tmp_path, port)
+    try:
+        policy = tmp_path / "policy"
+        policy.write_text(f"log {plane.ledger.verifier_key}\n"
+                          f"witness W {cosigner_vkey(*wkey)} http://127.0.0.1:{port}\nquorum W\n")
+        db_file = str(tmp_path / "gov.db")
+        assert main(["verify", db_file, "--witness-policy", str(policy)]) == 2  # not yet
+        args = ["witness", "cosign", "--policy", str(policy), "--db", db_file, "--log-key",
+                str(key_file)]
+        assert main(args) == 0
+        assert main(["verify", db_file, "--witness-policy", str(policy)]) == 0
+        assert main(args) == 0  # the same size again
+        assert main(["witness", "cosign", "--policy", str(policy), "--db", db_file,
+                     "--log-key", str(tmp_path / "missing.key")]) == 2
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+        plane.db.dispose()
