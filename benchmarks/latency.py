@@ -18,9 +18,10 @@ The five pairs of Hypatia's rtt.csv are checked against it (max |dRTT| and paths
 
 Scenario 2 — the real 10,281-satellite Starlink snapshot (``load_elements("starlink")``), the same
 100 cities and 4,950 pairs, 25 deg elevation mask, from 2026-04-30T12:00:00Z. Real TLEs carry no
-plane/slot numbering, so "plus-grid-like" ISLs are built as: each satellite linked to its 4 nearest
-neighbours at the first step (the union, so degree >= 4, typically 4-6), kept for the run, each
-checked per step against a 5,000 km length cut-off and the 80 km grazing-altitude occlusion test.
+plane/slot numbering: ``isl="plus-grid"`` builds the +Grid on the planes and slots inferred at the
+first step (:mod:`skyfence.network.planes`), each link checked per step against a 5,000 km length
+cut-off and the 80 km grazing-altitude occlusion test. benchmarks/scale.py compares it with
+4-nearest-neighbour ISLs.
 Hypatia cannot run this.
 """
 
@@ -246,7 +247,7 @@ def starlink(args) -> dict:
     }
     print(
         f"Starlink snapshot: {len(elements)} satellites, {len(pairs)} pairs x {len(t_utc)} steps, 25 deg mask, "
-        f"4-nearest-neighbour ISLs"
+        f"inferred +Grid ISLs"
     )
     print(
         f"  propagate {t_prop:.2f} s, route {t_route:.2f} s -> wall {wall:.2f} s, CPU {cpu:.2f} s ({out['ms_per_step']:.0f} ms/step); "
