@@ -11,6 +11,8 @@ const CELL_RGBA = [[158, 158, 158, 200], [44, 162, 95, 200], [222, 45, 38, 215],
 const TERM_RGBA = [[110, 110, 110, 255], [20, 120, 60, 255], [200, 20, 20, 255], [0, 0, 0, 0]];
 const FENCE_RGBA = [[8, 48, 107], [106, 61, 154], [177, 89, 40], [31, 120, 180], [227, 26, 28], [51, 160, 44]];
 const t0 = performance.now();
+const marks = {};
+const mark = (k) => { marks[k] = Math.round(performance.now() - t0); };
 const $ = (id) => document.getElementById(id);
 
 async function bytes(name) {
@@ -63,6 +65,7 @@ const hex = (c) => '#' + c.slice(0, 3).map((x) => x.toString(16).padStart(2, '0'
 async function main() {
   const [metaB, cellsB, cellEvB, termsB, termEvB, tracksB] = await Promise.all(
     ['meta.json', 'cells.arrow', 'cell_events.arrow', 'terminals.arrow', 'terminal_events.arrow', 'tracks.arrow'].map(bytes));
+  mark('bytes');
   const meta = JSON.parse(new TextDecoder().decode(metaB));
   const cells = tableFromIPC(cellsB), terms = tableFromIPC(termsB), tracks = tableFromIPC(tracksB);
   const nT = meta.time.steps, nC = cells.numRows, nK = terms.numRows;
@@ -70,6 +73,7 @@ async function main() {
   const termStates = expand(tableFromIPC(termEvB), nK, nT);
   const cellCounts = counts(cellStates, nC, nT), termCounts = counts(termStates, nK, nT);
   const startMs = Date.parse(meta.time.start_utc), stepMs = meta.time.step_s * 1000;
+  mark('states');
   const timeOf = (t) => new Date(startMs + t * stepMs).toISOString().replace('.000Z', 'Z');
 
   // cells
@@ -78,6 +82,7 @@ async function main() {
   const cellPolys = new Array(nC);
   for (let i = 0; i < nC; i++) { cellIndex.set(h3[i], i); cellPolys[i] = cellToBoundary(h3[i], true); }
   const cellRows = rows(cells);
+  mark('cells');
   // terminals: fixed positions, and per-step positions of the moving ones (tracks)
   const tLat = terms.getChild('lat_deg').toArray(), tLon = terms.getChild('lon_deg').toArray();
   const tId = terms.getChild('id').toArray(), tGroup = terms.getChild('group').toArray();
@@ -128,12 +133,12 @@ async function main() {
       new GeoJsonLayer({ id: 'land', data: meta.countries, filled: true, stroked: false, getFillColor: [244, 241, 234] }),
       new SolidPolygonLayer({
         id: 'cells', data: cellPolys, visible: view.show.cells, pickable: true,
-        getPolygon: (d) => d, getFillColor: (_, { index }) => cellColor(index),
+        getPolygon: (d) => d, getFillColor: (_, { index }) => cellColor(index), onClick: ({ index }) => select(index),
         updateTriggers: { getFillColor: t }, highlightColor: [255, 255, 0, 160], autoHighlight: true,
       }),
       new GeoJsonLayer({ id: 'outlines', data: meta.countries, filled: false, stroked: true, getLineColor: [85, 85, 85], lineWidthUnits: 'pixels', getLineWidth: 0.8 }),
       new GeoJsonLayer({
-        id: 'fences', data: meta.geofences, visible: view.show.fences, filled: false, stroked: true, pickable: true,
+        id: 'fences', data: meta.geofences, visible: view.show.fences, filled: false, stroked: true,
         getLineColor: (f) => FENCE_RGBA[fences.indexOf(f) % FENCE_RGBA.length], lineWidthUnits: 'pixels', getLineWidth: 2.2,
       }),
       new LineLayer({
@@ -168,7 +173,6 @@ async function main() {
       parent: el, views: new MapView({ repeat: false }),
       initialViewState: { longitude: fit.longitude, latitude: fit.latitude, zoom: fit.zoom },
       controller: true, layers: layers(), getTooltip: tooltip,
-      onClick: ({ layer, index }) => { if (layer && layer.id === 'cells') select(index); },
       onAfterRender: () => resolve(),
     });
   });
@@ -261,8 +265,10 @@ async function main() {
   }
   window.addEventListener('resize', drawChart);
 
+  mark('panel');
   setStep(0);
   await ready;
+  mark('rendered');
   await new Promise((r) => requestAnimationFrame(() => r()));
   $('status').className = 'done';
 
@@ -272,7 +278,7 @@ async function main() {
     return hex(layer.props.getFillColor(i, { index: i }));
   };
   Object.assign(window.__skyfence, {
-    ready: true, readyMs: performance.now() - t0, steps: nT, cells: nC, terminals: nK,
+    ready: true, readyMs: performance.now() - t0, marks, steps: nT, cells: nC, terminals: nK,
     step: () => view.step, setStep, timeOf,
     cellIds: () => Array.from(h3), terminalIds: () => Array.from(tId),
     cellState: (id, t = view.step) => NAMES[cellState(cellIndex.get(id), t)],
@@ -282,6 +288,7 @@ async function main() {
     stateColors: { cell: Object.fromEntries(NAMES.map((n, k) => [n, hex(CELL_RGBA[k])])), terminal: Object.fromEntries(NAMES.map((n, k) => [n, hex(TERM_RGBA[k])])) },
     project: (lon, lat) => deck.getViewports()[0].project([lon, lat]),
     terminalPosition: (id, t = view.step) => termPos(termIndex.get(id), t),
+    selectCell: (id) => select(cellIndex.get(id)),
   });
 }
 

@@ -1,0 +1,201 @@
+"""The run page (``skyfence run --html`` / ``skyfence view``) in a real browser: headless Chromium
+(Debian's ``/usr/bin/chromium``) driven by Playwright for Python; skipped with the reason when
+either is missing. Expected states come from the run's own arrays (what ``cells.parquet`` /
+``terminal_states.parquet`` summarise); the page is read back through ``window.__skyfence``."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+import threading
+from pathlib import Path
+from urllib.parse import urlparse
+
+import numpy as np
+import pytest
+
+import skyfence
+from skyfence.cli import main
+from skyfence.coverage.stats import STATE_NAMES
+from skyfence.errors import SkyfenceError
+from skyfence.service.scenario import example_path
+from skyfence.viz.web import (
+    VIEW_FILES,
+    page_html,
+    read_view_files,
+    run_view_files,
+    state_events,
+    view_server,
+    write_view,
+)
+
+CHROMIUM = Path("/usr/bin/chromium")
+EX = example_path("ukraine-crimea").parent
+#: a high elevation mask so that cells and terminals change state from step to step
+SCENARIO = f"""
+    name = "web-view"
+    [constellation]
+    elements = "starlink"
+    min_elevation_deg = 70
+    [time]
+    start = "2026-04-30T06:00:00Z"
+    duration_s = 2400
+    step_s = 60
+    [ground]
+    region = ["UKR", "crimea", "black_sea_zone"]
+    h3_resolution = 4
+    terminals = "{EX / 'terminals.csv'}"
+    tracks = "{EX / 'drone_track.csv'}"
+    fleet = {{ n = 300, seed = 3, group = "civil" }}
+    [regions]
+    crimea = "B89"
+    black_sea_zone = {{ polygon = [[30.5, 43.0], [36.5, 43.0], [36.5, 44.9], [30.5, 45.6]] }}
+    [policy]
+    files = ["{EX.parent.parent / 'data' / 'policies' / 'ukraine-crimea.cedar'}"]
+"""
+
+
+def test_state_events_expand_back():
+    rng = np.random.default_rng(1)
+    states = rng.integers(0, 4, size=(7, 30)).astype(np.int8)
+    states[2] = 1  # a row that never changes: one event
+    ev = state_events(states).to_pydict()
+    back = np.full(states.shape, -1, np.int8)
+    for k, (r, s, v) in enumerate(zip(ev["row"], ev["step"], ev["state"], strict=True)):
+        end = ev["step"][k + 1] if k + 1 < len(ev["row"]) and ev["row"][k + 1] == r else states.shape[1]
+        back[r, s:end] = v
+    assert (back == states).all()
+    assert ev["row"].count(2) == 1
+
+
+def test_view_needs_view_data(tmp_path):
+    with pytest.raises(SkyfenceError, match="--html"):
+        read_view_files(tmp_path)
+    assert main(["view", str(tmp_path)]) == 2
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("web")
+    (tmp / "s.toml").write_text(textwrap.dedent(SCENARIO))
+    result = skyfence.run(tmp / "s.toml")
+    out = tmp / "out"
+    result.write(out)
+    write_view(run_view_files(result), out)
+    return out, result
+
+
+def test_view_files_and_page(run_dir):
+    out, result = run_dir
+    assert sorted(p.name for p in (out / "view").iterdir()) == sorted(VIEW_FILES)
+    meta = json.loads((out / "view" / "meta.json").read_text())
+    assert meta["time"]["steps"] == result.decisions.cell_states.shape[1]
+    assert {f["properties"]["name"] for f in meta["geofences"]["features"]} == {"crimea", "black_sea_zone"}
+    html = (out / "index.html").read_text()
+    assert "<script src" not in html and 'rel="stylesheet"' not in html  # everything inline
+    assert '<script src="app.js">' in page_html()  # the served page loads its assets
+    # `skyfence view --html` rewrites the page from the view data alone
+    (out / "index.html").unlink()
+    assert main(["view", str(out), "--html"]) == 0
+    assert (out / "index.html").stat().st_size > 1_000_000
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium chromium-driver; .ci/run does)")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=["--use-angle=swiftshader", "--enable-unsafe-swiftshader"])
+        yield b
+        b.close()
+
+
+def _open(browser, url: str):
+    """A page at ``url`` once ready, with the console errors and the URLs it requested."""
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    errors: list[str] = []
+    requests: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("request", lambda r: requests.append(r.url))
+    page.goto(url)
+    page.wait_for_function("window.__skyfence && (window.__skyfence.ready || window.__skyfence.error)", timeout=90_000)
+    assert page.evaluate("window.__skyfence.error") is None
+    return page, errors, requests
+
+
+def _set_step(page, t: int) -> None:
+    page.eval_on_selector("#slider", "(el, t) => { el.value = String(t); el.dispatchEvent(new Event('input')); }", t)
+    assert page.evaluate("window.__skyfence.step()") == t
+
+
+def _changes(states: np.ndarray) -> tuple[int, np.ndarray]:
+    """The step at which most rows change state, and those rows."""
+    n = (states[:, 1:] != states[:, :-1]).sum(axis=0)
+    t = int(n.argmax()) + 1
+    return t, np.flatnonzero(states[:, t] != states[:, t - 1])
+
+
+@pytest.fixture(scope="module")
+def served(run_dir):
+    out, _ = run_dir
+    server = view_server(out, "127.0.0.1", 0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/"
+    server.shutdown()
+    server.server_close()
+
+
+def test_served_page_follows_the_slider(browser, served, run_dir, tmp_path):
+    out, result = run_dir
+    page, errors, requests = _open(browser, served)
+    page.screenshot(path=str(tmp_path / "run-view.png"))
+    origin = urlparse(served).netloc
+    assert errors == []
+    assert [u for u in requests if urlparse(u).netloc != origin and not u.startswith("data:")] == []
+    names = {c: STATE_NAMES[c] for c in STATE_NAMES}
+    colors = page.evaluate("window.__skyfence.stateColors")
+    cells = result.cells["h3"].tolist()
+    ids = result.terminals["id"].tolist()
+    for what, states, keys, state_fn, color_fn in (
+        ("cell", result.decisions.cell_states, cells, "cellState", "cellColor"),
+        ("terminal", result.decisions.terminal_states, ids, "terminalState", "terminalColor"),
+    ):
+        t, rows = _changes(states)
+        sample = np.random.default_rng(0).choice(rows, min(8, len(rows)), replace=False)
+        for step in (t - 1, t):
+            _set_step(page, step)
+            for r in sample:
+                want = names[int(states[r, step])]
+                assert page.evaluate(f"window.__skyfence.{state_fn}", keys[r]) == want
+                assert page.evaluate(f"window.__skyfence.{color_fn}", keys[r]) == colors[what][want], (what, keys[r], step)
+    # the drone at the step where it is first denied
+    k = ids.index("sea-drone-1")
+    first = int(result.terminals["first_denied_step"].iloc[k])
+    assert first > 0
+    _set_step(page, first)
+    assert page.evaluate("window.__skyfence.terminalState('sea-drone-1')") == "denied"
+    assert page.evaluate("window.__skyfence.terminalColor('sea-drone-1')") == colors["terminal"]["denied"]
+    assert page.evaluate("([id, t]) => window.__skyfence.terminalState(id, t)", ["sea-drone-1", first - 1]) != "denied"
+    page.screenshot(path=str(tmp_path / "run-view-drone-denied.png"))
+    # the panel of a selected cell: its statistics and regions (as a click on the cell selects it)
+    h3 = result.cells.loc[result.cells["regions"].map(lambda r: "crimea" in r), "h3"].iloc[0]
+    page.evaluate("window.__skyfence.selectCell", h3)
+    assert "crimea" in page.inner_text("#selection")
+    assert "mean_visible" in page.inner_text("#selection")
+    assert errors == []
+    page.close()
+
+
+def test_file_page_opens_without_a_server(browser, run_dir, tmp_path):
+    out, result = run_dir
+    url = (out / "index.html").resolve().as_uri()
+    page, errors, requests = _open(browser, url)
+    page.screenshot(path=str(tmp_path / "run-view-file.png"))
+    assert errors == []
+    assert requests == [url]
+    h3 = result.cells["h3"].iloc[5]
+    _set_step(page, 7)
+    assert page.evaluate("window.__skyfence.cellState", h3) == STATE_NAMES[int(result.decisions.cell_states[5, 7])]
+    page.close()
