@@ -101,7 +101,7 @@ def test_readme_runs_as_written(tmp_path, monkeypatch):
                 proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 proc.kill()
-    for path in ("positions.parquet", "p.csv", "out/uc/map.png", "out/mine/summary.json",
+    for path in ("positions.parquet", "p.csv", "out/uc/map.png", "out/uc/index.html", "out/mine/summary.json",
                  "out/impact/impact.json", "rtt.csv", "all-pairs.parquet", "governance.db"):
         assert (tmp_path / path).is_file(), path
     # ~40 s in all on 2 busy cores; a command left at full length (the examples: 1-2 minutes) fails
