@@ -44,6 +44,8 @@ class _StepsBar:
 _START = typer.Option(None, "--start", help="Override the scenario's start time (ISO 8601 UTC).")
 _DURATION = typer.Option(None, "--duration", help="Override the scenario's duration, seconds.")
 _STEP = typer.Option(None, "--step", help="Override the scenario's time step, seconds.")
+_WORKERS = typer.Option(None, "--workers", help="Shard the run over a local Dask cluster of N worker processes.")
+_SCHEDULER = typer.Option(None, "--scheduler", help="Shard the run over the Dask cluster at ADDRESS (tcp://host:8786).")
 
 
 def _source(path: Path | None, example: str | None) -> Path:
@@ -63,20 +65,24 @@ def run(
     duration: float = _DURATION,
     step: float = _STEP,
     html: bool = typer.Option(False, "--html", help="Also write index.html (a self-contained page: open it in a browser) and the view data `skyfence view` serves."),
+    workers: int = _WORKERS,
+    scheduler: str = _SCHEDULER,
 ) -> None:
     """Coverage AND policy for every H3 cell and terminal at every step: served, denied, uncovered."""
-    from skyfence.service.run import run as run_service
+    from skyfence.scale.calls import run as run_service
 
+    if html and (workers or scheduler):
+        raise ScenarioError("--html needs the single-process run (leave out --workers/--scheduler)")
     with _StepsBar("propagate + visibility") as bar:
         result = run_service(_source(scenario, example), start=start, duration_s=duration, step_s=step,
-                             progress=bar.advance, on_total=bar.on_total)  # fmt: skip
+                             progress=bar.advance, on_total=bar.on_total, workers=workers, scheduler=scheduler)  # fmt: skip
     summary = result.write(out)
     if html:
         from skyfence.viz.web import run_view_files, write_view
 
         write_view(run_view_files(result), out)
-    sc, ground, dec = result.scenario, result.ground, result.decisions
-    for w in dec.warnings:
+    sc, ground = result.scenario, result.ground
+    for w in summary["policy"]["warnings"]:
         console.print(f"[yellow]warning:[/] {w}")
     t = Table(title=f"{sc.name}: {summary['cells']:,} cells x {summary['time']['steps']} steps, {ground.n_sat:,} satellites")
     t.add_column("measure")
@@ -102,16 +108,19 @@ def impact(
     start: str = _START,
     duration: float = _DURATION,
     step: float = _STEP,
+    workers: int = _WORKERS,
+    scheduler: str = _SCHEDULER,
 ) -> None:
     """What a policy or funding change does versus the scenario as it stands: terminals, cells, km2
     and people newly denied or restored, and when; with funding changes, the monthly cost saved or
     added per sponsor."""
-    from skyfence.service.run import impact as impact_of
+    from skyfence.scale.calls import impact as impact_of
 
     with _StepsBar("impact") as bar:
         report = impact_of(_source(scenario, example), policy or None, end_funding=end_funding or (),
                            add_funding=add_funding or (), start=start, duration_s=duration, step_s=step,
-                           progress=bar.advance, on_total=bar.on_total)  # fmt: skip
+                           progress=bar.advance, on_total=bar.on_total, workers=workers,
+                           scheduler=scheduler)  # fmt: skip
     change = [p.name for p in policy or []] + [f"end {x}" for x in end_funding or []] + \
         [f"add {p.name}" for p in add_funding or []]
     t = Table(title=f"{report['scenario']}: {', '.join(change)} vs current")

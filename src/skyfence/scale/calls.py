@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Sequence
 
+from skyfence.errors import ScenarioError
 from skyfence.scale.engine import impact_sharded, run_sharded
 from skyfence.scale.result import ShardedRun
 from skyfence.service import run as service_run
@@ -50,8 +51,10 @@ def run(
 
 def impact(
     scenario: str | os.PathLike | Scenario,
-    policy_files: Sequence[str | os.PathLike],
+    policy_files: Sequence[str | os.PathLike] | None = None,
     *,
+    end_funding: Sequence[str] = (),
+    add_funding: Sequence[str | os.PathLike] = (),
     start: str | None = None,
     duration_s: float | None = None,
     step_s: float | None = None,
@@ -60,11 +63,15 @@ def impact(
     workers: int | None = None,
     scheduler: str | None = None,
 ) -> dict:
-    """What replacing the scenario's policy by ``policy_files`` changes
-    (:func:`skyfence.service.run.impact`); with ``workers`` or ``scheduler``, sharded on Dask."""
+    """What replacing the scenario's policy by ``policy_files`` (and changing its funding) changes
+    (:func:`skyfence.service.run.impact`); with ``workers`` or ``scheduler``, a policy change is
+    sharded on Dask (funding changes run in one process)."""
     if not (workers or scheduler):
-        return service_run.impact(scenario, policy_files, start=start, duration_s=duration_s, step_s=step_s,
-                                  progress=progress, on_total=on_total)  # fmt: skip
+        return service_run.impact(scenario, policy_files, end_funding=end_funding, add_funding=add_funding,
+                                  start=start, duration_s=duration_s, step_s=step_s, progress=progress,
+                                  on_total=on_total)  # fmt: skip
+    if end_funding or add_funding or not policy_files:
+        raise ScenarioError("--workers/--scheduler shard a policy change (--policy); run funding changes without them")
     sc = service_run.resolve_scenario(scenario, start=start, duration_s=duration_s, step_s=step_s)
     files = [str(service_run.policy_path(p)) for p in policy_files]
     return impact_sharded(sc, files, workers=workers, scheduler=scheduler, progress=progress, on_total=on_total)

@@ -9,8 +9,8 @@ are written atomically, so the result is the same.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
 import uuid
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
 from skyfence.errors import ScenarioError

@@ -22,7 +22,14 @@ import pandas as pd
 
 from skyfence.ground.terminals import empty_terminals
 from skyfence.scale.distributed import dask_client, map_tasks
-from skyfence.scale.reduce import fold_cells, fold_impact, fold_terminals, read_steps, read_timeline, read_tracks
+from skyfence.scale.reduce import (
+    fold_cells,
+    fold_impact,
+    fold_terminals,
+    read_steps,
+    read_timeline,
+    read_tracks,
+)
 from skyfence.scale.result import ShardedRun, moving_terminals
 from skyfence.scale.runs import CoveragePart, StatePart
 from skyfence.scale.shards import STEPS_PER_SHARD, Shard, ShardPlan, plan_shards
