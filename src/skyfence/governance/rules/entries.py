@@ -31,6 +31,7 @@ from typing import Any
 
 from skyfence.errors import EntryError, GovernanceError, QuorumError
 from skyfence.governance.rules.canonical import canonical_bytes, canonical_json
+from skyfence.governance.rules.funding import FUNDING_KIND, check_funding_enacted
 from skyfence.governance.rules.in_force import Enactment
 from skyfence.governance.rules.proposal import policy_sha256, proposal_digest, verify_signature
 from skyfence.governance.rules.quorum import ApprovalAttempt, reject_reason, required_approvals
@@ -317,5 +318,6 @@ for _kind in (
     EntryKind("proposal.created", check=_check_proposal_created, apply=_apply_proposal_created),
     EntryKind("approval.added", check=_check_approval_added, apply=_apply_approval_added),
     EntryKind("policy.enacted", check=_check_policy_enacted, apply=_apply_policy_enacted),
+    EntryKind(FUNDING_KIND, check=check_funding_enacted),
 ):
     register_kind(_kind)
