@@ -7,8 +7,8 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from skyfence.errors import GovernanceError
-from skyfence.governance import registry
 from skyfence.funding.agreements import parse_agreement
+from skyfence.governance import registry
 from skyfence.governance.funding import funding_view, make_funding_change, submit_funding
 from skyfence.governance.rules.proposal import sign_proposal
 from tests.governance.fixtures import enact_membership, make_plane, pub_hex

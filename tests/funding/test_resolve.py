@@ -55,8 +55,8 @@ def agreements(draw):
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(ags=agreements(), seed=st.integers(0, 2**31), n_steps=st.integers(1, 30))
-def test_funded_set_equals_per_terminal_reference_and_policy_equals_cedar(ags, seed, n_steps):
+@given(ags=agreements(), seed=st.integers(0, 2**31), n_steps=st.integers(1, 30), all_fixed=st.booleans())
+def test_funded_set_equals_per_terminal_reference_and_policy_equals_cedar(ags, seed, n_steps, all_fixed):
     rng = np.random.default_rng(seed)
     n = 12
     ids = [f"t{i}" for i in rng.permutation(n)]
@@ -64,7 +64,7 @@ def test_funded_set_equals_per_terminal_reference_and_policy_equals_cedar(ags, s
     # random, unsorted-in-month times over ~two months, increasing
     offsets = np.sort(rng.integers(-3 * DAY_MS, 45 * DAY_MS, n_steps))
     t = T0 + offsets.astype("timedelta64[ms]")
-    moving = rng.random(n) < 0.5
+    moving = (rng.random(n) < 0.5) & (not all_fixed)  # all fixed: steps grouped into segments
     codes = np.where(moving[:, None], rng.integers(0, len(REGIONS), (n, n_steps)),
                      rng.integers(0, len(REGIONS), n)[:, None])
     fs = resolve(ags, ids, groups, t, region_codes=codes, region_sets=REGIONS, sponsors=SPONSORS)

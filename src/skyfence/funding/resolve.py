@@ -22,9 +22,14 @@ Semantics
 * **Sponsors** (``context.sponsors``): the sponsors of the agreements that pay at ``k`` (empty in a
   grace period).
 
-Method: terminals that no agreement can tell apart (same groups as the agreements test them, same
-terminal-list memberships, same region row over time, same capped selections) share one class;
-everything is computed for one representative per class (``[classes, steps]``) and gathered back.
+Method: the steps fall into segments (runs of consecutive steps in one calendar month over which
+no agreement starts or ends); within a segment every agreement pays for a fixed set of terminals
+(their groups, lists and fixed positions do not change), so payment is computed per terminal and
+segment (``[terminals, segments]``: a few hundred segments for 50 agreements over a month, not
+1,440 steps). Terminals whose position moves between named regions make every step a segment
+when some agreement covers a region. Grace periods become, per terminal and segment, the last
+instant up to which the terminal is funded (``until``): the end of a paid step plus the grace of
+the agreement that paid it.
 """
 
 from __future__ import annotations
@@ -60,20 +65,20 @@ def cap_limit(budget: float, price: float) -> int:
 
 @dataclass
 class FundedSet:
-    """The outcome of :func:`resolve`. Per terminal: ``codes`` (its class); per class and step:
-    ``paid_mask`` (uint64, bit j set when sponsor ``sponsors[j]`` pays) and ``funded_class``;
-    per agreement and month: ``eligible`` (terminals covered), ``billed`` (terminals paid for),
-    ``limit`` (what the caps allow, -1 = no cap); per agreement: ``terminals`` (distinct terminals
-    it ever pays for), ``exhausted`` (month index from which its total budget cannot pay every
-    covered terminal, -1 never), ``cap_binding`` (first month its caps leave a covered terminal
-    unpaid, -1 never)."""
+    """The outcome of :func:`resolve`. Per terminal and segment (``segment_of_step`` gives each
+    step's): ``mask`` (uint64, bit j set when sponsor ``sponsors[j]`` pays) and ``until`` (epoch
+    ms: funded at a step of the segment iff its time <= until); per agreement and month:
+    ``eligible`` (terminals covered), ``billed`` (terminals paid for), ``limit`` (what the caps
+    allow, -1 = no cap); per agreement: ``terminals`` (distinct terminals it ever pays for),
+    ``exhausted`` (month index from which its total budget cannot pay every covered terminal, -1
+    never), ``cap_binding`` (first month its caps leave a covered terminal unpaid, -1 never)."""
 
     agreements: tuple[Agreement, ...]
     sponsors: tuple[str, ...]
     t_utc: np.ndarray
-    codes: np.ndarray
-    paid_mask: np.ndarray
-    funded_class: np.ndarray
+    segment_of_step: np.ndarray
+    mask: np.ndarray
+    until: np.ndarray
     months: np.ndarray
     month_of_step: np.ndarray
     eligible: np.ndarray
@@ -84,14 +89,22 @@ class FundedSet:
     cap_binding: np.ndarray
 
     @property
+    def t_ms(self) -> np.ndarray:
+        return self.t_utc.astype("datetime64[ms]").astype(np.int64)
+
+    @property
     def funded(self) -> np.ndarray:
         """bool [n_terminal, n_step]: ``context.funded``."""
-        return self.funded_class[self.codes]
+        return self.t_ms[None, :] <= self.until[:, self.segment_of_step]
 
     @property
     def sponsor_mask(self) -> np.ndarray:
         """uint64 [n_terminal, n_step]: the paying sponsors as bits of ``sponsors``."""
-        return self.paid_mask[self.codes]
+        return self.mask[:, self.segment_of_step]
+
+    def funded_at(self, k: int) -> np.ndarray:
+        """bool [n_terminal]: funded at step k."""
+        return self.t_ms[k] <= self.until[:, self.segment_of_step[k]]
 
     def sponsor_names(self, masks: Iterable[int]) -> list[tuple[str, ...]]:
         """Sponsor name tuples of bit masks."""
@@ -99,10 +112,16 @@ class FundedSet:
 
     def sponsors_per_terminal(self) -> list[tuple[str, ...]]:
         """The sponsors that pay for each terminal at some step."""
-        ever = np.bitwise_or.reduce(self.paid_mask, axis=1) if self.paid_mask.size else \
-            np.zeros(len(self.paid_mask), np.uint64)
-        names = self.sponsor_names(ever.tolist())
-        return [names[c] for c in self.codes.tolist()]
+        used = np.unique(self.segment_of_step)
+        ever = (np.bitwise_or.reduce(self.mask[:, used], axis=1) if len(used)
+                else np.zeros(len(self.mask), np.uint64))
+        u, inv = np.unique(ever, return_inverse=True)
+        names = self.sponsor_names(u.tolist())
+        return [names[c] for c in inv.ravel().tolist()]
+
+    def paid_by(self, j: int) -> np.ndarray:
+        """bool [n_terminal, n_segment]: sponsor j pays in the segment."""
+        return ((self.mask >> np.uint64(j)) & np.uint64(1)).astype(bool)
 
     def cost(self) -> np.ndarray:
         """float [n_agreement, n_month]: billed terminal-months times the price."""
@@ -119,14 +138,7 @@ def _factorize_sets(items: Sequence) -> tuple[np.ndarray, list[frozenset]]:
     return codes, list(index)
 
 
-def _unique_rows(cols: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """(index of one row per distinct row, class of every row) of int columns."""
-    n = len(cols[0]) if cols else 0
-    if not cols or n == 0:
-        return np.zeros(min(n, 1), np.int64), np.zeros(n, np.int64)
-    m = np.stack([np.asarray(c, dtype=np.int64) for c in cols], axis=1)
-    _, first, inv = np.unique(m, axis=0, return_index=True, return_inverse=True)
-    return first, inv.ravel()
+_INF = np.int64(2**62)
 
 
 def resolve(
@@ -143,8 +155,8 @@ def resolve(
 
     ``groups``: each terminal's groups; ``region_codes``: int, ``[n_terminal]`` (fixed terminals) or
     ``[n_terminal, n_step]``, indices into ``region_sets`` (the named regions holding the
-    terminal's position; needed only by region agreements); ``sponsors``: the sponsor order of the
-    bit masks (default: the agreements' sponsors, sorted).
+    terminal's position, ``()`` where absent; needed only by region agreements); ``sponsors``: the
+    sponsor order of the bit masks (default: the agreements' sponsors, sorted).
     """
     agreements = tuple(agreements)
     t = np.asarray(t_utc).astype("datetime64[ms]")
@@ -159,133 +171,101 @@ def resolve(
             raise FundingError(f"agreement {a.id!r}: unknown sponsor {a.sponsor!r}")
     months, m_idx = month_index(t)
     n_m = len(months)
-    m_start = np.searchsorted(m_idx, np.arange(n_m)) if n_s else np.zeros(0, np.int64)
     ids = np.asarray([str(x) for x in terminal_ids], dtype=str) if n_t else np.zeros(0, dtype=str)
     order = np.argsort(ids, kind="stable")
-    # static coverage (groups, terminal lists) and region rows -> base classes
+    windows = np.array([(t_ms >= a.start_utc.astype(np.int64)) & (t_ms < a.end_utc.astype(np.int64))
+                        for a in agreements], dtype=bool).reshape(n_a, n_s)
+    # region rows: fixed terminals keep one code; moving ones (with region agreements) force
+    # one segment per step
+    uses_regions = any(a.covers == "region" for a in agreements)
+    region_sets = [frozenset(s) for s in region_sets]
+    rc = None if region_codes is None or not uses_regions else np.asarray(region_codes, dtype=np.int64)
+    if rc is not None and rc.ndim == 2 and n_s and not (rc == rc[:, :1]).all():
+        per_step = True
+    else:
+        per_step = False
+        if rc is not None and rc.ndim == 2:
+            rc = rc[:, 0] if n_s else np.zeros(n_t, np.int64)
+    # segments
+    if per_step or n_s == 0:
+        seg_of_step = np.arange(n_s)
+    else:
+        change = np.ones(n_s, bool)
+        change[1:] = (m_idx[1:] != m_idx[:-1]) | (windows[:, 1:] != windows[:, :-1]).any(axis=0)
+        seg_of_step = np.cumsum(change) - 1
+    n_seg = int(seg_of_step[-1]) + 1 if n_s else 0
+    seg_first = np.searchsorted(seg_of_step, np.arange(n_seg))
+    seg_last = np.searchsorted(seg_of_step, np.arange(n_seg), side="right") - 1
+    seg_month = m_idx[seg_first] if n_seg else np.zeros(0, np.int64)
+    month_seg_start = np.searchsorted(seg_month, np.arange(n_m)) if n_m else np.zeros(0, np.int64)
     g_codes, g_sets = _factorize_sets(list(groups))
-    static_cols: list[np.ndarray] = []
-    static_of: dict[int, int] = {}
-    for k, a in enumerate(agreements):
+
+    def covered(k: int) -> np.ndarray:
+        """bool [n_t, n_seg]: agreement k covers each terminal in each segment."""
+        a = agreements[k]
+        w = windows[k][seg_first]
         if a.covers == "group":
             lut = np.array([a.target[0] in s for s in g_sets], dtype=bool)
             col = lut[g_codes] if n_t else np.zeros(0, bool)
         elif a.covers == "terminals":
             col = np.isin(ids, np.array(a.target, dtype=str))
         else:
-            continue
-        static_of[k] = len(static_cols)
-        static_cols.append(col)
-    static = np.stack(static_cols, axis=1) if static_cols else np.zeros((n_t, 0), bool)
-    uses_regions = any(a.covers == "region" for a in agreements)
-    region_sets = [frozenset(s) for s in region_sets]
-    if uses_regions and region_codes is not None and n_t:
-        rc = np.asarray(region_codes, dtype=np.int64)
-        if rc.ndim == 1:
-            row_class, moving_rows = rc, np.zeros((0, n_s), np.int64)
-        else:
-            fixed = (rc == rc[:, :1]).all(axis=1) if n_s else np.ones(n_t, bool)
-            row_class = np.where(fixed, rc[:, 0] if n_s else 0, 0)
-            moving_rows, inv = (np.unique(rc[~fixed], axis=0, return_inverse=True) if (~fixed).any()
-                                else (np.zeros((0, n_s), np.int64), np.zeros(0, np.int64)))
-            row_class[~fixed] = len(region_sets) + inv.ravel()
-    else:
-        row_class, moving_rows = np.zeros(n_t, np.int64), np.zeros((0, n_s), np.int64)
-    packed = np.packbits(static, axis=1) if static.shape[1] else np.zeros((n_t, 0), np.uint8)
-    base_first, base = _unique_rows([row_class] + [packed[:, j] for j in range(packed.shape[1])])
+            lut = np.array([a.target[0] in s for s in region_sets] + [False], dtype=bool)
+            if rc is None:
+                col = np.zeros(n_t, bool)
+            elif per_step:
+                codes = np.minimum(rc, len(region_sets))
+                return lut[codes] & w[None, :]  # one segment per step
+            else:
+                col = lut[np.minimum(rc, len(region_sets))]
+        return col[:, None] & w[None, :]
 
-    def region_rows(rows: np.ndarray) -> np.ndarray:
-        """[len(rows), n_s] region-set codes of base-class representatives."""
-        rcl = row_class[rows]
-        out = np.repeat(np.minimum(rcl, len(region_sets) - 1)[:, None], n_s, axis=1) if len(rcl) else \
-            np.zeros((0, n_s), np.int64)
-        mv = rcl >= len(region_sets)
-        if mv.any():
-            out[mv] = moving_rows[rcl[mv] - len(region_sets)]
-        return out
-
-    rows0 = region_rows(base_first) if uses_regions else None
-    windows = [(t_ms >= a.start_utc.astype(np.int64)) & (t_ms < a.end_utc.astype(np.int64)) for a in agreements]
-
-    def covered(k: int, reps: np.ndarray) -> np.ndarray:
-        """bool [len(reps), n_s]: agreement k covers base classes `reps` at each step."""
-        a = agreements[k]
-        if a.covers == "region":
-            lut = np.array([a.target[0] in s for s in region_sets], dtype=bool)
-            lut = np.concatenate([lut, [False]])  # codes past region_sets never hold a region
-            rows = rows0[reps]
-            return lut[np.minimum(rows, len(region_sets))] & windows[k][None, :]
-        col = static[base_first[reps], static_of[k]]
-        return col[:, None] & windows[k][None, :]
-
-    n_base = len(base_first)
-    all_base = np.arange(n_base)
-    base_count = np.bincount(base, minlength=n_base) if n_t else np.zeros(n_base, np.int64)
     eligible = np.zeros((n_a, n_m), np.int64)
     billed = np.zeros((n_a, n_m), np.int64)
     limit = np.full((n_a, n_m), -1, np.int64)
     exhausted = np.full(n_a, -1, np.int64)
     cap_binding = np.full(n_a, -1, np.int64)
-    sel_cols: list[np.ndarray] = []
-    sel_of: dict[int, int] = {}
-    cover0: dict[int, np.ndarray] = {}
-    for k, a in enumerate(agreements):
-        cov = covered(k, all_base)
-        cover0[k] = cov
-        month_any = (np.logical_or.reduceat(cov, m_start, axis=1) if n_s and n_base
-                     else np.zeros((n_base, n_m), bool))
-        eligible[k] = (month_any * base_count[:, None]).sum(axis=0)
-        price = a.price_per_terminal_month
-        if not a.capped or price == 0:
-            billed[k] = eligible[k]
-            continue
-        sel_of[k] = len(sel_cols)
-        k_cap = cap_limit(a.monthly_cap, price) if a.monthly_cap is not None else None
-        remaining = a.total_budget
-        for m in range(n_m):
-            lim = k_cap if k_cap is not None else np.iinfo(np.int64).max
-            if remaining is not None:
-                k_tot = cap_limit(remaining, price)
-                if k_tot < eligible[k, m] and exhausted[k] < 0:
-                    exhausted[k] = m
-                lim = min(lim, k_tot)
-            limit[k, m] = lim
-            if lim < eligible[k, m] and cap_binding[k] < 0:
-                cap_binding[k] = m
-            e = month_any[base, m][order] if n_t else np.zeros(0, bool)
-            chosen = np.zeros(n_t, bool)
-            chosen[order] = e & (np.cumsum(e) <= lim)
-            billed[k, m] = int(chosen.sum())
-            if remaining is not None:
-                remaining -= billed[k, m] * price
-            sel_cols.append(chosen)
-    # final classes: base class + capped selections
-    if sel_cols:
-        sel = np.stack(sel_cols, axis=1)
-        psel = np.packbits(sel, axis=1)
-        first, codes = _unique_rows([base] + [psel[:, j] for j in range(psel.shape[1])])
-        sel_u = sel[first]
-    else:
-        first, codes, sel_u = base_first, base, None
-    base_u = base[first] if n_t else np.zeros(0, np.int64)
-    n_u = len(first) if n_t else 0
-    counts_u = np.bincount(codes, minlength=n_u) if n_t else np.zeros(0, np.int64)
-    paid_mask = np.zeros((n_u, n_s), np.uint64)
-    funded = np.zeros((n_u, n_s), bool)
     terminals = np.zeros(n_a, np.int64)
+    mask = np.zeros((n_t, n_seg), np.uint64)
+    until = np.full((n_t, n_seg), _NEVER, np.int64)
+    seg_end_ms = t_ms[seg_last] if n_seg else np.zeros(0, np.int64)
     for k, a in enumerate(agreements):
-        paid = cover0[k][base_u] if n_u else np.zeros((0, n_s), bool)
-        if k in sel_of:
-            cols = sel_u[:, sel_of[k]:sel_of[k] + n_m]
-            paid = paid & cols[:, m_idx]
-        if not paid.any():
+        cov = covered(k)
+        if not cov.any():
             continue
-        terminals[k] = int(counts_u[paid.any(axis=1)].sum())
-        paid_mask |= paid.astype(np.uint64) << np.uint64(bit[a.sponsor])
-        if a.grace_s > 0:
-            last = np.maximum.accumulate(np.where(paid, t_ms[None, :], _NEVER), axis=1)
-            funded |= (last != _NEVER) & (t_ms[None, :] - last <= int(round(a.grace_s * 1000)))
+        month_any = np.logical_or.reduceat(cov, month_seg_start, axis=1)  # [n_t, n_m]
+        eligible[k] = month_any.sum(axis=0)
+        price = a.price_per_terminal_month
+        if a.capped and price > 0:
+            k_cap = cap_limit(a.monthly_cap, price) if a.monthly_cap is not None else None
+            remaining = a.total_budget
+            chosen = np.zeros((n_t, n_m), bool)
+            for m in range(n_m):
+                lim = k_cap if k_cap is not None else np.iinfo(np.int64).max
+                if remaining is not None:
+                    k_tot = cap_limit(remaining, price)
+                    if k_tot < eligible[k, m] and exhausted[k] < 0:
+                        exhausted[k] = m
+                    lim = min(lim, k_tot)
+                limit[k, m] = lim
+                if lim < eligible[k, m] and cap_binding[k] < 0:
+                    cap_binding[k] = m
+                e = month_any[order, m]
+                chosen[order, m] = e & (np.cumsum(e) <= lim)
+                billed[k, m] = int(chosen[:, m].sum())
+                if remaining is not None:
+                    remaining -= billed[k, m] * price
+            paid = cov & chosen[:, seg_month]
         else:
-            funded |= paid
-    return FundedSet(agreements, sp, t, codes.astype(np.int32), paid_mask, funded, months, m_idx,
-                     eligible, billed, limit, terminals, exhausted, cap_binding)
+            billed[k] = eligible[k]
+            paid = cov
+        terminals[k] = int(paid.any(axis=1).sum())
+        mask |= paid.astype(np.uint64) << np.uint64(bit[a.sponsor])
+        np.maximum(until, np.where(paid, _INF, _NEVER), out=until)
+        if a.grace_s > 0:
+            last = np.maximum.accumulate(np.where(paid, seg_end_ms[None, :], _NEVER), axis=1)
+            prev = np.concatenate([np.full((n_t, 1), _NEVER), last[:, :-1]], axis=1)
+            grace = int(round(a.grace_s * 1000))
+            np.maximum(until, np.where(prev != _NEVER, prev + grace, _NEVER), out=until)
+    return FundedSet(agreements, sp, t, seg_of_step, mask, until, months, m_idx, eligible, billed, limit,
+                     terminals, exhausted, cap_binding)

@@ -167,25 +167,22 @@ def funding_summary(ground: Ground, dec: Decisions) -> dict:
 def funding_lapses(ground: Ground, fs) -> list[dict]:
     """Per sponsor, the terminals it paid for that later become unfunded (a funded step followed by
     an unfunded one): how many, their groups, and the first and last step at which they lose it."""
-    f = fs.funded_class
+    f = fs.funded
     if f.shape[1] < 2:
         return []
-    drop = f[:, :-1] & ~f[:, 1:]  # [class, step-1]: funded at k-1, unfunded at k
-    counts = np.bincount(fs.codes, minlength=len(f))
+    drop = f[:, :-1] & ~f[:, 1:]  # [terminal, step-1]: funded at k-1, unfunded at k
     groups = np.array([";".join(g) for g in ground.terminals.groups], dtype=object)
     out = []
     for j, name in enumerate(fs.sponsors):
-        paid = (fs.paid_mask >> np.uint64(j)) & np.uint64(1)
-        # paid by this sponsor at some step before the drop
-        before = np.maximum.accumulate(paid.astype(bool), axis=1)[:, :-1]
+        # paid by this sponsor at some step up to the one before the drop
+        before = np.maximum.accumulate(fs.paid_by(j), axis=1)[:, fs.segment_of_step[:-1]]
         hit = drop & before
         rows = hit.any(axis=1)
         if not rows.any():
             continue
         k = np.flatnonzero(hit.any(axis=0)) + 1
-        members = rows[fs.codes]
-        out.append({"sponsor": name, "terminals": int(counts[rows].sum()),
-                    "groups": sorted(set(groups[members].tolist())),
+        out.append({"sponsor": name, "terminals": int(rows.sum()),
+                    "groups": sorted(set(groups[rows].tolist())),
                     "first_unfunded_utc": iso_utc(ground.t_utc[k[0]]),
                     "last_unfunded_utc": iso_utc(ground.t_utc[k[-1]])})
     return out

@@ -280,18 +280,18 @@ def resolve_funding(sc: Scenario, ground: Ground, agreements: list | None = None
                    region_codes=codes, region_sets=sets, sponsors=sp)
 
 
-def _funding_classes(ev, funding) -> np.ndarray | None:
-    """int64 [n_class, n_time] funding context class of every funding class (``funding.codes``
-    gives each terminal's) at every step, or None."""
+def _funding_classes(ev, funding) -> tuple[np.ndarray, np.ndarray] | None:
+    """(codes int32 [n_term, n_segment] of each terminal's sponsor set per funding segment, lut
+    int64 [n_sets, 2] of the evaluator's funding class by (set, funded)), or None."""
     from skyfence.policy.evaluate import LabelSets
 
     if funding is None:
         return None
-    masks, inv = np.unique(funding.paid_mask, return_inverse=True)
+    masks, inv = np.unique(funding.mask, return_inverse=True)
     names = funding.sponsor_names(masks.tolist())
-    ls = LabelSets(sets=tuple(names), codes=inv.ravel().astype(np.int32))
-    fc = ev.funding_classes(funding.funded_class.ravel(), ls, ls.codes.size)
-    return fc.reshape(funding.funded_class.shape)
+    ls = LabelSets(sets=tuple(names), codes=np.arange(len(names), dtype=np.int32))
+    lut = np.stack([ev.funding_classes(False, ls, len(names)), ev.funding_classes(True, ls, len(names))], axis=1)
+    return inv.reshape(funding.mask.shape).astype(np.int32), lut
 
 
 def _terminal_labels(rs, present: np.ndarray, lat: np.ndarray, lon: np.ndarray) -> tuple[np.ndarray, tuple]:
@@ -367,7 +367,9 @@ def decide(sc: Scenario, ground: Ground, vis: Visibility, policy_files: list[str
             c_allow[:, k] = ev.decide_classes(probe_c, cell_rc, tk, 0)
             if n_term:
                 sp = 0 if speeds is None else np.nan_to_num(speeds[:, k])
-                t_allow[:, k] = ev.decide_classes(t_pc, t_rc[:, k], tk, sp, None if t_fc is None else t_fc[funding.codes, k])
+                fc = None if t_fc is None else \
+                    t_fc[1][t_fc[0][:, funding.segment_of_step[k]], funding.funded_at(k).astype(np.int64)]
+                t_allow[:, k] = ev.decide_classes(t_pc, t_rc[:, k], tk, sp, fc)
     c_states = service_states(vis.cell_counts, c_allow)
     t_states = service_states(vis.terminal_counts, t_allow, present=vis.present)
     return Decisions(c_allow, t_allow, c_states, t_states, tuple(sources or ([log] if log else [])), tuple(warnings),
