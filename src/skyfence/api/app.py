@@ -112,6 +112,7 @@ def create_app(db_url: str, log_key=None, *, origin: str | None = None,
     signing checkpoints and receipts with `log_key` (see `resolve_log_key`); service decisions
     use the satellites of `elements` and terminals' H3 cells at `h3_resolution`."""
     from skyfence.api.routers import (
+        funding,
         groups,
         log,
         policies,
@@ -189,6 +190,6 @@ def create_app(db_url: str, log_key=None, *, origin: str | None = None,
     def health() -> dict:
         return {"status": "ok"}
 
-    for r in (terminals, groups, proposals, policies, log, service, principals, tiles):
+    for r in (terminals, groups, proposals, policies, log, service, principals, tiles, funding):
         app.include_router(r.router)
     return app
