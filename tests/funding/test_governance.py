@@ -126,3 +126,32 @@ def test_refused_changes_are_never_in_force_and_store_nothing(gov, case, message
 def test_bad_agreements_are_refused_before_signing(gov, change, message):
     with pytest.raises(GovernanceError, match=message):
         make_funding_change("create", {**AGREEMENT, **change}, justification="x")
+
+
+def test_rest_funding_post_and_get(gov):
+    from fastapi.testclient import TestClient
+
+    from skyfence.api.app import create_app
+    from skyfence.governance.client import sign_request_headers
+    from skyfence.governance.rules.canonical import canonical_bytes
+
+    fields = make_funding_change("create", AGREEMENT, justification="USAID purchase", created_utc=gov.ledger.now_utc())
+    payload = {"change": fields, "sponsor_signature": sign_proposal(gov.keys["usaid"], fields),
+               "approvals": [{"approver": a, "signature": sign_proposal(gov.keys[a], fields)} for a in ("alice",)]}
+
+    def post(who, body):
+        data = canonical_bytes(body)
+        h = sign_request_headers(gov.keys[who], who, "POST", "/funding", data) | {"Content-Type": "application/json"}
+        return c.post("/funding", content=data, headers=h)
+
+    with TestClient(create_app(gov.url, gov.log_key, db=gov.db)) as c:
+        before = _size(gov)
+        r = post("usaid", payload)  # one approval: no quorum, nothing stored
+        assert r.status_code >= 400 and "no valid quorum" in r.text and _size(gov) == before
+        payload["approvals"].append({"approver": "bob", "signature": sign_proposal(gov.keys["bob"], fields)})
+        r = post("alice", payload)  # not the sponsor
+        assert r.status_code >= 400 and "not the sponsor" in r.text and _size(gov) == before
+        r = post("usaid", payload)
+        assert r.status_code == 201, r.text
+        got = c.get("/funding", headers={"X-API-Key": gov.api_keys["vic"]}).json()
+        assert [a["agreement"]["id"] for a in got["agreements"]] == ["usaid-2022"]
