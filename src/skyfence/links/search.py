@@ -29,6 +29,8 @@ _BLOCK = 16_384
 _SLACK_KM = 1.0
 #: margin of the matrix-product candidate filters, km (the exact test decides)
 _DENSE_MARGIN_KM = 0.01
+#: margin (deg) above the mask of the pairs counted without the exact test
+_SURE_DEG = 1e-3
 #: width of the satellite radius bands, km (one KD-tree and search radius per band)
 _BAND_KM = 20.0
 #: at most this many bands per step
@@ -102,6 +104,22 @@ class Ground:
         """The mask of ground rows ``gi``: one float when all share it, else ``[len(gi)]``."""
         return self.mask_one_deg if self.mask_one_deg is not None else self.mask_deg[gi]
 
+    def sure_radius_km(self, rs_min: float) -> float:
+        """Slant range below which every pair with a satellite at geocentric radius >= ``rs_min``
+        passes the test (0: none known): its geocentric elevation is at least the largest mask plus
+        the largest vertical deflection (plus a margin) and its range is under ``max_range_km``."""
+        if self.e_bound is None and self.max_range_km is None:
+            return 0.0
+        radius = np.inf
+        if self.mask_deg is not None:
+            e_need = float(np.max(self.mask_deg)) + (float(np.min(self.mask_deg)) - self.e_bound) + _SURE_DEG
+            if e_need < 0.0:
+                return 0.0
+            radius = slant_range_bound_km(rs_min, self.r_max, e_need)
+        if self.max_range_km is not None:
+            radius = min(radius, self.max_range_km)
+        return max(0.0, radius - _SLACK_KM)
+
     def radius_km(self, rs_max: float) -> float:
         """KD-tree search radius for satellites up to geocentric radius ``rs_max`` (<= 0: none)."""
         radius = np.inf
@@ -149,8 +167,10 @@ def dense_candidates(ground: Ground, s: np.ndarray) -> tuple[np.ndarray, np.ndar
 
 
 def kd_candidates(ground: Ground, s: np.ndarray, r_s: np.ndarray):
-    """(ground row, satellite row) candidate arrays: per satellite band and ground block, or, for
-    at most :data:`FEW_POINTS` ground points, from one satellite tree queried at each point."""
+    """(ground row, satellite row, sure) candidate arrays: per satellite band and ground block, or,
+    for at most :data:`FEW_POINTS` ground points, from one satellite tree queried at each point.
+    ``sure`` (bool, or None) marks the pairs close enough to pass the test whatever the exact
+    geometry (:meth:`Ground.sure_radius_km`); the others need :func:`linked_rows`."""
     if len(ground.idx) <= FEW_POINTS:
         radius = ground.radius_km(float(r_s.max()))
         if radius <= 0.0:
@@ -158,18 +178,19 @@ def kd_candidates(ground: Ground, s: np.ndarray, r_s: np.ndarray):
         hits = cKDTree(s).query_ball_point(ground.g, r=radius, return_sorted=False)
         counts = np.fromiter((len(h) for h in hits), dtype=np.int64, count=len(hits))
         sj = np.fromiter((j for h in hits for j in h), dtype=np.int64, count=int(counts.sum()))
-        yield np.repeat(np.arange(len(hits)), counts), sj
+        yield np.repeat(np.arange(len(hits)), counts), sj, None
         return
     bands = _sat_bands(r_s) if ground.mask_deg is not None else [np.arange(len(s))]
     for band in bands:
         radius = ground.radius_km(float(r_s[band].max()))
         if radius <= 0.0:
             continue
+        sure_km = ground.sure_radius_km(float(r_s[band].min()))
         sat_tree = cKDTree(s[band])
         for lo, tree in ground.blocks:
             cand = tree.sparse_distance_matrix(sat_tree, radius, output_type="ndarray")
             if len(cand):
-                yield cand["i"].astype(np.int64) + lo, band[cand["j"].astype(np.int64)]
+                yield cand["i"].astype(np.int64) + lo, band[cand["j"].astype(np.int64)], cand["v"] < sure_km
 
 
 def linked_rows(d: np.ndarray, gi: np.ndarray, ground: Ground) -> np.ndarray:

@@ -153,15 +153,19 @@ def _step_pairs(
         return empty
     s = s_step[sat_ok]
     if len(ground.idx) * len(s) <= search.DENSE_PAIRS:
-        cands = [dense_candidates(ground, s)]
+        cands = [(*dense_candidates(ground, s), None)]
     else:
         cands = kd_candidates(ground, s, np.sqrt(np.einsum("ij,ij->i", s, s)))
     pts, sats, els, rngs, azs = [], [], [], [], []
-    for gi, sj in cands:
-        d = s[sj] - ground.g[gi]
+    for gi, sj, sure in cands:
         if count_only:
+            if sure is not None:  # pairs linked whatever the exact geometry: counted as they are
+                pts.append(ground.idx[gi[sure]])
+                gi, sj = gi[~sure], sj[~sure]
+            d = s[sj] - ground.g[gi]
             pts.append(ground.idx[gi[linked_rows(d, gi, ground)]])
             continue
+        d = s[sj] - ground.g[gi]
         el, az, rng = frame_angles(d, ground.u[gi], ground.east[gi], ground.north[gi],
                                    azimuth=azimuth)
         keep = None if ground.mask_deg is None else el >= ground.mask_point_deg(gi)
