@@ -6,7 +6,7 @@ within half the field of regard of the geodetic nadir); ``n_accesses`` = ``reduc
 ``samples`` (after ``aggregate_observations`` merging); ``access_mean_s`` = its ``access``;
 ``revisit_mean_s`` = its ``revisit``; :func:`harmonic_revisit_s` = ``grid_observations``'s
 sample-weighted harmonic mean. Tolerance: 0.05 s per access end (TAT-C refines to 1 ms on its
-own Earth-rotation model; we measured <= 0.02 s), so 0.05 s on the means too.
+own Earth-rotation model), so 0.05 s on the means too.
 """
 
 from __future__ import annotations
