@@ -4,8 +4,10 @@
 * `gov_url`: a fresh governance database URL, parametrized over SQLite (a temp file) and
   PostgreSQL (a throwaway cluster started once per session with initdb/pg_ctl on loopback; a
   database per test). Without PostgreSQL binaries the postgresql case skips, saying why.
-* `plane`: an initialised database + ledger with approvers alice, bob, carol, dave (Ed25519 keys),
-  operator ``op``, auditor ``aud`` and viewer ``vic`` (API keys in ``plane.api_keys``).
+* `plane`: an initialised database + ledger whose genesis names approvers alice, bob, carol, dave
+  and operator ``op`` (Ed25519 keys), and whose first membership change (proposed by alice,
+  approved by bob and carol) adds auditor ``aud`` and viewer ``vic`` (API keys of all in
+  ``plane.api_keys``). `found_log` and `enact_membership` do the same for other tests.
 * `ServerProcess`: ``skyfence serve`` as a subprocess on 127.0.0.1 with a free port.
 """
 
@@ -198,23 +200,61 @@ class Plane:
         return sign_proposal(self.keys[who], fields)
 
 
+def found_log(ledger, founders: dict[str, tuple[list[str], Ed25519PrivateKey]], *,
+              quorum_k: int = 2, membership_k: int | None = None,
+              api_keys: dict[str, str] | None = None) -> dict:
+    """Start `ledger`'s log with a genesis naming `founders` (id -> (roles, key)), signed by
+    every founder; `api_keys`: founder id -> API key (its hash goes in the genesis)."""
+    from skyfence.governance.rules.membership import genesis_message, make_genesis
+    from skyfence.governance.rules.roles import api_key_sha256
+
+    api_keys = api_keys or {}
+    doc = make_genesis(ledger.origin, ledger.verifier_key, [
+        {"id": n, "roles": roles, "public_key": pub_hex(k),
+         "api_keys": [api_key_sha256(api_keys[n])] if n in api_keys else []}
+        for n, (roles, k) in founders.items()], quorum=quorum_k,
+        membership_quorum=membership_k or max(2, quorum_k))
+    sigs = {n: k.sign(genesis_message(doc)).hex() for n, (_, k) in founders.items()}
+    ledger.genesis(doc, sigs)
+    return doc
+
+
+def enact_membership(ledger, keys: dict[str, Ed25519PrivateKey], proposer: str,
+                     approvers: list[str], changes: list[dict]) -> dict:
+    """Propose membership `changes` as `proposer` and approve them by `approvers` (keys by id);
+    returns the last approval's result."""
+    from skyfence.governance import policies
+    from skyfence.governance.rules.proposal import make_membership_proposal, sign_proposal
+
+    fields = make_membership_proposal(proposer, changes, justification="membership",
+                                      created_utc=ledger.now_utc())
+    policies.submit_proposal(ledger, proposer, fields, sign_proposal(keys[proposer], fields))
+    out = None
+    for a in approvers:
+        out = policies.submit_approval(ledger, a, fields["id"], sign_proposal(keys[a], fields))
+    return out
+
+
 def make_plane(url: str, *, quorum_k: int = 2, clock=None) -> Plane:
-    from skyfence.governance import principals
+    import secrets
+
     from skyfence.governance.db import init_db
     from skyfence.governance.ledger import Ledger
+    from skyfence.governance.rules.roles import api_key_sha256
 
     db = init_db(url)
     log_key = Ed25519PrivateKey.generate()
     ledger = Ledger(db, log_key, origin="test.skyfence/log", clock=clock)
     keys = {n: Ed25519PrivateKey.generate() for n in (*APPROVERS, "op")}
-    for n in APPROVERS:
-        principals.add_principal(ledger, "admin", n, ["approver"], pub_hex(keys[n]))
-    principals.add_principal(ledger, "admin", "op", ["operator"], pub_hex(keys["op"]))
-    principals.add_principal(ledger, "admin", "aud", ["auditor"])
-    principals.add_principal(ledger, "admin", "vic", ["viewer"])
-    api_keys = {n: principals.add_api_key(ledger, "admin", n) for n in (*APPROVERS, "op", "aud", "vic")}
-    if quorum_k != 2:
-        ledger.set_quorum("admin", quorum_k)
+    api_keys = {n: "sk_" + secrets.token_urlsafe(32) for n in (*APPROVERS, "op", "aud", "vic")}
+    founders = {n: (["approver"], keys[n]) for n in APPROVERS}
+    founders["op"] = (["operator"], keys["op"])
+    found_log(ledger, founders, quorum_k=quorum_k, membership_k=max(2, quorum_k),
+              api_keys=api_keys)
+    enact_membership(ledger, keys, "alice", ["bob", "carol", "dave"][:max(2, quorum_k)], [
+        {"op": "add", "id": n, "roles": [role], "public_key": None,
+         "api_keys": [api_key_sha256(api_keys[n])]}
+        for n, role in (("aud", "auditor"), ("vic", "viewer"))])
     return Plane(url, db, ledger, log_key, keys, api_keys)
 
 

@@ -24,14 +24,20 @@ from sqlalchemy import text
 
 from skyfence.api.app import create_app
 from skyfence.cli import main
-from skyfence.errors import ConflictError, GovernanceError
-from skyfence.governance import policies, principals, registry
+from skyfence.errors import GovernanceError, RefusedError
+from skyfence.governance import policies, registry
 from skyfence.governance.audit import verify_log
 from skyfence.governance.client import sign_request_headers
 from skyfence.governance.export import export_ledger
 from skyfence.governance.rules.quorum import ApprovalAttempt, reject_reason
 from skyfence.governance.state import StateMismatchError
-from tests.governance.fixtures import ServerProcess, make_plane, pub_hex, write_log_key
+from tests.governance.fixtures import (
+    ServerProcess,
+    enact_membership,
+    make_plane,
+    pub_hex,
+    write_log_key,
+)
 
 GEOFENCE = ('@id("serve-everywhere")\npermit(principal, action, resource);\n'
             '@id("geofence-zone")\nforbid(principal, action, resource in Region::"zone");')
@@ -108,10 +114,11 @@ def test_in_force_comes_from_the_log_enactments(plane):
 
 def test_a_second_principal_with_an_existing_key_is_refused(plane, tmp_path):
     p, L = plane, plane.ledger
-    with pytest.raises(ConflictError, match="already belongs to principal 'op'"):
-        principals.add_principal(L, "admin", "op-alt", ["approver"], pub_hex(p.keys["op"]))
-    with pytest.raises(ConflictError, match="already belongs to principal 'alice'"):
-        principals.add_principal(L, "admin", "alice-alt", ["approver"], pub_hex(p.keys["alice"]))
+    for holder in ("op", "alice"):
+        with pytest.raises(RefusedError, match=f"already belongs to '{holder}'"):
+            enact_membership(L, p.keys, "op", ["bob", "carol"], [
+                {"op": "add", "id": f"{holder}-alt", "roles": ["approver"],
+                 "public_key": pub_hex(p.keys[holder]), "api_keys": []}])
     # the database refuses it too (unique index on the key)
     with pytest.raises(Exception, match="(?i)unique"):
         _sql(p, "INSERT INTO principals (id, roles, public_key, created_utc) "
@@ -121,18 +128,22 @@ def test_a_second_principal_with_an_existing_key_is_refused(plane, tmp_path):
         assert "op-alt" not in L.state(s).principals
 
 
-def test_cli_principals_add_refuses_a_key_already_used(tmp_path, capsys):
+def test_no_local_command_changes_membership(tmp_path, capsys):
     db = tmp_path / "gov.db"
     assert main(["keys", "new", "log", "--out", str(tmp_path)]) == 0
     assert main(["keys", "new", "op", "--out", str(tmp_path)]) == 0
     common = ["--db", str(db), "--log-key", str(tmp_path / "log.key")]
-    assert main(["principals", "add", "op", "--role", "operator", "--pubkey",
-                 str(tmp_path / "op.pub"), *common]) == 0
+    for args in (["principals", "add", "op", "--role", "operator", "--pubkey",
+                  str(tmp_path / "op.pub"), *common], ["quorum", "1", *common]):
+        assert main(args) == 2
     capsys.readouterr()
-    assert main(["principals", "add", "op-alt", "--role", "approver", "--pubkey",
-                 str(tmp_path / "op.pub"), *common]) == 2
+    # a genesis naming one key twice is refused
+    assert main(["init", "draft", str(tmp_path / "g.json"), "--log-key",
+                 str(tmp_path / "log.key"), "--quorum", "1",
+                 "--founder", f"op:approver:{tmp_path / 'op.pub'}",
+                 "--founder", f"op-alt:approver:{tmp_path / 'op.pub'}"]) == 2
     err = capsys.readouterr().err
-    assert "already belongs to principal 'op'" in err and "Traceback" not in err
+    assert "already the key of 'op'" in err and "Traceback" not in err
 
 
 def test_self_approval_and_distinctness_compare_keys():
@@ -151,22 +162,38 @@ def test_self_approval_and_distinctness_compare_keys():
 
 
 def test_a_log_with_one_key_for_two_principals_fails_verification(plane):
+    """Entries appended with the log key alone: an old-style ``principal.added`` is no entry kind
+    at all, and a membership enactment naming a second id for alice's key without a quorum is
+    refused by the checker and by the server's own reading of its log."""
     from skyfence.governance.rules.canonical import canonical_json
+    from skyfence.governance.rules.entries import EntryChecker
 
     p = plane
     doc = export_ledger(p.ledger)
     entries = doc["entries"]
     last = json.loads(entries[-1]["entry"])
-    forged = {"index": len(entries), "t_utc": last["t_utc"], "kind": "principal.added",
-              "actor": "admin", "data": {"id": "alice-alt", "roles": ["approver"],
-                                         "public_key": pub_hex(p.keys["alice"])}}
-    from skyfence.governance.rules.entries import EntryChecker
-
+    change = {"op": "add", "id": "alice-alt", "roles": ["approver"],
+              "public_key": pub_hex(p.keys["alice"]), "api_keys": []}
+    forged = [{"index": len(entries), "t_utc": last["t_utc"], "kind": "principal.added",
+               "actor": "admin", "data": {"id": "alice-alt", "roles": ["approver"],
+                                          "public_key": pub_hex(p.keys["alice"])}},
+              {"index": len(entries), "t_utc": last["t_utc"], "kind": "membership.enacted",
+               "actor": "op", "data": {"proposal_id": "00" * 16, "digest": "00" * 32,
+                                       "changes": [change], "approvals": []}}]
     check = EntryChecker()
     for e in entries:
         check(e["index"], e["entry"].encode())
-    with pytest.raises(GovernanceError, match="already belongs to principal 'alice'"):
-        check(len(entries), canonical_json(forged).encode())
+    for f, match in zip(forged, ("unknown entry kind", "unknown proposal"), strict=True):
+        with pytest.raises(GovernanceError, match=match):
+            _at(check)(len(entries), canonical_json(f).encode())
+
+
+def _at(checker):
+    from skyfence.governance.rules.entries import EntryChecker
+
+    c = EntryChecker()
+    c.state = checker.state.copy()
+    return c
 
 
 # --------------------------------------------------------------------------- 3. live edits
@@ -246,9 +273,13 @@ def test_a_missing_log_key_is_an_error_never_a_new_key(tmp_path, capsys):
     path = tmp_path / "gov.db"
     p = make_plane(f"sqlite:///{path}")
     p.db.dispose()
-    for args in (["principals", "add", "x", "--role", "viewer", "--db", str(path)],
-                 ["quorum", "1", "--db", str(path)],
-                 ["principals", "add", "x", "--role", "viewer", "--db", str(path),
+    csv = tmp_path / "t.csv"
+    csv.write_text("id,lat,lon\nx,50.0,30.0\n")
+    genesis = tmp_path / "genesis.json"
+    genesis.write_text("{}")
+    for args in (["terminals", "import", str(csv), "--db", str(path)],
+                 ["init", "create", str(genesis), "--db", str(path)],
+                 ["terminals", "import", str(csv), "--db", str(path),
                   "--log-key", str(tmp_path / "nope.key")]):
         capsys.readouterr()
         assert main(args) == 2
@@ -258,7 +289,7 @@ def test_a_missing_log_key_is_an_error_never_a_new_key(tmp_path, capsys):
         assert len(err.splitlines()) == 1 and "Traceback" not in err
     assert not (tmp_path / "gov.db.logkey").exists() and not (tmp_path / "nope.key").exists()
     with sqlite3.connect(path) as conn:  # nothing was written
-        assert conn.execute("SELECT count(*) FROM principals WHERE id = 'x'").fetchone()[0] == 0
+        assert conn.execute("SELECT count(*) FROM terminals WHERE id = 'x'").fetchone()[0] == 0
 
 
 # --------------------------------------------------------------------------- 6. bad input

@@ -13,14 +13,19 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from skyfence.governance import principals
 from skyfence.governance.audit import check_tables
 from skyfence.governance.client import sign_request_headers
 from skyfence.governance.log.verify import verify_export
 from skyfence.governance.rules.canonical import canonical_bytes
 from skyfence.governance.rules.entries import EntryChecker
 from skyfence.governance.rules.proposal import sign_proposal
-from tests.governance.fixtures import ServerProcess, make_plane, pub_hex, write_log_key
+from tests.governance.fixtures import (
+    ServerProcess,
+    enact_membership,
+    make_plane,
+    pub_hex,
+    write_log_key,
+)
 
 N_CLIENTS = 20
 
@@ -39,10 +44,12 @@ def _verify_live(base: str) -> None:
 
 @pytest.fixture
 def server_plane(gov_url, tmp_path):
-    p = make_plane(gov_url, quorum_k=10)
+    p = make_plane(gov_url)
     p.extra = {f"c{i:02d}": Ed25519PrivateKey.generate() for i in range(N_CLIENTS)}
-    for name, key in p.extra.items():
-        principals.add_principal(p.ledger, "admin", name, ["approver"], pub_hex(key))
+    enact_membership(p.ledger, p.keys, "alice", ["bob", "carol"], [
+        *({"op": "add", "id": name, "roles": ["approver"], "public_key": pub_hex(key),
+           "api_keys": []} for name, key in p.extra.items()),
+        {"op": "quorum", "policy": 10, "membership": 10, "emergency": 1}])
     p.keys.update(p.extra)
     p.key_path = write_log_key(tmp_path / "log.key", p.log_key)
     p.db.dispose()
@@ -76,7 +83,8 @@ def test_concurrent_approvals_lose_none_double_count_none(server_plane):
         assert sorted(a["approver"] for a in got["approvals"]) == sorted(p.extra)
         assert got["status"] == "enacted"
         export = httpx.get(srv.base + "/log/export").json()
-        kinds = [json.loads(e["entry"])["kind"] for e in export["entries"]]
+        logged = [json.loads(e["entry"]) for e in export["entries"]]
+        kinds = [e["kind"] for e in logged if e["data"].get("proposal_id") == f["id"]]
         assert kinds.count("approval.added") == N_CLIENTS
         assert kinds.count("policy.enacted") == 1
         enact = next(json.loads(e["entry"]) for e in export["entries"]
@@ -167,11 +175,23 @@ def test_cli_keys_propose_approve_verify(tmp_path, capsys):
     db = tmp_path / "gov.db"
     assert main(["keys", "new", "log", "--out", str(tmp_path)]) == 0  # the log's key, made once
     log_key = tmp_path / "log.key"
+    genesis = tmp_path / "genesis.json"
+    founders = []
     for name in ("erin", "frank", "gina"):
         assert main(["keys", "new", name, "--out", str(keys)]) == 0
-        assert main(["principals", "add", name, "--role", "approver", "--pubkey",
-                     str(keys / f"{name}.pub"), "--db", str(db), "--log-key", str(log_key)]) == 0
+        founders += ["--founder", f"{name}:approver:{keys / f'{name}.pub'}"]
     assert main(["keys", "new", "erin", "--out", str(keys)]) == 2  # never overwrites a key
+    assert main(["init", "draft", str(genesis), "--log-key", str(log_key), "--quorum", "2",
+                 *founders]) == 0
+    init = ["init", "create", str(genesis), "--db", str(db), "--log-key", str(log_key)]
+    assert main(["init", "sign", str(genesis), "--key", str(keys / "erin.key"),
+                 "--key", str(keys / "frank.key")]) == 0
+    capsys.readouterr()
+    assert main(init) == 2  # gina has not signed
+    assert "'gina': no valid signature" in capsys.readouterr().err
+    assert main(["init", "sign", str(genesis), "--key", str(keys / "gina.key")]) == 0
+    assert main(init) == 0
+    assert main(init) == 2  # a log has one genesis
     from importlib import resources
 
     data = resources.files("skyfence.data")
@@ -191,6 +211,20 @@ def test_cli_keys_propose_approve_verify(tmp_path, capsys):
             assert main(["approve", pid, "-y", "--server", srv.base, "--as", name,
                          "--key", str(keys / f"{name}.key")]) == 0
             assert state in capsys.readouterr().out
+        # a membership change is a proposal: the proposer cannot pass it alone
+        assert main(["keys", "new", "harry", "--out", str(keys)]) == 0
+        capsys.readouterr()
+        assert main(["membership", "propose", "--add", f"harry:approver:{keys / 'harry.pub'}",
+                     "--quorum", "3", "-j", "a fourth approver", *auth]) == 0
+        mid = re.search(r"proposal ([0-9a-f]{32})", capsys.readouterr().out).group(1)
+        assert main(["approve", mid, "-y", *auth]) == 2
+        for name in ("frank", "gina"):
+            assert main(["approve", mid, "-y", "--server", srv.base, "--as", name,
+                         "--key", str(keys / f"{name}.key")]) == 0
+        assert "ENACTED" in capsys.readouterr().out
+        q = httpx.get(srv.base + "/quorum", headers=sign_request_headers(
+            load_private_key(keys / "harry.key"), "harry", "GET", "/quorum", b"")).json()
+        assert (q["policy"], q["membership"]) == (3, 3)
         old = tmp_path / "old.checkpoint"
         old.write_text(httpx.get(srv.base + "/log/checkpoint").text)
         assert main(["verify", srv.base]) == 0

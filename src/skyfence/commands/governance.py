@@ -1,5 +1,14 @@
-"""Governance commands: ``serve``, ``keys new``, ``principals add``, ``quorum``, ``propose``,
-``approve``, ``verify``, ``terminals import``, ``receipt verify``.
+"""Governance commands: ``serve``, ``keys new``, ``init draft|sign|create``, ``propose``,
+``membership propose``, ``approve``, ``verify``, ``terminals import``, ``receipt verify``.
+
+A governance log starts with its genesis, in three steps: ``skyfence init draft`` writes the
+unsigned genesis document (founders with roles and public keys, the quorums, the log's key)
+to a JSON file; each founder adds a signature with ``skyfence init sign FILE --key NAME.key``
+(on their own machine; the founder is found by the key); ``skyfence init create FILE`` checks
+every founder's signature and writes the genesis as the log's first entry. From then on,
+membership (principals, roles, keys, API keys, quorums, the log's key) changes only by a
+membership proposal (``skyfence membership propose``) that a quorum approves; no local command
+changes it.
 
 Approvers sign on the client side: ``propose`` and ``approve`` read the private key file, sign
 the proposal's canonical bytes locally and send only the signature (requests themselves are
@@ -21,12 +30,15 @@ from skyfence.errors import GovernanceError
 console = Console()
 
 keys_app = typer.Typer(help="Ed25519 keys for approvers, operators and the log.", no_args_is_help=True)
-principals_app = typer.Typer(help="Principals (run on the server; every change is logged).",
+init_app = typer.Typer(help="Start a governance log: its genesis, signed by every founder.",
+                       no_args_is_help=True)
+membership_app = typer.Typer(help="Membership changes (proposals a quorum must approve).",
                              no_args_is_help=True)
 terminals_app = typer.Typer(help="Terminal registry.", no_args_is_help=True)
 receipt_app = typer.Typer(help="Service receipts.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
-app.add_typer(principals_app, name="principals")
+app.add_typer(init_app, name="init")
+app.add_typer(membership_app, name="membership")
 app.add_typer(terminals_app, name="terminals")
 app.add_typer(receipt_app, name="receipt")
 
@@ -77,6 +89,9 @@ def serve(
 
     api = create_app(db, log_key=str(log_key) if log_key else None, elements=elements,
                      h3_resolution=h3_resolution)
+    if api.state.ledger.size() == 0:
+        raise GovernanceError(f"{db}: no governance log yet: start it with skyfence init "
+                              "(draft, sign, create)")
     console.print(f"skyfence governance plane on http://{host}:{port} (docs: /docs), log key "
                   f"{api.state.ledger.verifier_key}", highlight=False)
     uvicorn.run(api, host=host, port=port, log_level="warning")
@@ -123,32 +138,147 @@ def _local_ledger(db: str, log_key: Path | None):
     return Ledger(database, resolve_log_key(db, str(log_key) if log_key else None))
 
 
-@principals_app.command("add")
-def principals_add(
-    principal: str = typer.Argument(...),
-    role: list[str] = typer.Option(..., "--role", help="operator, approver, auditor or viewer"),
-    pubkey: str | None = typer.Option(None, "--pubkey", help="NAME.pub file or 64 hex chars"),
-    api_key: bool = typer.Option(False, "--api-key", help="also create an API key and print it"),
-    db: str = typer.Option(DEFAULT_DB, "--db"),
-    log_key: Path | None = typer.Option(None, "--log-key"),
+def _founder(spec: str) -> dict:
+    """ID:ROLE[,ROLE...]:PUBKEY (a NAME.pub file or 64 hex chars)."""
+    parts = spec.split(":")
+    if len(parts) != 3 or not all(parts):
+        raise GovernanceError(f"--founder {spec!r}: give ID:ROLES:PUBKEY, e.g. bob:approver:keys/bob.pub")
+    return {"id": parts[0], "roles": parts[1].split(","), "public_key": _read_pub(parts[2])}
+
+
+def _read_genesis(path: Path) -> dict:
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise GovernanceError(f"{path}: cannot read the genesis: {exc}") from None
+    if not isinstance(doc, dict):
+        raise GovernanceError(f"{path}: not a genesis document")
+    return doc
+
+
+@init_app.command("draft")
+def init_draft(
+    out: Path = typer.Argument(..., help="the genesis file to write (JSON)"),
+    founder: list[str] = typer.Option(..., "--founder",
+                                      help="ID:ROLES:PUBKEY, e.g. bob:approver:keys/bob.pub; "
+                                           "repeat for each founder"),
+    log_key: Path = typer.Option(..., "--log-key", help="the log's key file (skyfence keys new)"),
+    quorum: int = typer.Option(2, "--quorum", help="approvals a policy needs (k)"),
+    membership_quorum: int | None = typer.Option(
+        None, "--membership-quorum", help="approvals a membership change needs (default k)"),
+    emergency: int = typer.Option(1, "--emergency",
+                                  help="approvals an emergency policy needs (>= 1)"),
+    origin: str | None = typer.Option(None, "--origin", help="the log's origin line"),
 ) -> None:
-    """Add a principal on the server's database (logged as principal.added)."""
-    from skyfence.governance.principals import add_api_key, add_principal
+    """Write the unsigned genesis: founders, roles, keys, quorums and the log's key."""
+    from skyfence.governance.ledger import DEFAULT_ORIGIN
+    from skyfence.governance.log.checkpoint import verifier_key
+    from skyfence.governance.rules.membership import make_genesis
 
-    L = _local_ledger(db, log_key)
-    out = add_principal(L, "admin", principal, role, _read_pub(pubkey))
-    console.print(f"added {out['id']} roles={out['roles']}", highlight=False)
-    if api_key:
-        console.print(f"API key: {add_api_key(L, 'admin', principal)}", highlight=False)
+    origin = origin or DEFAULT_ORIGIN
+    doc = make_genesis(origin, verifier_key(origin, _load_key(log_key)),
+                       [_founder(f) for f in founder], quorum=quorum,
+                       membership_quorum=membership_quorum, emergency=emergency)
+    if out.exists():
+        raise GovernanceError(f"{out} exists: not overwriting a genesis")
+    out.write_text(json.dumps({**doc, "signatures": {}}, indent=2) + "\n", encoding="utf-8")
+    console.print(f"wrote {out}: {len(doc['principals'])} founder(s) must each sign it "
+                  "(skyfence init sign)", highlight=False)
 
 
-@app.command()
-def quorum(k: int = typer.Argument(..., help="approvals needed (k of n)"),
-           db: str = typer.Option(DEFAULT_DB, "--db"),
-           log_key: Path | None = typer.Option(None, "--log-key")) -> None:
-    """Set k, the number of distinct approvers a proposal needs (logged)."""
-    _local_ledger(db, log_key).set_quorum("admin", k)
-    console.print(f"quorum: {k} distinct approvers")
+@init_app.command("sign")
+def init_sign(
+    genesis: Path = typer.Argument(..., help="the genesis file (from skyfence init draft)"),
+    key: list[Path] = typer.Option(..., "--key", help="a founder's private key file; repeatable"),
+) -> None:
+    """Add founders' signatures to the genesis file (each founder found by the key)."""
+    from skyfence.governance.keys import public_key_bytes
+    from skyfence.governance.rules.membership import genesis_message, validate_genesis
+
+    doc = _read_genesis(genesis)
+    body = validate_genesis(doc)
+    sigs = dict(doc.get("signatures") or {})
+    for path in key:
+        sk = _load_key(path)
+        pub = public_key_bytes(sk).hex()
+        who = next((p["id"] for p in body["principals"] if p["public_key"] == pub), None)
+        if who is None:
+            raise GovernanceError(f"{path}: not the key of any founder in {genesis}")
+        sigs[who] = sk.sign(genesis_message(body)).hex()
+        console.print(f"signed as {who}", highlight=False)
+    genesis.write_text(json.dumps({**body, "signatures": sigs}, indent=2) + "\n",
+                       encoding="utf-8")
+    missing = [p["id"] for p in body["principals"] if p["id"] not in sigs]
+    if missing:
+        console.print(f"still to sign: {', '.join(missing)}", highlight=False)
+
+
+@init_app.command("create")
+def init_create(
+    genesis: Path = typer.Argument(..., help="the genesis file signed by every founder"),
+    db: str = typer.Option(DEFAULT_DB, "--db", help="SQLite path/URL or postgresql://..."),
+    log_key: Path | None = typer.Option(None, "--log-key", help="the log's key file"),
+) -> None:
+    """Create the governance log: its first entry is the genesis (every signature checked)."""
+    from skyfence.api.app import resolve_log_key
+    from skyfence.governance.db import init_db
+    from skyfence.governance.ledger import Ledger
+
+    doc = _read_genesis(genesis)
+    key = resolve_log_key(db, str(log_key) if log_key else None)
+    ledger = Ledger(init_db(db), key, origin=doc.get("origin"))
+    ledger.genesis({k: v for k, v in doc.items() if k != "signatures"},
+                   doc.get("signatures") or {})
+    console.print(f"governance log created: {len(doc['principals'])} founder(s), quorum "
+                  f"{doc['quorum']['policy']} (membership {doc['quorum']['membership']}, "
+                  f"emergency {doc['quorum']['emergency']}); log key {ledger.verifier_key}",
+                  highlight=False)
+
+
+@membership_app.command("propose")
+def membership_propose(
+    changes: Path | None = typer.Argument(None, help="JSON file: a list of changes (see "
+                                                     "skyfence.governance.rules.membership)"),
+    add: list[str] = typer.Option([], "--add", help="ID:ROLES[:PUBKEY] a new principal"),
+    remove: list[str] = typer.Option([], "--remove", help="ID: remove a principal"),
+    quorum: int | None = typer.Option(None, "--quorum", help="new policy quorum k"),
+    membership_quorum: int | None = typer.Option(
+        None, "--membership-quorum", help="new membership quorum m (default: max(m, k))"),
+    emergency: int | None = typer.Option(None, "--emergency"),
+    justification: str = typer.Option(..., "--justification", "-j"),
+    server: str = typer.Option("http://127.0.0.1:8000", "--server"),
+    principal: str = typer.Option(..., "--as", help="your principal id"),
+    key: Path = typer.Option(..., "--key", help="your private key file (NAME.key)"),
+) -> None:
+    """Propose a membership change, signed locally; it needs the membership quorum."""
+    from skyfence.governance.rules.canonical import canonical_bytes
+    from skyfence.governance.rules.proposal import make_membership_proposal, sign_proposal
+
+    items: list[dict] = []
+    if changes is not None:
+        try:
+            items = json.loads(changes.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise GovernanceError(f"{changes}: {exc}") from None
+    for spec in add:
+        parts = spec.split(":")
+        if len(parts) not in (2, 3):
+            raise GovernanceError(f"--add {spec!r}: give ID:ROLES[:PUBKEY]")
+        items.append({"op": "add", "id": parts[0], "roles": sorted(set(parts[1].split(","))),
+                      "public_key": _read_pub(parts[2]) if len(parts) == 3 else None,
+                      "api_keys": []})
+    items += [{"op": "remove", "id": r} for r in remove]
+    if (quorum, membership_quorum, emergency) != (None, None, None):
+        cur = _client(server, principal, key, None).request("GET", "/quorum").json()
+        policy = quorum or cur["policy"]
+        items.append({"op": "quorum", "policy": policy,
+                      "membership": membership_quorum or max(cur["membership"], policy),
+                      "emergency": emergency or cur["emergency"]})
+    fields = make_membership_proposal(principal, items, justification=justification)
+    body = canonical_bytes({"proposal": fields, "signature": sign_proposal(_load_key(key), fields)})
+    out = _client(server, principal, key, None).request("POST", "/proposals", body).json()
+    console.print(f"proposal {out['id']} (log entry {out['log_index']}, digest {out['digest']})",
+                  highlight=False)
 
 
 # --------------------------------------------------------------------------- propose / approve
@@ -222,10 +352,12 @@ def approve(
         raise GovernanceError("the server's canonical bytes do not match the proposal's fields: "
                               "not signing")
     if not yes:
+        what = (f"--- membership changes ---\n{json.dumps(fields['changes'], indent=2)}"
+                if "changes" in fields else f"--- policy ---\n{fields['cedar']}")
         console.print(f"[bold]{fields['title'] or proposal_id}[/] by {fields['proposer']}"
                       f"{' [red](EMERGENCY)[/]' if fields['emergency'] else ''}\n"
                       f"justification: {fields['justification']}\neffective {fields['effective_utc']}, "
-                      f"expires {fields['expires_utc']}\n--- policy ---\n{fields['cedar']}")
+                      f"expires {fields['expires_utc']}\n{what}")
     sig = sign_proposal(_load_key(key), fields)
     out = send("POST", f"/proposals/{proposal_id}/approvals",
                canonical_bytes({"signature": sig})).json()

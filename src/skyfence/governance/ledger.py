@@ -8,17 +8,21 @@ state change, appends its log entries (table ``log_entries``; format and kinds i
 log key (table ``checkpoints``) and advances ``log_head``; all of it commits together or not at
 all.
 
-What is in force is read from the log, never from a table: `Ledger.state` is the
-:class:`~skyfence.governance.rules.entries.LogState` of the log's entries (kept per log size and
-extended by the entries appended since), and before returning it compares the tables the server
-acts on with it (:mod:`skyfence.governance.state`); a table that disagrees raises
-`StateMismatchError` and nothing is decided.
+A log begins with its genesis (`Ledger.genesis`: the founders, their roles and the quorums,
+signed by every founder); before it, a ledger over an empty database decides nothing. What is in
+force is read from the log, never from a table: `Ledger.state` is the
+:class:`~skyfence.governance.rules.entries.LogState` of the log's entries, every entry checked
+by its kind's rules (signatures, quorums) as it is read, so an entry the holder of the log key
+appends without a quorum is refused, not applied (kept per log size and extended by the entries
+appended since), and before returning it compares the tables the server acts on with it
+(:mod:`skyfence.governance.state`); a table that disagrees raises `StateMismatchError` and
+nothing is decided. A ledger signs checkpoints only with the key the log names (the genesis' or
+the latest ``log_key`` membership change).
 """
 
 from __future__ import annotations
 
 import contextlib
-import copy
 import datetime as dt
 import json
 import threading
@@ -29,13 +33,30 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from skyfence.errors import GovernanceError
-from skyfence.governance.db import Checkpoint, Database, LogEntry, LogHead, MerkleNode, Setting
+from skyfence.errors import ConflictError, GovernanceError, InvalidError, RefusedError
+from skyfence.governance.db import (
+    ApiKey,
+    Checkpoint,
+    Database,
+    LogEntry,
+    LogHead,
+    MerkleNode,
+    Principal,
+    Setting,
+)
 from skyfence.governance.log.checkpoint import sign_checkpoint, verifier_key
 from skyfence.governance.log.tree import MerkleLog
 from skyfence.governance.rules.canonical import iso_utc
-from skyfence.governance.rules.entries import LogState, apply_entry, entry_bytes, entry_kind
+from skyfence.governance.rules.entries import (
+    LogState,
+    check_entry,
+    entry_bytes,
+    entry_kind,
+)
+from skyfence.governance.rules.membership import genesis_message, validate_genesis
+from skyfence.governance.rules.proposal import verify_signature
 from skyfence.governance.state import (
+    STATE_TABLES,
     StateMismatchError,
     disagreements,
     expected_rows,
@@ -116,14 +137,6 @@ class Ledger:
         self._states: dict[int, LogState] = {}
         self._memo: dict[tuple, Any] = {}
         self._lock = threading.Lock()
-        if stored_origin is None:
-            with self.transaction() as tx:
-                if tx.session.get(Setting, "log_origin") is None:
-                    tx.session.add(Setting(key="log_origin", value=self.origin))
-                    tx.session.add(Setting(key="quorum_k", value="2"))
-                    tx.append("log.created", "system", {
-                        "origin": self.origin, "verifier_key": self.verifier_key,
-                        "quorum_k": 2})
 
     # ----------------------------------------------------------------- writes
 
@@ -159,6 +172,10 @@ class Ledger:
                 now = last
             tx = Tx(self, s, now, head.size)
             tx._tree = MerkleLog(SqlHashStore(s), head.size)
+            named = self.log_state(s, head.size).log_key if head.size else self.verifier_key
+            if named != self.verifier_key:
+                raise RefusedError(f"the log's key is {named}, not this server's "
+                                   f"{self.verifier_key}: restart with the log's key")
             yield tx
             if tx.appended:
                 root = tx._tree.root()
@@ -167,18 +184,40 @@ class Ledger:
                 head.size = tx.size
                 s.flush()
 
-    def set_quorum(self, actor: str, k: int) -> None:
-        """Set k (approvals needed). Logged as ``settings.set``."""
-        if not isinstance(k, int) or k < 1:
-            raise GovernanceError("quorum_k: must be an integer >= 1")
+    def genesis(self, doc: Mapping[str, Any], signatures: Mapping[str, str]) -> int:
+        """Start the log with its genesis entry: `doc` (see
+        :mod:`skyfence.governance.rules.membership`) signed by every founder (`signatures`:
+        founder id -> hex). Writes the founders, their API keys and the quorums to the tables.
+        `ConflictError` if the log has begun; `RefusedError` for a missing or bad signature or a
+        document naming another origin or log key."""
+        doc = validate_genesis(doc)
+        if doc["origin"] != self.origin or doc["verifier_key"] != self.verifier_key:
+            raise RefusedError("the genesis names another log (origin or verifier key differ "
+                               f"from {self.verifier_key})")
+        msg = genesis_message(doc)
+        for p in doc["principals"]:
+            if not verify_signature(p["public_key"], msg, signatures.get(p["id"], "")):
+                raise RefusedError(f"founder {p['id']!r}: no valid signature of the genesis")
+        extra = sorted(set(signatures) - {p["id"] for p in doc["principals"]})
+        if extra:
+            raise InvalidError(f"signatures of principals the genesis does not name: {extra}")
         with self.transaction() as tx:
+            if tx.size:
+                raise ConflictError("this log has begun already: a genesis is its first entry")
             s = tx.session
-            row = s.get(Setting, "quorum_k")
-            if row is None:
-                s.add(Setting(key="quorum_k", value=str(k)))
-            else:
-                row.value = str(k)
-            tx.append("settings.set", actor, {"quorum_k": k})
+            s.merge(Setting(key="log_origin", value=self.origin))
+            q = doc["quorum"]
+            for key, value in (("quorum_k", q["policy"]), ("membership_k", q["membership"]),
+                               ("emergency_k", q["emergency"])):
+                s.merge(Setting(key=key, value=str(value)))
+            for p in doc["principals"]:
+                s.add(Principal(id=p["id"], roles=",".join(p["roles"]),
+                                public_key=p["public_key"], created_utc=tx.now_utc))
+            s.flush()
+            for p in doc["principals"]:
+                for h in p["api_keys"]:
+                    s.add(ApiKey(key_sha256=h, principal_id=p["id"], created_utc=tx.now_utc))
+            return tx.append("genesis", "genesis", {**doc, "signatures": dict(signatures)})
 
     # ----------------------------------------------------------------- reads
 
@@ -189,13 +228,15 @@ class Ledger:
         return int(s.scalar(select(LogHead.size).where(LogHead.id == 1)) or 0)
 
     def quorum_k(self, s: Session) -> int:
-        """The quorum the log establishes (`state`: the settings table is checked against it)."""
+        """The policy quorum the log establishes (`state`: the settings table is checked)."""
         return self.state(s).quorum_k
 
     def log_state(self, s: Session, size: int | None = None) -> LogState:
-        """What the first `size` entries (default the whole log) establish. Built from the nearest
-        smaller size already built, so each entry is applied once; the result must not be
-        modified."""
+        """What the first `size` entries (default the whole log) establish, every entry checked by
+        its kind's rules (`check_entry`): an entry that breaks them (e.g. an enactment without a
+        quorum that the holder of the log key appended) is a `StateMismatchError` naming it.
+        Built from the nearest smaller size already built, so each entry is checked once; the
+        result must not be modified."""
         size = self.size(s) if size is None else size
         with self._lock:
             hit = self._states.get(size)
@@ -203,11 +244,16 @@ class Ledger:
             start = self._states[base] if base is not None else None
         if hit is not None:
             return hit
-        state = LogState() if start is None else copy.deepcopy(start)
+        state = LogState() if start is None else start.copy()
         first = 0 if base is None else base
         q = select(LogEntry.idx, LogEntry.body).where(LogEntry.idx >= first, LogEntry.idx < size)
-        for idx, body in s.execute(q.order_by(LogEntry.idx)):
-            apply_entry(state, idx, body.encode("utf-8"))
+        try:
+            for idx, body in s.execute(q.order_by(LogEntry.idx)):
+                check_entry(state, idx, body.encode("utf-8"))
+        except GovernanceError as exc:
+            raise StateMismatchError(f"the log breaks its rules, refusing to act: {exc}") from None
+        if state.size != size:
+            raise StateMismatchError(f"the log has {state.size} entries, its head says {size}")
         with self._lock:
             self._states[size] = state
             while len(self._states) > 8:
@@ -219,8 +265,8 @@ class Ledger:
         with it; `StateMismatchError` naming the rows that differ otherwise."""
         size = self.size(s)
         st = self.log_state(s, size)
-        want = self.memo(("expected-rows", size), lambda: expected_rows(st))
-        have = table_rows(lambda q: s.execute(text(q)).all())
+        want = self.memo(("expected-rows", size), lambda: expected_rows(st, STATE_TABLES))
+        have = table_rows(lambda q: s.execute(text(q)).all(), STATE_TABLES)
         if have != want:
             why = disagreements(want, have)
             raise StateMismatchError("the database's tables disagree with its log, refusing to "

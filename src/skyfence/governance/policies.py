@@ -1,9 +1,12 @@
 """Proposals, approvals and enactments in the governance database (the ledger side of the rules).
 
-`submit_proposal` stores a proposal signed by its proposer (entry ``proposal.created``);
+`submit_proposal` stores a proposal signed by its proposer (entry ``proposal.created``): a
+policy set, or a membership change (:mod:`skyfence.governance.rules.membership`);
 `submit_approval` records an approval accepted by the quorum rules
 (:mod:`skyfence.governance.rules.quorum`, entry ``approval.added``), and the approval that
-completes the quorum appends ``policy.enacted`` in the same transaction. `policy_at` answers
+completes the quorum appends ``policy.enacted`` (k approvals; e for an emergency) or
+``membership.enacted`` (m approvals; the membership tables are rewritten from the log's new
+state) in the same transaction. `policy_at` answers
 which policy set is in force (:func:`skyfence.governance.rules.in_force.policy_in_force` over
 `enactments`).
 
@@ -22,17 +25,20 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from skyfence.errors import ConflictError, NotFoundError, RefusedError
+from skyfence.errors import ConflictError, EntryError, NotFoundError, RefusedError
 from skyfence.governance.db import Approval, Proposal
+from skyfence.governance.principals import sync_membership
 from skyfence.governance.rules.canonical import canonical_bytes, iso_utc
 from skyfence.governance.rules.in_force import Enactment, policy_in_force
+from skyfence.governance.rules.membership import apply_changes
 from skyfence.governance.rules.proposal import (
+    is_membership,
     policy_sha256,
     proposal_digest,
     validate_proposal_fields,
     verify_signature,
 )
-from skyfence.governance.rules.quorum import ApprovalAttempt, reject_reason, required_approvals
+from skyfence.governance.rules.quorum import ApprovalAttempt, reject_reason
 
 __all__ = [
     "submit_proposal",
@@ -55,7 +61,8 @@ def submit_proposal(ledger, actor: str, fields: Mapping[str, Any], signature: st
     digest = proposal_digest(fields)
     with ledger.transaction() as tx:
         s = tx.session
-        prin = ledger.state(s).principals.get(actor)
+        state = ledger.state(s)
+        prin = state.principals.get(actor)
         if prin is None or not prin.get("public_key"):
             raise RefusedError(f"proposer {actor!r} has no public key registered")
         if not verify_signature(prin["public_key"], data, signature):
@@ -67,6 +74,8 @@ def submit_proposal(ledger, actor: str, fields: Mapping[str, Any], signature: st
             raise ConflictError(f"proposal {fields['id']} already exists")
         if tx.now_utc > fields["expires_utc"]:
             raise RefusedError(f"proposal.expires_utc: already past ({fields['expires_utc']})")
+        if is_membership(fields):
+            _check_changes(state, fields)
         index = tx.append("proposal.created", actor, {"proposal": fields, "signature": signature,
                                                       "digest": digest})
         s.add(Proposal(id=fields["id"], proposer=actor, canonical=data.decode("utf-8"),
@@ -97,23 +106,42 @@ def submit_approval(ledger, actor: str, proposal_id: str, signature: str) -> dic
         s.add(Approval(proposal_id=proposal_id, approver=actor, signature=signature,
                        t_utc=tx.now_utc, entry_index=index))
         s.flush()
-        need = required_approvals(state.quorum_k, bool(fields["emergency"]))
+        need = state.needed(fields)
         enacted = None
         status = "enacted" if proposal_id in state.enacted else "open"
         if status == "open" and len(accepted) + 1 >= need:
             listed = [*zip(state.accepted[proposal_id], state.approval_entries[proposal_id],
                            strict=True), (attempt, index)]
-            enacted = tx.append("policy.enacted", actor, {
-                "proposal_id": proposal_id, "digest": state.proposal_entries[proposal_id][1],
-                "policy_sha256": policy_sha256(fields), "emergency": bool(fields["emergency"]),
-                "effective_utc": fields["effective_utc"],
-                "approvals": [{"approver": a.approver, "signature": a.signature,
-                               "entry_index": i} for a, i in listed]})
+            common = {"proposal_id": proposal_id,
+                      "digest": state.proposal_entries[proposal_id][1],
+                      "approvals": [{"approver": a.approver, "signature": a.signature,
+                                     "entry_index": i} for a, i in listed]}
+            if is_membership(fields):
+                after = _check_changes(state, fields)
+                enacted = tx.append("membership.enacted", actor,
+                                    {**common, "changes": fields["changes"]})
+                sync_membership(s, after, tx.now_utc)
+            else:
+                enacted = tx.append("policy.enacted", actor, {
+                    **common, "policy_sha256": policy_sha256(fields),
+                    "emergency": bool(fields["emergency"]),
+                    "effective_utc": fields["effective_utc"]})
             prop.status = status = "enacted"
             prop.enacted_index = enacted
         return {"proposal_id": proposal_id, "approver": actor, "log_index": index,
                 "approvals": len(accepted) + 1, "needed": need, "enacted_index": enacted,
                 "status": status}
+
+
+def _check_changes(state, fields: Mapping[str, Any]):
+    """The state after a membership proposal's changes; `RefusedError` if they cannot apply to
+    the membership the log establishes now."""
+    after = state.copy()
+    try:
+        apply_changes(after, fields["changes"])
+    except EntryError as exc:
+        raise RefusedError(f"membership change refused: {exc}") from None
+    return after
 
 
 def proposal_view(p: Proposal) -> dict:
@@ -124,7 +152,8 @@ def proposal_view(p: Proposal) -> dict:
         status = "expired"
     return {"id": p.id, "fields": fields, "canonical": p.canonical, "digest": p.digest,
             "status": status, "emergency": p.emergency, "entry_index": p.entry_index,
-            "enacted_index": p.enacted_index, "policy_sha256": policy_sha256(fields)}
+            "enacted_index": p.enacted_index,
+            "policy_sha256": None if is_membership(fields) else policy_sha256(fields)}
 
 
 def get_proposal(s: Session, proposal_id: str) -> dict | None:

@@ -1,72 +1,55 @@
-"""Principals and API keys in the governance database; every change is a log entry.
+"""Principals in the governance database: the tables that mirror the log's membership.
 
-One public key belongs to one principal: adding a principal with a key that another principal
-holds is refused (`ConflictError`), the ``principals`` table has a unique index on the key, and
-the log's check of ``principal.added`` refuses it too. Distinct approvers are distinct keys."""
+Membership never changes by a local command: the founders are named in the log's genesis
+(`skyfence.governance.ledger.Ledger.genesis`) and every later change (a principal added or
+removed, roles, a key rotated, API keys, the quorums, the log's key) is a membership proposal
+enacted by a quorum (:mod:`skyfence.governance.rules.membership`,
+`skyfence.governance.policies.submit_approval`). `sync_membership` writes what the log
+establishes to the ``principals``, ``api_keys`` and ``settings`` tables in the enacting
+transaction. One public key belongs to at most one principal (unique index on
+``principals.public_key``; the log's rules refuse it too); distinct approvers are distinct keys.
+"""
 
 from __future__ import annotations
 
-import secrets
-from collections.abc import Iterable
-
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from skyfence.errors import ConflictError, GovernanceError
-from skyfence.governance.db import ApiKey, Principal
-from skyfence.governance.rules.roles import api_key_sha256, check_public_key, parse_roles
+from skyfence.governance.db import ApiKey, Principal, Setting
 
-__all__ = ["add_principal", "set_principal_roles", "add_api_key", "list_principals"]
+__all__ = ["sync_membership", "list_principals"]
 
 
-def add_principal(ledger, actor: str, principal_id: str, roles: str | Iterable[str],
-                  public_key: str | None = None) -> dict:
-    """Add a principal with roles and an optional Ed25519 public key (hex). Logged as
-    ``principal.added`` (the log carries the key, so approvals verify offline)."""
-    if not isinstance(principal_id, str) or not principal_id or len(principal_id) > 128:
-        raise GovernanceError("principal id: a non-empty string of at most 128 characters")
-    role_list = parse_roles(roles)
-    key = check_public_key(public_key)
-    with ledger.transaction() as tx:
-        state = ledger.state(tx.session)
-        if principal_id in state.principals or tx.session.get(Principal, principal_id) is not None:
-            raise ConflictError(f"principal {principal_id!r} already exists")
-        holder = state.key_owner(key) or (key and tx.session.scalar(
-            select(Principal.id).where(Principal.public_key == key)))
-        if holder:
-            raise ConflictError(f"this public key already belongs to principal {holder!r}: one "
-                                "key, one principal")
-        tx.session.add(Principal(id=principal_id, roles=",".join(role_list), public_key=key,
-                                 created_utc=tx.now_utc))
-        tx.append("principal.added", actor, {"id": principal_id, "roles": role_list,
-                                             "public_key": key})
-    return {"id": principal_id, "roles": role_list, "public_key": key}
-
-
-def set_principal_roles(ledger, actor: str, principal_id: str, roles: str | Iterable[str]) -> dict:
-    """Replace a principal's roles. Logged as ``principal.roles``."""
-    role_list = parse_roles(roles)
-    with ledger.transaction() as tx:
-        p = tx.session.get(Principal, principal_id)
+def sync_membership(s: Session, state, now_utc: str) -> None:
+    """Make the ``principals``, ``api_keys`` and quorum ``settings`` rows those of `state` (a
+    :class:`~skyfence.governance.rules.entries.LogState`), in the caller's transaction."""
+    rows = {p.id: p for p in s.scalars(select(Principal))}
+    for p in rows.values():  # keys first: a key may move between principals
+        want = state.principals.get(p.id)
+        if want is None or want.get("public_key") != p.public_key:
+            p.public_key = None
+    s.flush()
+    for pid, v in state.principals.items():
+        p = rows.get(pid)
         if p is None:
-            raise GovernanceError(f"no principal {principal_id!r}")
-        p.roles = ",".join(role_list)
-        tx.append("principal.roles", actor, {"id": principal_id, "roles": role_list})
-    return {"id": principal_id, "roles": role_list}
-
-
-def add_api_key(ledger, actor: str, principal_id: str, key: str | None = None) -> str:
-    """Bind a new API key to a principal; returns the key (only its SHA-256 is stored and logged)."""
-    key = key or ("sk_" + secrets.token_urlsafe(32))
-    digest = api_key_sha256(key)
-    with ledger.transaction() as tx:
-        if tx.session.get(Principal, principal_id) is None:
-            raise GovernanceError(f"no principal {principal_id!r}")
-        if tx.session.get(ApiKey, digest) is not None:
-            raise GovernanceError("this API key is already bound")
-        tx.session.add(ApiKey(key_sha256=digest, principal_id=principal_id, created_utc=tx.now_utc))
-        tx.append("apikey.added", actor, {"principal": principal_id, "key_sha256": digest})
-    return key
+            p = Principal(id=pid, roles="", public_key=None, created_utc=now_utc)
+            s.add(p)
+        p.roles = ",".join(v["roles"])
+        p.public_key = v.get("public_key")
+    s.flush()
+    have = dict(s.execute(select(ApiKey.key_sha256, ApiKey.principal_id)).all())
+    if have != state.api_keys:
+        s.execute(delete(ApiKey).where(ApiKey.key_sha256.not_in(list(state.api_keys))))
+        for h, pid in state.api_keys.items():
+            row = s.get(ApiKey, h)
+            if row is None:
+                s.add(ApiKey(key_sha256=h, principal_id=pid, created_utc=now_utc))
+            else:
+                row.principal_id = pid
+    for key, value in (("quorum_k", state.quorum_k), ("membership_k", state.membership_k),
+                       ("emergency_k", state.emergency_k)):
+        s.merge(Setting(key=key, value=str(value)))
+    s.flush()
 
 
 def list_principals(s: Session) -> list[dict]:

@@ -37,11 +37,12 @@ from skyfence.governance.log.checkpoint import (
 )
 from skyfence.governance.log.hasher import leaf_hash
 from skyfence.governance.log.proof import inclusion_ok
-from skyfence.governance.rules.canonical import canonical_bytes
+from skyfence.governance.rules.canonical import canonical_bytes, canonical_json
 from skyfence.governance.rules.in_force import Enactment
+from skyfence.governance.rules.membership import MEMBERSHIP_KINDS, principal_keys
 from skyfence.governance.rules.proposal import policy_sha256, verify_signature
 
-__all__ = ["RECEIPT_VERSION", "sign_receipt", "policy_block", "verify_receipt"]
+__all__ = ["RECEIPT_VERSION", "CanonicalParts", "policy_block", "verify_receipt"]
 
 RECEIPT_VERSION = "skyfence-receipt-v1"
 RECEIPT_CONTEXT = b"skyfence-receipt-v1\n"
@@ -51,10 +52,36 @@ def _b64(b: bytes) -> str:
     return base64.b64encode(b).decode()
 
 
-def sign_receipt(ledger: Ledger, receipt: dict[str, Any]) -> dict[str, Any]:
-    """Add the log key's ``signature`` to `receipt` (in place) and return it."""
-    receipt["signature"] = _b64(ledger.log_key.sign(RECEIPT_CONTEXT + canonical_bytes(receipt)))
-    return receipt
+class CanonicalParts:
+    """A receipt's canonical JSON assembled from its fields and from parts already serialised
+    (`raw`: key -> canonical JSON text, e.g. a policy block kept per log size): byte for byte
+    `canonical_json` of the whole receipt."""
+
+    def __init__(self) -> None:
+        self.raw: dict[str, str] = {}
+
+    def sign(self, fields: Mapping[str, Any], log_key) -> bytes:
+        """The receipt of `fields` and `raw` with the log key's ``signature``, as UTF-8 bytes:
+        the signature is over ``RECEIPT_CONTEXT`` || the canonical bytes without it."""
+        body = self.text(fields).encode("utf-8")
+        self.raw["signature"] = json.dumps(_b64(log_key.sign(RECEIPT_CONTEXT + body)))
+        return self.text(fields).encode("utf-8")
+
+    def text(self, fields: Mapping[str, Any]) -> str:
+        """Canonical JSON of `fields` with the `raw` parts (a key in both: the raw part)."""
+        out: list[str] = []
+        run: dict[str, Any] = {}
+        for k in sorted(set(fields) | set(self.raw)):
+            if k in self.raw:
+                if run:
+                    out.append(canonical_json(run)[1:-1])
+                    run = {}
+                out.append(json.dumps(k, ensure_ascii=False) + ":" + self.raw[k])
+            else:
+                run[k] = fields[k]
+        if run:
+            out.append(canonical_json(run)[1:-1])
+        return "{" + ",".join(out) + "}"
 
 
 def _support(ledger: Ledger, s: Session, index: int, size: int) -> dict:
@@ -85,9 +112,9 @@ def _enacted_approvals(ledger: Ledger, s: Session, index: int) -> list[dict]:
 def _principal_entries(ledger: Ledger, s: Session, people: list[str]) -> list[int]:
     out = []
     want = set(people)
-    for e in s.scalars(select(LogEntry).where(LogEntry.kind == "principal.added").order_by(LogEntry.idx)):
-        d = json.loads(e.body)["data"]
-        if d["id"] in want:
+    for e in s.scalars(select(LogEntry).where(LogEntry.kind.in_(MEMBERSHIP_KINDS))
+                       .order_by(LogEntry.idx)):
+        if want & set(principal_keys([json.loads(e.body)])):
             out.append(e.idx)
     return out
 
@@ -169,8 +196,7 @@ def _verify(receipt: Mapping[str, Any], verifier_key: str | None, recheck_cedar:
     fields = created["data"]["proposal"]
     if policy_sha256(fields) != pol["policy_sha256"] or enact["data"]["policy_sha256"] != pol["policy_sha256"]:
         raise GovernanceError("receipt: policy hash differs from the logged proposal")
-    keys = {e["data"]["id"]: e["data"]["public_key"] for e in entries.values()
-            if e["kind"] == "principal.added"}
+    keys = principal_keys(entries.values(), before=pol["log_index"])
     msg = canonical_bytes(fields)
     seen: set[str] = set()
     for a in enact["data"]["approvals"]:

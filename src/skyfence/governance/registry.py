@@ -9,6 +9,15 @@ Bulk import (`import_terminals_csv`): a CSV with a header holding at least ``id,
 optionally ``group`` (several separated by ``;``), ``owner`` and ``status``. All rows go in ONE
 transaction with ONE log entry ``terminals.imported`` that lists every row, so 15,000 terminals
 take about a second; a bad row aborts the whole import with an error naming its line.
+
+The tables are checked against the log before they are acted on: every write compares the rows
+it reads (the terminal, its owner's limit and active terminals) with what the log's registry
+entries establish (:func:`skyfence.governance.state.check_terminal`, `check_owner`), and
+`get_terminal` given the log's state does the same for a decision, so a direct edit of a table
+makes the server refuse (`StateMismatchError`) instead of acting on it.
+
+Size: over 400 lines because the writes, the CSV import and the reads of one set of tables stay
+together with the row checks they share.
 """
 
 from __future__ import annotations
@@ -33,6 +42,7 @@ from skyfence.governance.db import (
     TerminalGroup,
 )
 from skyfence.governance.rules.canonical import canonical_bytes
+from skyfence.governance.state import check_owner, check_terminal
 
 __all__ = [
     "STATUSES",
@@ -87,8 +97,11 @@ def create_owner(ledger, actor: str, owner_id: str, max_terminals: int | None = 
         s = tx.session
         owner = s.get(Owner, owner_id)
         if owner is None:
+            if owner_id in ledger.state(s).owners:
+                _check_owner(ledger, s, owner_id)  # a row the log has was deleted
             s.add(Owner(id=owner_id, max_terminals=max_terminals))
         else:
+            _check_owner(ledger, s, owner_id)
             if max_terminals is not None:
                 active = _active_count(s, owner_id)
                 if active > max_terminals:
@@ -128,12 +141,35 @@ def _active_count(s: Session, owner_id: str) -> int:
         Terminal.owner_id == owner_id, Terminal.status == "active")) or 0)
 
 
-def _check_owner_room(s: Session, owner_id: str | None, adding: int) -> None:
+def _check_owner(ledger, s: Session, owner_id: str) -> None:
+    """`StateMismatchError` unless the owner's row and active terminals are the log's."""
+    owner = s.get(Owner, owner_id)
+    active = s.scalars(select(Terminal.id).where(Terminal.owner_id == owner_id,
+                                                 Terminal.status == "active"))
+    check_owner(ledger.state(s), owner_id, None if owner is None else owner.max_terminals,
+                list(active))
+
+
+def _check_row(ledger, s: Session, terminal_id: str) -> Terminal | None:
+    """The terminal's row after checking it (and its groups) against the log."""
+    t = s.get(Terminal, terminal_id)
+    state = ledger.state(s)
+    if t is None:
+        if terminal_id in state.terminals:
+            check_terminal(state, (terminal_id, None, None, None, None), ())
+        return None
+    check_terminal(state, (t.id, t.lat_deg, t.lon_deg, t.owner_id, t.status),
+                   terminal_groups(s, t.id))
+    return t
+
+
+def _check_owner_room(s: Session, owner_id: str | None, adding: int, ledger) -> None:
     if owner_id is None or adding <= 0:
         return
     owner = s.get(Owner, owner_id)
     if owner is None:
         raise NotFoundError(f"owner {owner_id!r} does not exist")
+    _check_owner(ledger, s, owner_id)
     if owner.max_terminals is not None:
         active = _active_count(s, owner_id)
         if active + adding > owner.max_terminals:
@@ -164,14 +200,14 @@ def register_terminal(
     groups = sorted({_check_id(g, "groups[]") for g in groups})
     with ledger.transaction() as tx:
         s = tx.session
-        if s.get(Terminal, terminal_id) is not None:
+        if _check_row(ledger, s, terminal_id) is not None:
             raise ConflictError(f"terminal {terminal_id!r} is already registered")
         if owner is not None:
             _check_id(owner, "owner")
             if s.get(Owner, owner) is None:
                 raise NotFoundError(f"owner {owner!r} does not exist")
             if status == "active":
-                _check_owner_room(s, owner, 1)
+                _check_owner_room(s, owner, 1, ledger)
         new_groups = _ensure_groups(s, groups)
         s.add(Terminal(id=terminal_id, lat_deg=lat, lon_deg=lon, owner_id=owner, status=status,
                        updated_utc=tx.now_utc))
@@ -192,12 +228,12 @@ def set_terminal_status(ledger, actor: str, terminal_id: str, status: str) -> di
         raise InvalidError(f"status: must be one of {', '.join(STATUSES)}")
     with ledger.transaction() as tx:
         s = tx.session
-        t = s.get(Terminal, terminal_id)
+        t = _check_row(ledger, s, terminal_id)
         if t is None:
             raise NotFoundError(f"terminal {terminal_id!r} is not registered")
         before = t.status
         if status == "active" and before != "active":
-            _check_owner_room(s, t.owner_id, 1)
+            _check_owner_room(s, t.owner_id, 1, ledger)
         t.status = status
         t.updated_utc = tx.now_utc
         tx.append("terminal.status", actor, {"id": terminal_id, "from": before, "to": status})
@@ -210,7 +246,7 @@ def move_terminal(ledger, actor: str, terminal_id: str, groups: Sequence[str]) -
     groups = sorted({_check_id(g, "groups[]") for g in groups})
     with ledger.transaction() as tx:
         s = tx.session
-        t = s.get(Terminal, terminal_id)
+        t = _check_row(ledger, s, terminal_id)
         if t is None:
             raise NotFoundError(f"terminal {terminal_id!r} is not registered")
         before = terminal_groups(s, terminal_id)
@@ -308,6 +344,9 @@ def import_terminals(ledger, actor: str, rows: Sequence[Mapping[str, Any]]) -> d
             existing |= set(s.scalars(select(Terminal.id).where(Terminal.id.in_(ids[k:k + 500]))))
         if existing:
             raise ConflictError(f"already registered: {sorted(existing)[:5]} ({len(existing)} in all)")
+        logged = set(ids) & set(ledger.state(s).terminals)
+        if logged:
+            check_terminal(ledger.state(s), (min(logged), None, None, None, None), ())
         owners = sorted({r["owner"] for r in rows if r["owner"] is not None})
         if owners:
             have = set(s.scalars(select(Owner.id).where(Owner.id.in_(owners))))
@@ -316,7 +355,7 @@ def import_terminals(ledger, actor: str, rows: Sequence[Mapping[str, Any]]) -> d
                 raise NotFoundError(f"unknown owner(s): {missing[:5]}")
             adding = Counter(r["owner"] for r in rows if r["owner"] and r["status"] == "active")
             for o, n in adding.items():
-                _check_owner_room(s, o, n)
+                _check_owner_room(s, o, n, ledger)
         new_groups = _ensure_groups(s, [g for r in rows for g in r["groups"]])
         s.execute(insert(Terminal), [
             {"id": r["id"], "lat_deg": r["lat_deg"], "lon_deg": r["lon_deg"], "owner_id": r["owner"],
@@ -343,8 +382,20 @@ def terminal_dict(s: Session, t: Terminal) -> dict:
             "groups": terminal_groups(s, t.id), "status": t.status, "updated_utc": t.updated_utc}
 
 
-def get_terminal(s: Session, terminal_id: str) -> dict | None:
+def get_terminal(s: Session, terminal_id: str, state=None) -> dict | None:
+    """The terminal's row as a dict (None: not registered). Given `state` (the log's
+    :class:`~skyfence.governance.rules.entries.LogState`), the row and its groups are first
+    checked against the log (`StateMismatchError` if they differ, or if the log has a terminal
+    whose row is missing)."""
     t = s.get(Terminal, terminal_id)
+    if state is not None:
+        if t is None:
+            if terminal_id in state.terminals:
+                check_terminal(state, (terminal_id, None, None, None, None), ())
+            return None
+        out = terminal_dict(s, t)
+        check_terminal(state, (t.id, t.lat_deg, t.lon_deg, t.owner_id, t.status), out["groups"])
+        return out
     return None if t is None else terminal_dict(s, t)
 
 

@@ -9,6 +9,10 @@ canonical JSON of its fields (`canonical_bytes`: keys sorted, no whitespace, UTF
 the proposal id (128 random bits chosen by the proposer) is part of them, so two proposals never
 share bytes. The proposer signs those bytes (Ed25519) when proposing; each approver signs the same
 bytes on the client side (`sign_proposal`), so the server never holds an approver's private key.
+
+A *membership proposal* (type ``skyfence.membership.v1``, `make_membership_proposal`) has the same
+fields with ``changes`` (:mod:`skyfence.governance.rules.membership`) instead of ``cedar`` and
+``regions``; it is never an emergency.
 """
 
 from __future__ import annotations
@@ -25,11 +29,14 @@ from skyfence.errors import InvalidError, PolicyError, RegionError
 from skyfence.geo.regions import resolve_region
 from skyfence.governance.keys import signature_ok
 from skyfence.governance.rules.canonical import canonical_bytes, iso_utc, parse_utc
+from skyfence.governance.rules.membership import MEMBERSHIP_TYPE, validate_changes
 from skyfence.policy.cedar import ServicePolicy
 
 __all__ = [
     "PROPOSAL_TYPE",
     "make_proposal",
+    "make_membership_proposal",
+    "is_membership",
     "validate_proposal_fields",
     "proposal_digest",
     "policy_payload",
@@ -42,6 +49,12 @@ __all__ = [
 PROPOSAL_TYPE = "skyfence.proposal.v1"
 _FIELDS = {"type", "id", "proposer", "title", "justification", "cedar", "regions",
            "effective_utc", "expires_utc", "emergency", "created_utc"}
+_MEMBERSHIP_FIELDS = (_FIELDS - {"cedar", "regions"}) | {"changes"}
+
+
+def is_membership(fields: Mapping[str, Any]) -> bool:
+    """True for a membership proposal (type ``skyfence.membership.v1``)."""
+    return fields.get("type") == MEMBERSHIP_TYPE
 
 
 def policy_payload(fields: Mapping[str, Any]) -> dict:
@@ -82,33 +95,39 @@ def validate_proposal_fields(fields: Mapping[str, Any], *, check_policy: bool = 
     GovernanceError naming the field on failure."""
     if not isinstance(fields, Mapping):
         raise InvalidError("proposal: must be a JSON object")
-    missing = sorted(_FIELDS - set(fields))
-    extra = sorted(set(fields) - _FIELDS)
+    membership = is_membership(fields)
+    want = _MEMBERSHIP_FIELDS if membership else _FIELDS
+    missing = sorted(want - set(fields))
+    extra = sorted(set(fields) - want)
     if missing:
         raise InvalidError(f"proposal: missing field(s) {', '.join(missing)}")
     if extra:
         raise InvalidError(f"proposal: unknown field(s) {', '.join(extra)}")
-    if fields["type"] != PROPOSAL_TYPE:
-        raise InvalidError(f"proposal.type: must be {PROPOSAL_TYPE!r}")
+    if fields["type"] not in (PROPOSAL_TYPE, MEMBERSHIP_TYPE):
+        raise InvalidError(f"proposal.type: must be {PROPOSAL_TYPE!r} or {MEMBERSHIP_TYPE!r}")
     pid = fields["id"]
     if not (isinstance(pid, str) and 8 <= len(pid) <= 64 and all(c in "0123456789abcdef" for c in pid)):
         raise InvalidError("proposal.id: must be 8-64 lowercase hex characters")
-    for key in ("proposer", "title", "justification", "cedar"):
+    for key in ("proposer", "title", "justification", *(() if membership else ("cedar",))):
         if not isinstance(fields[key], str):
             raise InvalidError(f"proposal.{key}: must be a string")
     if not fields["justification"].strip():
         raise InvalidError("proposal.justification: must not be empty")
-    if not isinstance(fields["regions"], Mapping):
+    if not membership and not isinstance(fields["regions"], Mapping):
         raise InvalidError("proposal.regions: must be an object of region name -> spec")
     if not isinstance(fields["emergency"], bool):
         raise InvalidError("proposal.emergency: must be true or false")
+    if membership:
+        if fields["emergency"]:
+            raise InvalidError("proposal.emergency: a membership change is never an emergency")
+        validate_changes(fields["changes"])
     for key in ("effective_utc", "expires_utc", "created_utc"):
         if fields[key] != iso_utc(parse_utc(fields[key], f"proposal.{key}")):
             raise InvalidError(f"proposal.{key}: must be written as YYYY-MM-DDThh:mm:ss.ffffffZ")
     if fields["expires_utc"] <= fields["created_utc"]:
         raise InvalidError("proposal.expires_utc: must be after created_utc")
     canonical_bytes(dict(fields))  # no NaN, JSON-able
-    if check_policy:
+    if check_policy and not membership:
         check_policy_text(fields["cedar"], fields["regions"])
     return dict(fields)
 
@@ -142,6 +161,37 @@ def make_proposal(
         "emergency": bool(emergency),
         "created_utc": iso_utc(created),
     }
+    return fields
+
+
+def make_membership_proposal(
+    proposer: str,
+    changes: list[Mapping[str, Any]],
+    *,
+    justification: str,
+    title: str = "",
+    expires_utc: dt.datetime | str | None = None,
+    created_utc: dt.datetime | str | None = None,
+    proposal_id: str | None = None,
+) -> dict:
+    """Build a membership proposal's fields (client side): `changes` as in
+    :mod:`skyfence.governance.rules.membership`; in force when enacted; expiry 7 days after
+    creation by default."""
+    created = parse_utc(iso_utc(created_utc))
+    fields = {
+        "type": MEMBERSHIP_TYPE,
+        "id": proposal_id or secrets.token_hex(16),
+        "proposer": proposer,
+        "title": title,
+        "justification": justification,
+        "changes": [dict(c) for c in changes],
+        "effective_utc": iso_utc(created),
+        "expires_utc": iso_utc(expires_utc if expires_utc is not None
+                               else created + dt.timedelta(days=7)),
+        "emergency": False,
+        "created_utc": iso_utc(created),
+    }
+    validate_changes(fields["changes"])
     return fields
 
 

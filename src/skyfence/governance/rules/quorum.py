@@ -5,9 +5,11 @@ neither the approver nor the approver's public key is the proposer's (no self-ap
 compared, so one person holding two principal ids cannot approve their own proposal); it is the
 first accepted approval of that key for that proposal (distinct approvers are distinct keys); it arrives no later than the proposal's ``expires_utc``; and
 its signature verifies over *this* proposal's canonical bytes with the approver's key (a signature
-made over another proposal never verifies here). The proposal is enacted when ``k`` approvals are
-accepted (``k`` = setting ``quorum_k``); an **emergency** proposal needs one accepted approval,
-i.e. two distinct signers (proposer + approver), and is marked ``emergency`` in the log.
+made over another proposal never verifies here). A policy proposal is enacted when ``k``
+approvals are accepted (the genesis' ``quorum.policy``, changed only by a membership change); a
+membership proposal needs ``m`` (``quorum.membership``); an **emergency** policy proposal needs
+``e`` (``quorum.emergency``, at least 1: with the proposer, two distinct signers) and is marked
+``emergency`` in the log.
 """
 
 from __future__ import annotations
@@ -32,11 +34,14 @@ class ApprovalAttempt:
     t_utc: str
 
 
-def required_approvals(quorum_k: int, emergency: bool) -> int:
-    """Accepted approvals needed: k, or 1 for an emergency (proposer + 1 = two distinct signers)."""
-    if quorum_k < 1:
-        raise QuorumError("quorum_k must be at least 1")
-    return 1 if emergency else int(quorum_k)
+def required_approvals(quorum_k: int, emergency: bool, *, membership_k: int | None = None,
+                       emergency_k: int = 1) -> int:
+    """Accepted approvals needed: `membership_k` for a membership proposal (given), else
+    `emergency_k` for an emergency (at least 1: proposer + 1 = two distinct signers), else k."""
+    need = membership_k if membership_k is not None else (emergency_k if emergency else quorum_k)
+    if int(need) < 1:
+        raise QuorumError("a quorum must be at least 1")
+    return int(need)
 
 
 def reject_reason(
@@ -82,7 +87,8 @@ def evaluate_approvals(
     public_keys: Mapping[str, str | None] | None = None,
 ) -> tuple[list[ApprovalAttempt], int | None]:
     """Replay approval attempts in order: (accepted attempts, position in `attempts` of the one that
-    completed the quorum, or None). Attempts after the quorum are still checked and accepted."""
+    completed the quorum, or None). Attempts after the quorum are still checked and accepted.
+    `quorum_k`: the approvals this proposal needs (emergency: 1)."""
     need = required_approvals(quorum_k, bool(fields["emergency"]))
     accepted: list[ApprovalAttempt] = []
     done_at: int | None = None
