@@ -21,7 +21,7 @@ from shapely.geometry.base import BaseGeometry
 from skyfence.errors import RegionError
 from skyfence.geo.polygons import normalize
 
-__all__ = ["lookup_named_region", "known_region_names", "SPEC_HELP"]
+__all__ = ["lookup_named_region", "known_region_names", "all_land", "LAND", "SPEC_HELP"]
 
 _GEO_PACKAGE = "skyfence.data.geo"
 _COUNTRIES = "ne4_50m_admin_0_countries.geojson"
@@ -34,8 +34,10 @@ SPEC_HELP = (
     "a region is a country (name, ISO A2/A3 or ADM0_A3 code), a disputed area (e.g. B89 = Crimea), "
     "a province of USA/BRA/CAN/AUS (e.g. US-TX), a GeoJSON/shapefile path, a list (union), "
     "{lat, lon, radius_km}, {bbox = [...]}, {polygon = [...]}, {file = ...}, "
-    "{union = [...]}, {difference = [...]} or {intersection = [...]}"
+    "{union = [...]}, {difference = [...]} or {intersection = [...]}, or \"land\" (every country)"
 )
+#: the region name of all land: the union of every country and disputed area
+LAND = "land"
 
 
 class _NamedIndex:
@@ -87,6 +89,20 @@ class _NamedIndex:
             self._index = index
             return index
 
+    def land(self) -> BaseGeometry:
+        """The union of every country and disputed area (cached)."""
+        import shapely
+
+        self._load()
+        with self._lock:
+            geom = self._geoms.get((LAND, 0))
+        if geom is None:
+            parts = [shape(f["geometry"]) for fname in (_COUNTRIES, _DISPUTED) for f in self._features[fname]]
+            geom = normalize(shapely.union_all([shapely.make_valid(p) for p in parts]), what="land")
+            with self._lock:
+                self._geoms[(LAND, 0)] = geom
+        return geom
+
     def names(self) -> list[str]:
         index = self._load()
         return sorted(self._display[k] for k in index)
@@ -131,6 +147,11 @@ def lookup_named_region(name: str) -> BaseGeometry:
     if not isinstance(name, str):
         raise RegionError(f"region name must be a string, got {type(name).__name__}")
     return _NAMED.get(name)
+
+
+def all_land() -> BaseGeometry:
+    """Every country and disputed area of the gazetteer as one geometry (the region ``"land"``)."""
+    return _NAMED.land()
 
 
 def known_region_names() -> list[str]:

@@ -5,6 +5,7 @@ A spec is, recursively, one of (TOML shown; JSON/Python equivalents are the same
     "UKR"  "UA"  "Ukraine"  "ukraine"        # country: ISO A3 / ISO A2 / ADM0_A3 / ADMIN or NAME
     "B89"  "Crimea"                          # disputed area (NE 10m): BRK_A3 or BRK_NAME
     "US-TX"  "Texas"                         # province of USA/BRA/CAN/AUS: ISO 3166-2 or name
+    "land"                                   # every country and disputed area: all land
     "zones/black_sea.geojson"                # a file (.geojson/.json, .shp, .zip of a shapefile)
     ["UKR", "MDA"]                           # a list: the union
     { union = ["UKR", "MDA"] }               # the union, spelled out
@@ -50,7 +51,7 @@ from skyfence.errors import RegionError
 from skyfence.geo.buffers import buffer_km
 from skyfence.geo.cells import cell_boundaries, cell_centres, cell_of, cells_overlapping, grid_disk
 from skyfence.geo.earth import unit_vectors, wgs84
-from skyfence.geo.gazetteer import SPEC_HELP, lookup_named_region
+from skyfence.geo.gazetteer import LAND, SPEC_HELP, all_land, lookup_named_region
 from skyfence.geo.polygons import as_polygonal, normalize, polygons_of, wrap_antimeridian
 from skyfence.geo.readers import FILE_SUFFIXES, load_geometry_file
 
@@ -159,7 +160,7 @@ def resolve_region(spec: RegionSpec, *, base_dir: Path | None = None) -> BaseGeo
         s = spec.strip()
         if s.lower().endswith(FILE_SUFFIXES) or "/" in s or "\\" in s:
             return load_geometry_file(s, base_dir=base_dir)
-        return lookup_named_region(s)
+        return all_land() if s.casefold() == LAND else lookup_named_region(s)
     if isinstance(spec, (list, tuple)):
         if not spec:
             raise RegionError("empty list of regions")
