@@ -15,7 +15,7 @@ from skyfence.commands import app
 from skyfence.errors import SkyfenceError
 
 #: command modules, in the order their commands appear in ``--help``
-COMMAND_MODULES = ("positions", "run", "examples", "latency", "governance", "witness", "view", "revisit")
+COMMAND_MODULES = ("positions", "run", "examples", "latency", "governance", "witness", "view", "revisit", "funding")
 
 for _name in COMMAND_MODULES:
     try:

@@ -155,3 +155,24 @@ def test_rest_funding_post_and_get(gov):
         assert r.status_code == 201, r.text
         got = c.get("/funding", headers={"X-API-Key": gov.api_keys["vic"]}).json()
         assert [a["agreement"]["id"] for a in got["agreements"]] == ["usaid-2022"]
+
+
+def test_cli_list_and_report_from_the_log(gov, tmp_path, capsys):
+    from skyfence.cli import main
+
+    registry.register_terminal(gov.ledger, "op", "UA-1", 50.45, 30.52, groups=["usaid"], status="active")
+    registry.register_terminal(gov.ledger, "op", "UA-2", 49.84, 24.03, groups=["civil"], status="active")
+    fields = make_funding_change("create", AGREEMENT, justification="USAID purchase", created_utc=gov.ledger.now_utc())
+    _submit(gov, fields)
+    db_file = gov.url.removeprefix("sqlite:///")
+    assert main(["funding", "list", db_file]) == 0
+    assert "usaid" in capsys.readouterr().out
+    out = tmp_path / "report"
+    assert main(["funding", "report", "--log", db_file, "--start", "2022-09-30T00:00:00Z", "--duration", "172800",
+                 "--step", "3600", "-o", str(out)]) == 0
+    import pandas as pd
+
+    monthly = pd.read_csv(out / "funding_monthly.csv")
+    assert monthly["terminals_billed"].tolist() == [1, 1] and monthly["cost"].tolist() == [500.0, 500.0]
+    assert pd.read_csv(out / "funding_unfunded.csv")["id"].tolist() == ["UA-2"]
+    assert (out / "funding.png").exists()

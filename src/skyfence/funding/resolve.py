@@ -94,8 +94,14 @@ class FundedSet:
 
     @property
     def funded(self) -> np.ndarray:
-        """bool [n_terminal, n_step]: ``context.funded``."""
-        return self.t_ms[None, :] <= self.until[:, self.segment_of_step]
+        """bool [n_terminal, n_step]: ``context.funded`` (filled segment by segment)."""
+        t_ms, seg = self.t_ms, self.segment_of_step
+        out = np.empty((len(self.until), len(seg)), bool)
+        bounds = np.flatnonzero(np.diff(seg)) + 1
+        for a, b in zip(np.r_[0, bounds].tolist(), np.r_[bounds, len(seg)].tolist(), strict=True):
+            if b > a:
+                np.less_equal(t_ms[None, a:b], self.until[:, seg[a]:seg[a] + 1], out=out[:, a:b])
+        return out
 
     @property
     def sponsor_mask(self) -> np.ndarray:
@@ -173,6 +179,7 @@ def resolve(
     n_m = len(months)
     ids = np.asarray([str(x) for x in terminal_ids], dtype=str) if n_t else np.zeros(0, dtype=str)
     order = np.argsort(ids, kind="stable")
+    row_of = {x: i for i, x in enumerate(ids.tolist())} if any(a.covers == "terminals" for a in agreements) else {}
     windows = np.array([(t_ms >= a.start_utc.astype(np.int64)) & (t_ms < a.end_utc.astype(np.int64))
                         for a in agreements], dtype=bool).reshape(n_a, n_s)
     # region rows: fixed terminals keep one code; moving ones (with region agreements) force
@@ -208,7 +215,8 @@ def resolve(
             lut = np.array([a.target[0] in s for s in g_sets], dtype=bool)
             col = lut[g_codes] if n_t else np.zeros(0, bool)
         elif a.covers == "terminals":
-            col = np.isin(ids, np.array(a.target, dtype=str))
+            col = np.zeros(n_t, bool)
+            col[[row_of[x] for x in a.target if x in row_of]] = True
         else:
             lut = np.array([a.target[0] in s for s in region_sets] + [False], dtype=bool)
             if rc is None:

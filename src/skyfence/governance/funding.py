@@ -140,3 +140,34 @@ def funding_view(ledger, s) -> list[dict]:
     """The agreements the log holds (for ``GET /funding``): each agreement's table and history."""
     folded = fold_agreements(_funding_entries(s, ledger))
     return [{"agreement": a.to_dict(), "history": h} for a, h in folded.values()]
+
+
+def log_funded_set(source: str, t_utc, *, verifier_key: str | None = None):
+    """(FundedSet, terminal ids) of the log at `source` (verified first) over the instants `t_utc`:
+    the agreements in force and the registry's terminals (not suspended) with their groups and positions
+    (region agreements: the regions named by the log's enacted policies, point in polygon)."""
+    import numpy as np
+
+    from skyfence.funding.resolve import resolve
+    from skyfence.governance.rules.entries import replay_state
+
+    export = audit.load_log(source)
+    audit.verify_log(export, verifier_key=verifier_key)
+    datas = export_entries(export)
+    agreements = [a for a, _ in agreements_of_entries(datas).values()]
+    state = replay_state(datas)
+    ids = sorted(t for t, row in state.terminals.items() if row[3] != "suspended")
+    groups = [state.terminal_groups.get(t, ()) for t in ids]
+    codes, sets = np.zeros(len(ids), np.int64), [()]
+    regions = {k: v for en in state.enactments for k, v in (en.regions or {}).items()}
+    if regions and any(a.covers == "region" for a in agreements):
+        from skyfence.policy.regionset import RegionSet
+
+        lat = np.array([state.terminals[t][0] for t in ids], float)
+        lon = np.array([state.terminals[t][1] for t in ids], float)
+        ls = RegionSet.from_specs(regions, 5).point_region_labels(lat, lon)
+        codes, sets = ls.codes.astype(np.int64), list(ls.sets)
+    sponsors = sorted(set(state.principals) | {a.sponsor for a in agreements})
+    fs = resolve(agreements, ids, groups, np.asarray(t_utc), region_codes=codes, region_sets=sets,
+                 sponsors=sponsors[:64] if len(sponsors) > 64 else sponsors)
+    return fs, ids

@@ -43,6 +43,7 @@ Schema (every key optional unless marked; relative paths resolve against the sce
     [funding]                                # who pays (skyfence.funding); no [funding]: no payment
                                              # model, every terminal is funded with no sponsors
     sponsors = ["usaid", "mod-ukraine"]      # the known sponsors (required with agreements)
+    log = "governance.sqlite"                # OR the agreements in force in a governance log (verified)
     file = "agreements.toml"                 # agreements from a TOML/JSON file ({sponsors, agreements}),
     [[funding.agreements]]                   # and/or inline (see skyfence.funding.agreements)
     id = "usaid-2022"
@@ -92,7 +93,7 @@ SCHEMA: dict[str, dict[str, tuple[type | tuple[type, ...], bool]]] = {
     },
     "regions": {},
     "policy": {"files": (list, False), "log": (str, False)},
-    "funding": {"sponsors": (list, False), "agreements": (list, False), "file": (str, False)},
+    "funding": {"sponsors": (list, False), "agreements": (list, False), "file": (str, False), "log": (str, False)},
     "output": {"map": (bool, False), "plot": (bool, False), "timeline": (bool, False)},
 }
 TOP_LEVEL = {"name": str, "description": str}
@@ -128,6 +129,7 @@ class Scenario:
     source: str = ""
     sponsors: list[str] | None = None  # None: no [funding] table (no payment model)
     agreements: list = field(default_factory=list)  # skyfence.funding.agreements.Agreement
+    funding_log: str | None = None  # [funding] log: agreements from a governance log
 
     def path(self, p: str) -> Path:
         """Resolve a path from the scenario against its folder."""
@@ -213,8 +215,13 @@ def parse_scenario(data: dict, *, base_dir: Path, source: str = "<scenario>", na
     if pol.get("files") and pol.get("log"):
         raise ScenarioError(f"{source}: [policy] takes files or log, not both")
     out = {"map": True, "plot": True, "timeline": False} | data.get("output", {})
-    sponsors, agreements = _funding(data["funding"], base_dir, source, set(data.get("regions", {}))) \
-        if "funding" in data else (None, [])
+    fund = data.get("funding", {})
+    if fund.get("log") and (fund.get("agreements") or fund.get("file")):
+        raise ScenarioError(f"{source}: [funding] takes log, or agreements/file, not both")
+    sponsors, agreements = _funding(fund, base_dir, source, set(data.get("regions", {}))) \
+        if "funding" in data and not fund.get("log") else (None, [])
+    if fund.get("log"):
+        sponsors = []
 
     def as_list(v) -> list[str]:
         return [v] if isinstance(v, str) else list(v or [])
@@ -244,6 +251,8 @@ def parse_scenario(data: dict, *, base_dir: Path, source: str = "<scenario>", na
         source=source,
         sponsors=sponsors,
         agreements=agreements,
+        funding_log=(fund["log"] if fund["log"].startswith(("http://", "https://")) else str(base_dir / fund["log"]))
+        if fund.get("log") else None,
     )
 
 

@@ -265,6 +265,17 @@ def resolve_funding(sc: Scenario, ground: Ground, agreements: list | None = None
         return None
     ags = list(sc.agreements if agreements is None else agreements)
     sponsors = list(sc.sponsors or [])
+    if sc.funding_log:
+        from skyfence.errors import SkyfenceError
+        from skyfence.governance.funding import agreements_in_log
+
+        try:
+            log_sponsors, log_agreements, _ = agreements_in_log(sc.funding_log)
+        except SkyfenceError as exc:
+            raise ScenarioError(f"{sc.source}: funding.log {sc.funding_log}: {exc}") from None
+        sponsors += [x for x in log_sponsors if x not in sponsors]
+        if agreements is None:
+            ags = log_agreements
     terms = ground.terminals
     try:
         validate_agreements(ags, sponsors=sponsors if agreements is None else sponsors + [a.sponsor for a in ags],
