@@ -10,7 +10,8 @@ dense ``funded`` [T, S] array the run's outputs read.
 Part (b), share of a run: ``skyfence.run`` of the bundled ``ukraine-funding`` example with its
 2,000 terminals replaced by a seeded fleet of ``--run-terminals`` terminals in the same groups, at
 ``--run-steps`` steps; the funding part is ``resolve_funding`` plus the evaluator's funding
-classes (timed by wrapping them), the rest is the run.
+classes (timed by wrapping them), the rest is the run. Part (c) extrapolates (b)'s seconds per terminal-step to (a)'s size to give
+the resolution's share of a run that large (a run of 100,000 x 1,440 is not timed here).
 
 Run: ``.venv/bin/python benchmarks/funding.py [--terminals 100000] [--steps 1440]
 [--agreements 50] [--run-terminals 20000] [--run-steps 72]``
@@ -66,13 +67,13 @@ def part_a(n_term: int, n_steps: int, n_ag: int) -> float:
     funded = fs.funded
     t3 = time.perf_counter()
     print(f"(a) resolve {n_term:,} terminals x {n_steps:,} steps x {n_ag} agreements: {t2 - t1:.2f} s "
-          f"({fs.funded_class.shape[0]:,} terminal classes, {len(fs.months)} months); dense funded "
+          f"({fs.mask.shape[1]:,} segments, {len(fs.months)} months); dense funded "
           f"[{funded.shape[0]:,} x {funded.shape[1]:,}]: {t3 - t2:.2f} s; funded share "
           f"{funded.mean():.3f}; billed terminal-months {int(fs.billed.sum()):,}")
     return t2 - t1
 
 
-def part_b(n_term: int, n_steps: int) -> None:
+def part_b(n_term: int, n_steps: int) -> float:
     import dataclasses
 
     import pandas as pd
@@ -120,6 +121,15 @@ def part_b(n_term: int, n_steps: int) -> None:
         evaluate.BulkEvaluator.funding_classes = orig_ev
     print(f"(b) run ukraine-funding with {n_term:,} terminals x {n_steps} steps: {total:.2f} s, of which "
           f"funding (resolve + evaluator classes) {spent['funding']:.2f} s = {100 * spent['funding'] / total:.1f}%")
+    return total / (n_term * n_steps)
+
+
+def share_estimate(resolve_s: float, per_terminal_step_s: float, n_term: int, n_steps: int) -> None:
+    """The share of (a)'s resolution in a run of its size, the run's time estimated from (b)'s
+    seconds per terminal-step (an extrapolation, stated as one)."""
+    run_s = per_terminal_step_s * n_term * n_steps
+    print(f"(c) estimated full run of {n_term:,} x {n_steps:,} at (b)'s {per_terminal_step_s * 1e6:.1f} us per "
+          f"terminal-step: {run_s:,.0f} s; funding resolution {resolve_s:.2f} s = {100 * resolve_s / run_s:.2f}% of it")
 
 
 def main() -> None:
@@ -130,8 +140,9 @@ def main() -> None:
     ap.add_argument("--run-terminals", type=int, default=20_000)
     ap.add_argument("--run-steps", type=int, default=72)
     args = ap.parse_args()
-    part_a(args.terminals, args.steps, args.agreements)
-    part_b(args.run_terminals, args.run_steps)
+    resolve_s = part_a(args.terminals, args.steps, args.agreements)
+    per_step = part_b(args.run_terminals, args.run_steps)
+    share_estimate(resolve_s, per_step, args.terminals, args.steps)
 
 
 if __name__ == "__main__":
