@@ -63,6 +63,11 @@ def changed_agreements(
 
     sponsors = list(sc.sponsors or [])
     ags = list(sc.agreements)
+    if sc.funding_log:
+        from skyfence.governance.funding import agreements_in_log
+
+        log_sponsors, ags, _ = agreements_in_log(sc.funding_log)
+        sponsors += [x for x in log_sponsors if x not in sponsors]
     for sponsor, when in end_funding:
         if sponsor not in sponsors:
             raise ScenarioError(f"--end-funding: unknown sponsor {sponsor!r} (known: {', '.join(sponsors) or 'none'})")
