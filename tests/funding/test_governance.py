@@ -176,3 +176,17 @@ def test_cli_list_and_report_from_the_log(gov, tmp_path, capsys):
     assert monthly["terminals_billed"].tolist() == [1, 1] and monthly["cost"].tolist() == [500.0, 500.0]
     assert pd.read_csv(out / "funding_unfunded.csv")["id"].tolist() == ["UA-2"]
     assert (out / "funding.png").exists()
+
+
+def test_an_entry_appended_without_quorum_breaks_the_log(gov):
+    """Even the holder of the log key cannot put an agreement in force without the quorum: the
+    log's own check refuses to act on it."""
+    from skyfence.governance.state import StateMismatchError
+
+    fields = make_funding_change("create", AGREEMENT, justification="x", created_utc=gov.ledger.now_utc())
+    data = {"change": fields, "sponsor_signature": sign_proposal(gov.keys["usaid"], fields),
+            "approvals": [{"approver": "alice", "signature": sign_proposal(gov.keys["alice"], fields)}]}
+    with gov.ledger.transaction() as tx:
+        tx.append("funding.enacted", "usaid", data)
+    with gov.db.read_session() as s, pytest.raises(StateMismatchError, match="no valid quorum for funding change"):
+        gov.ledger.log_state(s)
