@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from skyfence.ground.terminals import empty_terminals
+from skyfence.ground.terminals import Terminals, empty_terminals
 from skyfence.scale.distributed import dask_client, map_tasks
 from skyfence.scale.reduce import (
     fold_cells,
@@ -33,7 +33,13 @@ from skyfence.scale.reduce import (
 from skyfence.scale.result import ShardedRun, moving_terminals
 from skyfence.scale.runs import CoveragePart, StatePart
 from skyfence.scale.shards import STEPS_PER_SHARD, Shard, ShardPlan, plan_shards
-from skyfence.scale.tasks import ShardGround, impact_shard, run_shard, shard_ground
+from skyfence.scale.tasks import (
+    ShardGround,
+    impact_shard,
+    run_shard,
+    shard_ground,
+    window_terminals,
+)
 from skyfence.service.outputs import MAX_TRACKS
 from skyfence.service.scenario import Scenario
 from skyfence.service.simulate import Ground, build_ground, load_policy_segments
@@ -59,9 +65,9 @@ def _sources(metas: list[dict], key: str, log: str | None) -> tuple[str, ...]:
     return tuple(merged)
 
 
-def _shard_task(item: tuple[ShardGround, Shard], fn, sc, base, shard_dir, extra):
-    part, shard = item
-    return fn(sc, base, part, shard, shard_dir, extra)
+def _shard_task(item: tuple[ShardGround, Terminals | None, Shard], fn, sc, base, shard_dir, extra):
+    part, terms, shard = item
+    return fn(sc, base, dataclasses.replace(part, terminals=terms), shard, shard_dir, extra)
 
 
 class _Session:
@@ -79,11 +85,15 @@ class _Session:
             self.sc, self.base = client.scatter([sc, base], broadcast=True)
         else:
             self.sc, self.base = sc, base
-        self.items = [(shard_ground(ground, s), s) for s in self.plan.shards]
+        blocks = {s.block: shard_ground(ground, s) for s in self.plan.shards if s.chunk == 0}
+        if client is not None:  # each block's cells sent once (to every worker: a lost worker loses no input)
+            blocks = dict(zip(blocks, client.scatter(list(blocks.values()), broadcast=True), strict=True))
+        self.items = [(blocks[s.block], window_terminals(ground.terminals, s.step_lo, s.step_hi) if s.terminals
+                       else None, s) for s in self.plan.shards]  # fmt: skip
 
     def map_shards(self, fn, shard_dir: str, extra, progress: Progress | None) -> list[dict]:
         return map_tasks(self.client, _shard_task, self.items, fn, self.sc, self.base, shard_dir, extra,
-                         weight=lambda it: it[1].n_steps, progress=progress)  # fmt: skip
+                         weight=lambda it: it[2].n_steps, progress=progress)  # fmt: skip
 
     def map(self, fn, items, *args) -> list:
         return map_tasks(self.client, fn, items, *args, key="reduce")

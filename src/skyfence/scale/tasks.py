@@ -57,11 +57,10 @@ def window_terminals(terms: Terminals, lo: int, hi: int) -> Terminals:
 
 
 def shard_ground(ground: Ground, shard: Shard) -> ShardGround:
-    """The shard's cells (and terminals over its steps when it computes them)."""
+    """The cells of the shard's block (shared by every shard of the block; no terminals)."""
     c = slice(shard.cell_lo, shard.cell_hi)
-    terms = window_terminals(ground.terminals, shard.step_lo, shard.step_hi) if shard.terminals else None
     return ShardGround(None, ground.cells[c], ground.cell_lat_deg[c], ground.cell_lon_deg[c],
-                       ground.cell_area_km2[c], terms)  # fmt: skip
+                       ground.cell_area_km2[c], None)  # fmt: skip
 
 
 def _local_ground(base: Ground, part: ShardGround, shard: Shard) -> Ground:
