@@ -32,6 +32,7 @@ from skyfence.governance.client import request_message
 from skyfence.governance.db import RequestNonce
 from skyfence.governance.rules.proposal import verify_signature
 from skyfence.governance.rules.roles import api_key_sha256, authorize
+from skyfence.governance.view import StaleView, cached_view, open_view
 
 __all__ = ["MAX_SKEW_S", "Caller", "AuthError", "authenticate", "require"]
 
@@ -64,7 +65,10 @@ async def authenticate(request: Request) -> Caller:
             raise AuthError("Authorization header must be 'Bearer <API key>'")
         key = value.strip()
     if key is not None:
-        found = await run_in_threadpool(_lookup_api_key, ledger, key)
+        try:  # on the event loop when the checked state is kept (no database read)
+            found = _api_key_holder(cached_view(ledger).state, key)
+        except StaleView:
+            found = await run_in_threadpool(_lookup_api_key, ledger, key)
         if found is None:
             raise AuthError("unknown API key")
         return Caller(found[0], found[1], "api-key")
@@ -117,16 +121,19 @@ def _seen(db, sig: str, ts: float) -> bool:
 
 
 def _lookup_api_key(ledger, key: str) -> tuple[str, tuple[str, ...]] | None:
-    with ledger.db.read_session() as s:
-        state = ledger.state(s)
+    with open_view(ledger) as view:
+        return _api_key_holder(view.state, key)
+
+
+def _api_key_holder(state, key: str) -> tuple[str, tuple[str, ...]] | None:
     pid = state.api_keys.get(api_key_sha256(key))
     p = None if pid is None else state.principals.get(pid)
     return None if p is None else (pid, tuple(p["roles"]))
 
 
 def _lookup_principal(ledger, pid: str) -> tuple[str | None, tuple[str, ...]] | None:
-    with ledger.db.read_session() as s:
-        p = ledger.state(s).principals.get(pid)
+    with open_view(ledger) as view:
+        p = view.state.principals.get(pid)
     return None if p is None else (p.get("public_key"), tuple(p["roles"]))
 
 

@@ -62,7 +62,7 @@ from skyfence.governance.policies import policy_at
 from skyfence.governance.receipts import RECEIPT_VERSION, CanonicalParts, policy_block
 from skyfence.governance.rules.canonical import canonical_json, iso_utc, parse_utc
 from skyfence.governance.rules.in_force import policy_in_force
-from skyfence.governance.view import LogView, StaleView, open_view
+from skyfence.governance.view import LogView, StaleView, cached_view, open_view
 from skyfence.links import default_min_elevation_deg
 from skyfence.links import elevations_deg as link_elevations_deg
 from skyfence.links.geometry import (
@@ -151,6 +151,10 @@ class _PositionCache:
             if sky is not None:
                 self._d.move_to_end(key)
             return sky
+
+    def has(self, elements: str, t_ns: int) -> bool:
+        with self._lock:
+            return (elements, t_ns) in self._d
 
     def get(self, elements: str, t_ns: int) -> _Sky:
         key = (elements, t_ns)
@@ -301,10 +305,21 @@ def decide_service(ledger: Ledger, terminal_id: str, at_utc: dt.datetime | str |
 
 def service_receipt_json(ledger: Ledger, terminal_id: str,
                          at_utc: dt.datetime | str | None = None, *, elements: str = "starlink",
-                         h3_resolution: int = DEFAULT_H3_RESOLUTION) -> bytes:
-    """`decide_service`'s signed receipt as canonical JSON bytes (what ``GET /service`` sends)."""
+                         h3_resolution: int = DEFAULT_H3_RESOLUTION,
+                         cached_only: bool = False) -> bytes | None:
+    """`decide_service`'s signed receipt as canonical JSON bytes (what ``GET /service`` sends).
+    `cached_only`: None instead of reading the database or running SGP4 (an event loop answers
+    from what is kept and hands the rest to a thread)."""
     at = decision_instant(at_utc)
     _check_at(at, elements)
+    if cached_only:
+        try:
+            view = cached_view(ledger)
+            if not _POSITIONS.has(elements, _t_ns(at)):
+                return None
+            return _receipt(ledger, view, terminal_id, at, elements, h3_resolution, cached_only)
+        except StaleView:
+            return None
     for _ in range(3):
         try:
             with open_view(ledger) as view:
@@ -315,7 +330,11 @@ def service_receipt_json(ledger: Ledger, terminal_id: str,
         return _receipt(ledger, view, terminal_id, at, elements, h3_resolution)
 
 
-def _witnessed_block(ledger: Ledger, view: LogView) -> str | None:
+def _no_read(_fn):
+    raise StaleView
+
+
+def _witnessed_block(ledger: Ledger, view: LogView, read) -> str | None:
     """Canonical JSON of the receipt's ``witnessed`` part: the latest witnessed checkpoint (with
     the witnesses' cosignatures) and the consistency proof from its size to the receipt's."""
     if view.witnessed is None:
@@ -324,7 +343,7 @@ def _witnessed_block(ledger: Ledger, view: LogView) -> str | None:
 
     def make() -> str:
         w = parse_checkpoint(view.witnessed).size
-        proof = [] if w >= size else view.read(lambda s: ledger.consistency_proof(s, w, size))
+        proof = [] if w >= size else read(lambda s: ledger.consistency_proof(s, w, size))
         return canonical_json({"checkpoint": view.witnessed, "tree_size": w,
                                "consistency_proof": [_b64(h) for h in proof]})
 
@@ -336,13 +355,14 @@ def _b64(h: bytes) -> str:
 
 
 def _receipt(ledger: Ledger, view: LogView, terminal_id: str, at: str, elements: str,
-             h3_resolution: int) -> bytes:
+             h3_resolution: int, cached_only: bool = False) -> bytes:
+    read = _no_read if cached_only else view.read
     mask_deg = default_min_elevation_deg(elements)
     size, state = view.size, view.state
-    term = view.terminal(terminal_id)
+    term = view.terminal(terminal_id, cached_only=cached_only)
     current = policy_in_force(state.enactments, at)
     pol = None if current is None else ledger.memo(
-        ("policy", current.index, size), lambda: view.read(lambda s: policy_at(ledger, s, at)))
+        ("policy", current.index, size), lambda: read(lambda s: policy_at(ledger, s, at)))
     receipt: dict[str, Any] = {
         "version": RECEIPT_VERSION, "terminal": terminal_id, "at_utc": at,
         "h3_resolution": int(h3_resolution), "min_elevation_deg": mask_deg,
@@ -351,7 +371,7 @@ def _receipt(ledger: Ledger, view: LogView, terminal_id: str, at: str, elements:
                                         lambda: ledger.verifier_key),
     }
     parts = CanonicalParts()
-    witnessed = _witnessed_block(ledger, view)
+    witnessed = _witnessed_block(ledger, view, read)
     if witnessed is not None:
         parts.raw["witnessed"] = witnessed
     if term is None:
@@ -376,7 +396,7 @@ def _receipt(ledger: Ledger, view: LogView, terminal_id: str, at: str, elements:
         del receipt["policy"]
         parts.raw["policy"] = ledger.memo(
             ("receipt-policy-json", pol["enacted_index"], size),
-            lambda: canonical_json(view.read(lambda s: policy_block(ledger, s, pol, size))))
+            lambda: canonical_json(read(lambda s: policy_block(ledger, s, pol, size))))
     receipt.update(zip(("decision", "reason"), _decision(receipt, pol, allowed, why, mask_deg,
                                                           max_el, cell), strict=True))
     return parts.sign(receipt, ledger.log_key)

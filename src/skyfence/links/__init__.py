@@ -8,8 +8,11 @@
 """
 
 from skyfence.links.geometry import (
+    GroundFrame,
     east_north,
     elevations_deg,
+    frame_elevations_deg,
+    ground_frame,
     ground_points,
     look_angles,
     slant_range_bound_km,
@@ -18,11 +21,14 @@ from skyfence.links.masks import default_min_elevation_deg
 from skyfence.links.visibility import Visibility, count_visible, visible_pairs
 
 __all__ = [
+    "GroundFrame",
     "Visibility",
     "count_visible",
     "default_min_elevation_deg",
     "east_north",
     "elevations_deg",
+    "frame_elevations_deg",
+    "ground_frame",
     "ground_points",
     "look_angles",
     "slant_range_bound_km",

@@ -20,12 +20,17 @@ Frames and definitions
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from skyfence.geo.earth import wgs84
 
 __all__ = [
     "ground_points",
+    "GroundFrame",
+    "ground_frame",
+    "frame_elevations_deg",
     "east_north",
     "look_angles",
     "elevations_deg",
@@ -83,6 +88,24 @@ def look_angles(
     return el.reshape(shape[:-1]), az.reshape(shape[:-1]), rng.reshape(shape[:-1])
 
 
+class GroundFrame(NamedTuple):
+    """One ground point's ECEF position (km) and local frame (unit up, east, north), each ``[3]``."""
+
+    ecef_km: np.ndarray
+    up: np.ndarray
+    east: np.ndarray
+    north: np.ndarray
+
+
+def ground_frame(lat_deg: float, lon_deg: float, alt_km: float = 0.0) -> GroundFrame:
+    """The `GroundFrame` of the WGS84 point (``lat_deg``, ``lon_deg``, ``alt_km``), geodetic
+    vertical (kept by callers that look from the same point many times)."""
+    g, u = ground_points(lat_deg, lon_deg, alt_km)
+    g, u = g.reshape(3), u.reshape(3)
+    east, north = east_north(u)
+    return GroundFrame(g, u, east, north)
+
+
 def elevations_deg(
     lat_deg: float, lon_deg: float, sat_ecef_km: np.ndarray, *, alt_km: float = 0.0
 ) -> np.ndarray:
@@ -92,9 +115,12 @@ def elevations_deg(
     A satellite is visible under a mask when ``elevations_deg(...) >= min_elevation_deg``, the
     same test as :func:`skyfence.links.visibility.visible_pairs`. NaN positions give NaN.
     """
-    g, u = ground_points(lat_deg, lon_deg, alt_km)
-    g, u = g.reshape(3), u.reshape(3)
-    east, north = east_north(u)
+    return frame_elevations_deg(ground_frame(lat_deg, lon_deg, alt_km), sat_ecef_km)
+
+
+def frame_elevations_deg(frame: GroundFrame, sat_ecef_km: np.ndarray) -> np.ndarray:
+    """`elevations_deg` seen from the point of a `GroundFrame` (the same arithmetic)."""
+    g, u, east, north = frame
     d = np.asarray(sat_ecef_km, dtype=float).reshape(-1, 3) - g
     # the arithmetic of frame_angles for one frame: no azimuth, no broadcast copies of the frame
     du, de, dn = d @ u, d @ east, d @ north
