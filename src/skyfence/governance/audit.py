@@ -1,8 +1,10 @@
 """Audit of a governance log: the offline verifier with the governance checks required.
 
 `verify_log` and `verify_command` run :func:`skyfence.governance.log.verify.verify_export` with
-the rules of :mod:`skyfence.governance.rules.entries` on every entry (signatures, roles, quorum)
-and `check_tables` on the whole export (the database's tables agree with the log). The checks are
+the rules of :mod:`skyfence.governance.rules.entries` on every entry (the genesis signed by every
+founder, membership changed only by an enacted membership proposal, signatures, roles, quorums)
+and `check_tables` on the whole export (the log key the membership names is the key of the
+checkpoints; the database's tables, the terminal registry's included, agree with the log). The checks are
 imported and run unconditionally: a failure to run them fails the verification.
 """
 
@@ -75,6 +77,11 @@ def check_tables(export: Mapping[str, Any], checker: EntryChecker | None = None)
     first difference. `checker`: the `EntryChecker` that checked the export's entries (its state
     is reused)."""
     texts = export_entries(export)
+    named = checker.state.log_key if checker is not None else None
+    vkey = export.get("verifier_key")
+    if named and vkey and named != vkey:
+        raise EntryError(f"the log's membership names the log key {named}, but its checkpoints "
+                         f"are signed by {vkey}")
     cols = export.get("entry_columns") or []
     for c in cols:
         i = c.get("idx")
