@@ -1,20 +1,22 @@
 """Scale figures, Dask part: cell-steps per second in one process and on a local cluster of 2
 workers, and the projected time of the ``world-coverage`` example.
 
-    .venv/bin/python benchmarks/scale_dask.py [--steps 10] [--region FRA,DEU,POL] [--json out.json]
+    .venv/bin/python benchmarks/scale_dask.py [--steps 10 70] [--region FRA,DEU,POL] [--json out.json]
 
 Input: the ``world-coverage`` example (real 10,281-satellite Starlink snapshot, 60 s steps, H3
-resolution 5, cell centres on land) cut to the land cells of ``--region`` and ``--steps`` steps.
+resolution 5, cell centres on land) cut to the land cells of ``--region``, run for two lengths
+(``--steps``); a rate is the extra cell-steps of the longer run over its extra wall time, so the
+fixed costs (ground, elements, policy) drop out.
 
-* one process: ``skyfence.run`` (no Dask), wall time of the whole run (ground, propagation,
-  visibility, statistics), no map;
+* one process: ``skyfence.run`` (no Dask), wall time of the whole run, no map;
 * 2 workers: ``skyfence.scale.engine.run_sharded`` on a ``LocalCluster`` of 2 single-thread
-  processes started beforehand (its start is timed apart), same scenario; the tables are checked
-  equal to the one-process run's; the workers' peak resident memory is read from the workers;
-* projection: the world's 569,676 land cells (centre rule) x 1,440 steps at the measured rates;
-  for a 64-core cluster, 64 workers at this machine's per-worker rate times the 2-worker
-  efficiency (speed-up / 2). The ground of the world (H3 cells of all land: 185 s here, once, in
-  the client) is added to both.
+  processes started beforehand (its start is timed apart), one cell block per worker; the tables
+  are checked equal to the one-process run's; the workers' peak resident memory is read from them;
+* projection: the world's 569,676 land cells (centre rule) x 1,440 steps (288 shards of at most
+  50,000 cells x 60 steps) at the measured rates, plus each shard's fixed cost (from the shorter
+  2-worker run) spread over the workers; for a 64-core cluster, 64 workers at this machine's
+  per-worker rate on 2 workers. The world's ground (H3 cells of all land: 185 s here, once, in the
+  client) is added.
 
 Timings are wall clock on a shared machine; the speed-up is only meaningful with 2 idle cores.
 """
@@ -44,12 +46,7 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def dask_section(steps: int = 10, region: str = "FRA,DEU,POL") -> dict:
-    """Measure one process vs 2 local workers on a cut of world-coverage; project the world."""
-    from dask.distributed import Client, LocalCluster
-
-    import skyfence
-    from skyfence.scale.engine import run_sharded
+def _scenario(tmp: Path, region: str, steps: int):
     from skyfence.service.run import resolve_scenario
     from skyfence.service.scenario import example_path
 
@@ -57,63 +54,90 @@ def dask_section(steps: int = 10, region: str = "FRA,DEU,POL") -> dict:
     regions = ", ".join(f'"{r}"' for r in region.split(","))
     body = (src.replace('region = "land"', f"region = [{regions}]")
             .replace("duration_s = 86400", f"duration_s = {steps * 60}")) + "\n[output]\nmap = false\nplot = false\n"  # fmt: skip
+    path = tmp / f"s{steps}.toml"
+    path.write_text(body)
+    return resolve_scenario(path)
+
+
+def dask_section(steps: tuple[int, int] = (10, 70), region: str = "FRA,DEU,POL") -> dict:
+    """Measure one process vs 2 local workers on cuts of world-coverage of two lengths (the
+    difference is the cost of the extra cell-steps, fixed costs excluded); project the world."""
+    import math
+
+    from dask.distributed import Client, LocalCluster
+
+    import skyfence
+    from skyfence.scale.engine import run_sharded
+
     tmp = Path(tempfile.mkdtemp(prefix="skyfence-bench-"))
-    (tmp / "scenario.toml").write_text(body)
-    sc = resolve_scenario(tmp / "scenario.toml")
-
-    t0 = time.perf_counter()
-    one = skyfence.run(sc)
-    t_one = time.perf_counter() - t0
-    n_cells = len(one.cells)
-    cell_steps = n_cells * steps
-
+    scs = [_scenario(tmp, region, n) for n in steps]
+    warm = _scenario(tmp, region, 1)
+    skyfence.run(warm)  # gazetteer, elements, imports: paid once, outside the timings
+    t_one, results = [], []
+    for sc in scs:
+        t0 = time.perf_counter()
+        results.append(skyfence.run(sc))
+        t_one.append(time.perf_counter() - t0)
+    n_cells = len(results[0].cells)
     t0 = time.perf_counter()
     cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
                            memory_limit="4GB")  # fmt: skip
     client = Client(cluster)
     t_start = time.perf_counter() - t0
+    t_two, shards = [], []
     try:
-        t0 = time.perf_counter()
-        two = run_sharded(sc, scheduler=cluster.scheduler_address)
-        t_two = time.perf_counter() - t0
+        run_sharded(warm, scheduler=cluster.scheduler_address, cells_per_shard=math.ceil(n_cells / 2))  # warm workers
+        for sc, one in zip(scs, results, strict=True):
+            t0 = time.perf_counter()
+            two = run_sharded(sc, scheduler=cluster.scheduler_address, cells_per_shard=math.ceil(n_cells / 2))
+            t_two.append(time.perf_counter() - t0)
+            shards.append(two.shards)
+            pd.testing.assert_frame_equal(one.cells, two.cells, check_exact=True)
+            assert one.summary == two.summary
         rss = client.run(_peak_rss_mb)
     finally:
         client.close()
         cluster.close()
-    pd.testing.assert_frame_equal(one.cells, two.cells, check_exact=True)
-    assert one.summary == two.summary
-
-    rate_one, rate_two = cell_steps / t_one, cell_steps / t_two
-    speedup = t_one / t_two
+    extra = n_cells * (steps[1] - steps[0])
+    rate_one = extra / (t_one[1] - t_one[0])
+    rate_two = extra / (t_two[1] - t_two[0])
+    speedup = rate_two / rate_one
     world = WORLD_CELLS * WORLD_STEPS
+    # per shard of the 2-worker runs: what a run costs beyond its cell-steps (propagation of the
+    # chunk, policy, files), from the shorter run
+    fixed_two = max(0.0, t_two[0] - n_cells * steps[0] / rate_two)
+    world_shards = math.ceil(WORLD_CELLS / 50_000) * math.ceil(WORLD_STEPS / 60)
+    per_shard = fixed_two * 2 / max(shards[0], 1)
     per_worker = rate_two / 2
     out = {
-        "region": region, "cells": n_cells, "steps": steps, "cell_steps": cell_steps, "shards": two.shards,
+        "region": region, "cells": n_cells, "steps": list(steps), "shards": shards,
         "one_process_s": t_one, "two_workers_s": t_two, "cluster_start_s": t_start,
         "cell_steps_per_s_one_process": rate_one, "cell_steps_per_s_two_workers": rate_two,
         "speedup_two_workers": speedup, "worker_peak_rss_mb": sorted(rss.values()),
-        "world_cell_steps": world,
+        "fixed_s_per_shard": per_shard, "world_cell_steps": world, "world_shards": world_shards,
         "world_hours_one_process": (world / rate_one + WORLD_GROUND_S) / 3600,
-        "world_hours_two_workers": (world / rate_two + WORLD_GROUND_S) / 3600,
-        "world_hours_64_workers": (world / (64 * per_worker) + WORLD_GROUND_S) / 3600,
+        "world_hours_two_workers": (world / rate_two + world_shards * per_shard / 2 + WORLD_GROUND_S) / 3600,
+        "world_hours_64_workers": (world / (64 * per_worker) + world_shards * per_shard / 64 + WORLD_GROUND_S) / 3600,
     }  # fmt: skip
-    print(f"dask: {n_cells:,} cells x {steps} steps = {cell_steps:,} cell-steps ({region}), {two.shards} shards")
-    print(f"  one process: {t_one:.1f} s, {rate_one:,.0f} cell-steps/s ({1e6 / rate_one:.1f} us/cell-step)")
-    print(f"  2 workers:   {t_two:.1f} s, {rate_two:,.0f} cell-steps/s, speed-up {speedup:.2f}x "
-          f"(cluster start {t_start:.1f} s apart); workers' peak RSS {sorted(round(v) for v in rss.values())} MB")  # fmt: skip
-    print(f"  world-coverage ({WORLD_CELLS:,} cells x {WORLD_STEPS} steps = {world / 1e6:,.0f} M cell-steps), projected: "
-          f"{out['world_hours_one_process']:.1f} h one process, {out['world_hours_two_workers']:.1f} h on 2 workers, "
-          f"{out['world_hours_64_workers']:.2f} h on 64 workers")  # fmt: skip
+    print(f"dask: {n_cells:,} cells ({region}) x {steps[0]} and {steps[1]} steps; rates from the difference")
+    print(f"  one process: {t_one[0]:.1f} s and {t_one[1]:.1f} s: {rate_one:,.0f} cell-steps/s "
+          f"({1e6 / rate_one:.1f} us/cell-step)")  # fmt: skip
+    print(f"  2 workers:   {t_two[0]:.1f} s and {t_two[1]:.1f} s ({shards} shards): {rate_two:,.0f} cell-steps/s, "
+          f"speed-up {speedup:.2f}x; cluster start {t_start:.1f} s apart; fixed {per_shard:.1f} s per shard; "
+          f"workers' peak RSS {sorted(round(v) for v in rss.values())} MB")  # fmt: skip
+    print(f"  world-coverage ({WORLD_CELLS:,} cells x {WORLD_STEPS} steps = {world / 1e6:,.0f} M cell-steps, "
+          f"{world_shards} shards), projected: {out['world_hours_one_process']:.1f} h one process, "
+          f"{out['world_hours_two_workers']:.1f} h on 2 workers, {out['world_hours_64_workers']:.2f} h on 64 workers")  # fmt: skip
     return out
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--steps", type=int, default=10)
+    ap.add_argument("--steps", type=int, nargs=2, default=(10, 70), help="the two run lengths (steps)")
     ap.add_argument("--region", default="FRA,DEU,POL")
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
-    report = {"dask": dask_section(args.steps, args.region), "client_peak_rss_mb": _peak_rss_mb()}
+    report = {"dask": dask_section(tuple(args.steps), args.region), "client_peak_rss_mb": _peak_rss_mb()}
     if args.json:
         args.json.write_text(json.dumps(report, indent=2, default=str))
 

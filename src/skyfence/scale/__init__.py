@@ -7,5 +7,7 @@ Modules: :mod:`~skyfence.scale.shards` (the plan), :mod:`~skyfence.scale.runs` (
 that combine across time chunks), :mod:`~skyfence.scale.tasks` (one shard's computation),
 :mod:`~skyfence.scale.reduce` (shards -> per-cell / per-terminal statistics),
 :mod:`~skyfence.scale.result` (tables, summary, files), :mod:`~skyfence.scale.distributed` (Dask),
-:mod:`~skyfence.scale.engine` (``run_sharded``, ``impact_sharded``).
+:mod:`~skyfence.scale.engine` (``run_sharded``, ``impact_sharded``), :mod:`~skyfence.scale.calls`
+(``skyfence.run`` / ``skyfence.impact``: one process by default, sharded with ``workers`` or
+``scheduler``).
 """
