@@ -115,6 +115,9 @@ def latency_command(
     plot: Path | None = typer.Option(
         None, "--plot", help="PNG of RTT over time against the fibre RTT."
     ),
+    html: bool = typer.Option(
+        False, "--html", help="Also write the interactive page (index.html and view/) beside --out; `skyfence view` serves it."
+    ),
 ) -> None:
     """RTT between places over time (shortest paths over ISLs; ground stations do not relay)."""
     from rich.console import Console
@@ -143,6 +146,8 @@ def latency_command(
         stations = bundled_cities(cities)
     else:
         stations = ground
+    if html and out is None:
+        raise SkyfenceError("--html needs --out (the page is written beside it)")
     n_steps = len(make_time_grid("2000-01-01", duration, step))
     console = Console(stderr=True)
     with Progress(
@@ -175,6 +180,13 @@ def latency_command(
         result.write(out)
         summary_path = result.write_summary(out.with_name(f"{out.stem}_summary{out.suffix}"))
         console.print(f"wrote {n_rows} rows to {out}, per-pair summary to {summary_path}")
+    if html:
+        from skyfence.viz.web import write_view
+        from skyfence.viz.web_latency import latency_view_files
+
+        files = latency_view_files(result, elements, earth_rotation=earth_rotation, title=f"RTT over {elements}")
+        write_view(files, out.parent)
+        console.print(f"wrote {out.parent / 'index.html'} (skyfence view {out.parent})")
     if plot is not None:
         result.plot(plot)
         console.print(f"wrote plot {plot}")

@@ -39,6 +39,9 @@ from skyfence.errors import SkyfenceError
 __all__ = [
     "VIEW_DIR",
     "VIEW_FILES",
+    "countries_geojson",
+    "extent_of",
+    "ipc_bytes",
     "state_events",
     "run_view_files",
     "write_view",
@@ -49,8 +52,11 @@ __all__ = [
 
 #: the view data's folder inside a run's output folder
 VIEW_DIR = "view"
-VIEW_FILES = ("meta.json", "cells.arrow", "cell_events.arrow", "terminals.arrow",
-              "terminal_events.arrow", "tracks.arrow")  # fmt: skip
+#: the files of each kind of view (``meta.json``'s ``kind``)
+VIEW_FILES = {
+    "run": ("meta.json", "cells.arrow", "cell_events.arrow", "terminals.arrow", "terminal_events.arrow", "tracks.arrow"),
+    "latency": ("meta.json", "routes.arrow", "nodes.arrow"),
+}  # fmt: skip
 #: at most this many moving terminals get a track on the page
 MAX_TRACKS = 500
 _SIMPLIFY_DEG = 0.01
@@ -91,14 +97,16 @@ def _table(df: pd.DataFrame) -> pa.Table:
     return pa.table(cols)
 
 
-def _ipc(table: pa.Table) -> bytes:
+def ipc_bytes(table: pa.Table) -> bytes:
+    """An Arrow table as IPC stream bytes (what the page reads)."""
     sink = pa.BufferOutputStream()
     with pa.ipc.new_stream(sink, table.schema) as w:
         w.write_table(table)
     return sink.getvalue().to_pybytes()
 
 
-def _extent(lon: np.ndarray, lat: np.ndarray) -> list[float]:
+def extent_of(lon: np.ndarray, lat: np.ndarray) -> list[float]:
+    """``[lon0, lat0, lon1, lat1]`` around the finite points, 8% margins (at least 0.08 deg)."""
     ok = np.isfinite(lon) & np.isfinite(lat)
     if not ok.any():
         return [-180.0, -85.0, 180.0, 85.0]
@@ -138,8 +146,8 @@ def _rounded(obj):
     return obj
 
 
-def _countries(extent: list[float]) -> dict:
-    """Natural Earth 50m admin-0 outlines that meet ``extent``."""
+def countries_geojson(extent: list[float]) -> dict:
+    """Natural Earth 50m admin-0 outlines that meet ``extent`` (a GeoJSON FeatureCollection)."""
     from shapely.geometry import shape
 
     path = resources.files("skyfence").joinpath("data", "geo", "ne4_50m_admin_0_countries.geojson")
@@ -190,7 +198,7 @@ def run_view_files(result) -> dict[str, bytes]:
             tracks["regions"] += ["; ".join(n) for n in names]
             lon_all.append(lon[k, steps])
             lat_all.append(lat[k, steps])
-    extent = _extent(np.concatenate(lon_all), np.concatenate(lat_all))
+    extent = extent_of(np.concatenate(lon_all), np.concatenate(lat_all))
     fences = {n: ground.regions.geometry(n) for n in ground.regions.names}
     step_s = float(ground.step_s)
     meta = {
@@ -198,7 +206,7 @@ def run_view_files(result) -> dict[str, bytes]:
         "summary": result.summary,
         "time": {"start_utc": str(t_utc[0]) + "Z" if n_t else None, "step_s": step_s, "steps": n_t},
         "extent": extent,
-        "countries": _countries(extent),
+        "countries": countries_geojson(extent),
         "geofences": _features(fences, None),
         "states": {"0": "uncovered", "1": "served", "2": "denied", "3": "absent"},
     }
@@ -213,11 +221,11 @@ def run_view_files(result) -> dict[str, bytes]:
     term_states = np.asarray(dec.terminal_states, np.int8).reshape(n_term, n_t)
     return {
         "meta.json": json.dumps(meta, separators=(",", ":"), allow_nan=False, default=_json_default).encode(),
-        "cells.arrow": _ipc(_table(result.cells)),
-        "cell_events.arrow": _ipc(state_events(dec.cell_states)),
-        "terminals.arrow": _ipc(_table(tdf)),
-        "terminal_events.arrow": _ipc(state_events(term_states)),
-        "tracks.arrow": _ipc(track_table),
+        "cells.arrow": ipc_bytes(_table(result.cells)),
+        "cell_events.arrow": ipc_bytes(state_events(dec.cell_states)),
+        "terminals.arrow": ipc_bytes(_table(tdf)),
+        "terminal_events.arrow": ipc_bytes(state_events(term_states)),
+        "tracks.arrow": ipc_bytes(track_table),
     }
 
 
@@ -243,15 +251,24 @@ def write_view(files: dict[str, bytes], out_dir: str | Path, *, html: bool = Tru
 
 
 def read_view_files(out_dir: str | Path) -> dict[str, bytes]:
-    """The view data of ``out_dir`` (written by ``skyfence run --html``)."""
+    """The view data of ``out_dir`` (written by ``skyfence run ... --html`` or
+    ``skyfence latency ... --html``), file name -> bytes."""
     d = Path(out_dir) / VIEW_DIR
-    missing = [n for n in VIEW_FILES if not (d / n).is_file()]
     if not Path(out_dir).is_dir():
         raise SkyfenceError(f"{out_dir}: no such folder")
+    hint = f"write it with `skyfence run ... --html --out {out_dir}` (or latency ... --html)"
+    if not (d / "meta.json").is_file():
+        raise SkyfenceError(f"{out_dir} has no view data ({d}/meta.json missing): {hint}")
+    try:
+        kind = json.loads((d / "meta.json").read_bytes()).get("kind")
+    except (ValueError, AttributeError):
+        raise SkyfenceError(f"{d}/meta.json is not a view's JSON object: {hint}") from None
+    if kind not in VIEW_FILES:
+        raise SkyfenceError(f"{d}/meta.json: unknown kind of view {kind!r} (known: {', '.join(VIEW_FILES)})")
+    missing = [n for n in VIEW_FILES[kind] if not (d / n).is_file()]
     if missing:
-        raise SkyfenceError(f"{out_dir} has no view data ({d}/{missing[0]} missing): "
-                            f"write it with `skyfence run ... --html --out {out_dir}`")  # fmt: skip
-    return {n: (d / n).read_bytes() for n in VIEW_FILES}
+        raise SkyfenceError(f"{out_dir} has incomplete view data ({d}/{missing[0]} missing): {hint}")
+    return {n: (d / n).read_bytes() for n in VIEW_FILES[kind]}
 
 
 def page_html(files: dict[str, bytes] | None = None) -> str:

@@ -1,0 +1,279 @@
+// The run view: H3 cells and terminals coloured by service state at the chosen step (deck.gl, the
+// only WebGL), outlines, geofences and tracks on 2D canvases, the summary and the state chart.
+import { SolidPolygonLayer } from '@deck.gl/layers';
+import { cellToBoundary } from 'h3-js';
+import { $, arrow, cursorChart, esc, fmt, hex, json, mark, pct, rows, timeline } from './common.js';
+import { mercator } from './basemap.js';
+import { makeMap, outlines, pagePixel } from './map.js';
+
+const UNCOVERED = 0, SERVED = 1, DENIED = 2, ABSENT = 3;
+export const NAMES = ['uncovered', 'served', 'denied', 'absent'];
+export const CELL_RGBA = [[158, 158, 158, 200], [44, 162, 95, 200], [222, 45, 38, 215], [0, 0, 0, 0]];
+export const TERM_RGBA = [[110, 110, 110, 255], [20, 120, 60, 255], [200, 20, 20, 255], [0, 0, 0, 0]];
+
+// state changes (row, step, state; sorted by row then step) -> Int8Array [steps * rows], step-major
+export function expand(events, nRows, nSteps) {
+  const out = new Int8Array(nRows * nSteps).fill(ABSENT);
+  const row = events.getChild('row').toArray();
+  const step = events.getChild('step').toArray();
+  const state = events.getChild('state').toArray();
+  const n = row.length;
+  for (let i = 0; i < n; i++) {
+    const r = row[i], s = state[i];
+    const end = i + 1 < n && row[i + 1] === r ? step[i + 1] : nSteps;
+    for (let t = step[i]; t < end; t++) out[t * nRows + r] = s;
+  }
+  return out;
+}
+
+function counts(states, nRows, nSteps) {
+  const c = new Int32Array(nSteps * 4);
+  for (let t = 0; t < nSteps; t++) {
+    const o = t * nRows;
+    for (let r = 0; r < nRows; r++) c[t * 4 + states[o + r]]++;
+  }
+  return c;
+}
+
+// the served / denied / uncovered areas over time of one or more panels [counts, rows, label]
+function stackedChart(panels, nT) {
+  return (g, w, h) => {
+    const ph = h / panels.length;
+    panels.forEach(([c, n, label], p) => {
+      const top = p * ph;
+      const bw = Math.max(w / nT, 1) + 0.5;
+      for (let t = 0; t < nT; t++) {
+        const x = (t / nT) * w;
+        let below = 0;
+        for (const [k, col] of [[SERVED, '#2ca25f'], [DENIED, '#de2d26'], [UNCOVERED, '#9e9e9e']]) {
+          const v = c[t * 4 + k];
+          g.fillStyle = col;
+          g.fillRect(x, top + ph * (1 - (below + v) / n), bw, (ph * v) / n);
+          below += v;
+        }
+      }
+      g.fillStyle = '#000';
+      g.font = `${11 * devicePixelRatio}px system-ui, sans-serif`;
+      g.fillText(label, 4 * devicePixelRatio, top + 12 * devicePixelRatio);
+    });
+  };
+}
+
+export async function runView(meta, hook) {
+  const el = $('map');
+  const map = makeMap(el, meta, { layers: () => layers(), tooltip: (info) => tooltip(info) });
+  const [cells, cellEv, terms, termEv, tracks] = await Promise.all(
+    ['cells.arrow', 'cell_events.arrow', 'terminals.arrow', 'terminal_events.arrow', 'tracks.arrow'].map(arrow));
+  mark('tables');
+  const nT = meta.time.steps, nC = cells.numRows, nK = terms.numRows;
+  const cellStates = expand(cellEv, nC, nT);
+  const termStates = expand(termEv, nK, nT);
+  const cellCounts = counts(cellStates, nC, nT), termCounts = counts(termStates, nK, nT);
+  mark('states');
+
+  const h3 = cells.getChild('h3').toArray();
+  const cellIndex = new Map();
+  const cellPolys = new Array(nC);
+  for (let i = 0; i < nC; i++) { cellIndex.set(h3[i], i); cellPolys[i] = cellToBoundary(h3[i], true); }
+  const cellRows = rows(cells);
+  mark('cells');
+  const tLat = terms.getChild('lat_deg').toArray(), tLon = terms.getChild('lon_deg').toArray();
+  const tId = terms.getChild('id').toArray(), tGroup = terms.getChild('group').toArray();
+  const tRegions = terms.getChild('regions').toArray(), tMoving = terms.getChild('moving').toArray();
+  const termIndex = new Map(tId.map((id, i) => [id, i]));
+  const trRow = tracks.getChild('row').toArray(), trStep = tracks.getChild('step').toArray();
+  const trLat = tracks.getChild('lat_deg').toArray(), trLon = tracks.getChild('lon_deg').toArray();
+  const trRegions = tracks.getChild('regions');
+  const moving = new Map(); // row -> Int32Array [nT] of track point index (-1 absent)
+  for (let j = 0; j < trRow.length; j++) {
+    let a = moving.get(trRow[j]);
+    if (!a) { a = new Int32Array(nT).fill(-1); moving.set(trRow[j], a); }
+    a[trStep[j]] = j;
+  }
+  // track segments as world-coordinate polylines, one list per state of the segment's step
+  const trackPaths = [[], [], [], []];
+  for (let j = 0; j + 1 < trRow.length; j++) {
+    if (trRow[j + 1] !== trRow[j] || trStep[j + 1] !== trStep[j] + 1) continue;
+    const [ax, ay] = mercator(trLon[j], trLat[j]), [bx, by] = mercator(trLon[j + 1], trLat[j + 1]);
+    trackPaths[termStates[trStep[j] * nK + trRow[j]]].push(Float64Array.of(ax, ay, bx, by));
+  }
+  const fixed = [], movers = [...moving.keys()];
+  for (let i = 0; i < nK; i++) if (!moving.has(i) && !tMoving[i] && Number.isFinite(tLat[i])) fixed.push(i);
+  // fixed terminals in world coordinates; the pixels and states of the terminals last drawn
+  const fixedWorld = new Float64Array(fixed.length * 2);
+  fixed.forEach((i, k) => { const [x, y] = mercator(tLon[i], tLat[i]); fixedWorld[2 * k] = x; fixedWorld[2 * k + 1] = y; });
+  const drawnState = new Int8Array(nK).fill(ABSENT);
+  const drawnPx = new Float32Array(nK * 2).fill(NaN);
+
+  const view = { selected: -1, show: { cells: true, terminals: true, tracks: true, fences: true } };
+  let tl;
+  const step = () => (tl ? tl.step : 0);
+  const cellState = (i, t = step()) => cellStates[t * nC + i];
+  const termState = (i, t = step()) => termStates[t * nK + i];
+  const termPos = (i, t = step()) => {
+    const a = moving.get(i);
+    if (!a) return [tLon[i], tLat[i]];
+    const j = a[t];
+    return j < 0 ? [NaN, NaN] : [trLon[j], trLat[j]];
+  };
+  const termRegionsAt = (i, t = step()) => {
+    const a = moving.get(i);
+    return a ? (a[t] < 0 ? '' : trRegions.get(a[t])) : tRegions[i];
+  };
+  // terminals on the top 2D canvas: fixed ones as small dots, moving ones larger, by state
+  const termFill = TERM_RGBA.map(hex);
+  function drawTerminals(g, bm) {
+    drawnState.fill(ABSENT);
+    drawnPx.fill(NaN);
+    if (!view.show.terminals) return;
+    const t = step(), o = t * nK, { k: sc, ox, oy } = bm.tx;
+    const w = bm.parent.clientWidth, h = bm.parent.clientHeight;
+    for (const st of [UNCOVERED, SERVED, DENIED]) {
+      g.beginPath();
+      for (let k = 0; k < fixed.length; k++) {
+        const i = fixed[k];
+        if (termStates[o + i] !== st) continue;
+        const x = fixedWorld[2 * k] * sc + ox, y = fixedWorld[2 * k + 1] * sc + oy;
+        drawnState[i] = st;
+        drawnPx[2 * i] = x; drawnPx[2 * i + 1] = y;
+        if (x < -4 || y < -4 || x > w + 4 || y > h + 4) continue;
+        g.moveTo(x + 2.6, y);
+        g.arc(x, y, 2.6, 0, 2 * Math.PI);
+      }
+      g.fillStyle = termFill[st];
+      g.fill();
+    }
+    g.lineWidth = 0.6;
+    g.strokeStyle = '#000';
+    for (const i of movers) {
+      const st = termStates[o + i], [lon, lat] = termPos(i, t);
+      if (st === ABSENT || !Number.isFinite(lon)) continue;
+      const [x, y] = bm.project(lon, lat);
+      drawnState[i] = st;
+      drawnPx[2 * i] = x; drawnPx[2 * i + 1] = y;
+      g.beginPath();
+      g.arc(x, y, 6, 0, 2 * Math.PI);
+      g.fillStyle = termFill[st];
+      g.fill();
+      g.stroke();
+    }
+  }
+  // the terminal drawn nearest to pixel x, y (within 7 px), or -1
+  function terminalAt(x, y) {
+    let best = -1, bd = 49;
+    for (let i = 0; i < nK; i++) {
+      const dx = drawnPx[2 * i] - x, dy = drawnPx[2 * i + 1] - y, d = dx * dx + dy * dy;
+      if (d < bd) { bd = d; best = i; }
+    }
+    return best;
+  }
+
+  function layers() {
+    const t = step();
+    return [
+      new SolidPolygonLayer({
+        id: 'cells', data: cellPolys, visible: view.show.cells, pickable: true,
+        getPolygon: (d) => d, getFillColor: (_, { index }) => CELL_RGBA[cellState(index)],
+        onClick: ({ index }) => select(index),
+        updateTriggers: { getFillColor: t }, highlightColor: [255, 255, 0, 160], autoHighlight: true,
+      }),
+    ];
+  }
+
+  const tooltip = ({ layer, index, x, y }) => {
+    const i = terminalAt(x, y);
+    if (i >= 0) {
+      return { html: `<b>${esc(tId[i])}</b><br>group: ${esc(tGroup[i])}<br>state: <b>${NAMES[termState(i)]}</b><br>regions: ${esc(termRegionsAt(i) || '(none)')}<br>${tl.timeOf(step())}` };
+    }
+    if (layer && layer.id === 'cells' && index >= 0) return { html: `${esc(h3[index])}: <b>${NAMES[cellState(index)]}</b>` };
+    return null;
+  };
+
+  const drawOutlines = outlines(meta);
+  const trackColors = TERM_RGBA.map(hex);
+  map.basemap.dynamic = drawTerminals;
+  map.basemap.overlays.push((g, bm) => {
+    drawOutlines(g, bm, view.show);
+    if (!view.show.tracks) return;
+    g.lineWidth = 2.5;
+    g.lineCap = 'round';
+    trackPaths.forEach((segs, k) => { if (k === ABSENT || !segs.length) return; g.strokeStyle = trackColors[k]; bm.path(g, segs, false); g.stroke(); });
+  });
+
+  const s = meta.summary;
+  $('title').textContent = s.scenario || 'skyfence run';
+  $('description').textContent = s.description || '';
+  const tm = s.terminals || {};
+  $('summary').innerHTML = '<h2>Run</h2><table>' + [
+    ['period (UTC)', `${s.time.start_utc} &ndash; ${s.time.end_utc}`], ['steps', `${fmt(s.time.steps)} &times; ${s.time.step_s} s`],
+    ['satellites', fmt(s.constellation.satellites)], ['H3 cells (res ' + s.h3_resolution + ')', fmt(s.cells)],
+    ['area km&sup2;', fmt(Math.round(s.area_km2))], ['covered', pct(s.covered_fraction)], ['served', pct(s.served_fraction)],
+    ['denied', pct(s.denied_fraction)], ['terminals', fmt(tm.count)], ['terminals ever denied', fmt(tm.ever_denied)],
+    ['policy', esc(((s.policy && s.policy.files) || []).map((f) => f.split('/').pop()).join(', '))],
+  ].map(([k, v]) => `<tr><td>${k}</td><td class="n">${v}</td></tr>`).join('') + '</table>';
+  $('regions').innerHTML = (s.regions || []).length ? '<h2>Regions</h2><table><tr><th>region</th><th class="n">cells</th><th class="n">served</th><th class="n">denied</th></tr>' +
+    s.regions.map((r) => `<tr><td>${esc(r.region)}</td><td class="n">${fmt(r.cells_in_ground)}</td><td class="n">${pct(r.served_fraction)}</td><td class="n">${pct(r.denied_fraction)}</td></tr>`).join('') + '</table>' : '';
+
+  function select(i) {
+    view.selected = i;
+    if (i == null || i < 0) return;
+    const r = cellRows.get(i);
+    $('selection').innerHTML = `<h2>Cell ${esc(h3[i])}</h2><p>state at ${tl.timeOf(step())}: <b>${NAMES[cellState(i)]}</b></p><table>` +
+      cellRows.cols.filter((c) => c !== 'h3').map((c) => `<tr><td>${esc(c)}</td><td class="n">${esc(fmt(r[c]))}</td></tr>`).join('') + '</table>';
+  }
+
+  function nowPanel(t) {
+    const c = (a, k) => a[t * 4 + k];
+    $('now').innerHTML = `<h2>At ${tl.timeOf(t)}</h2><table><tr><th></th><th class="n">served</th><th class="n">denied</th><th class="n">uncovered</th></tr>` +
+      `<tr><td>cells</td><td class="n">${fmt(c(cellCounts, SERVED))}</td><td class="n">${fmt(c(cellCounts, DENIED))}</td><td class="n">${fmt(c(cellCounts, UNCOVERED))}</td></tr>` +
+      (nK ? `<tr><td>terminals</td><td class="n">${fmt(c(termCounts, SERVED))}</td><td class="n">${fmt(c(termCounts, DENIED))}</td><td class="n">${fmt(c(termCounts, UNCOVERED))}</td></tr>` : '') + '</table>';
+  }
+
+  const chart = cursorChart($('chart'), nT, stackedChart(nK ? [[cellCounts, nC, 'cells'], [termCounts, nK, 'terminals']] : [[cellCounts, nC, 'cells']], nT), (t) => tl.set(t));
+  tl = timeline(meta, (t) => {
+    map.update();
+    map.basemap.drawDynamic();
+    nowPanel(t);
+    chart.draw(t);
+    if (view.selected >= 0) select(view.selected);
+  });
+  $('layers').innerHTML = Object.keys(view.show).map((k) => `<label><input type="checkbox" id="show-${k}" checked> ${k}</label>`).join(' ');
+  for (const k of Object.keys(view.show)) {
+    $(`show-${k}`).addEventListener('change', (e) => { view.show[k] = e.target.checked; map.update(); map.basemap.draw(); });
+  }
+  mark('panel');
+  const first = map.frame();
+  tl.set(0);
+  map.basemap.draw();
+  await first;
+
+  const cellColor = (i) => hex(map.deck.props.layers.find((l) => l.id === 'cells').props.getFillColor(i, { index: i }));
+  Object.assign(hook, {
+    steps: nT, cells: nC, terminals: nK,
+    step, setStep: tl.set, timeOf: tl.timeOf,
+    cellIds: () => Array.from(h3), terminalIds: () => Array.from(tId),
+    cellState: (id, t = step()) => NAMES[cellState(cellIndex.get(id), t)],
+    terminalState: (id, t = step()) => NAMES[termState(termIndex.get(id), t)],
+    cellColor: (id) => cellColor(cellIndex.get(id)),
+    // the colour the terminal was last drawn in (null: not drawn, absent at this step)
+    terminalColor: (id) => { const st = drawnState[termIndex.get(id)]; return st === ABSENT ? null : termFill[st]; },
+    stateColors: { cell: Object.fromEntries(NAMES.map((n, k) => [n, hex(CELL_RGBA[k])])), terminal: Object.fromEntries(NAMES.map((n, k) => [n, hex(TERM_RGBA[k])])) },
+    project: (lon, lat) => map.deck.getViewports()[0].project([lon, lat]),
+    projectBasemap: (lon, lat) => map.basemap.project(lon, lat),
+    pagePixel: (lon, lat) => pagePixel(map.deck, el, lon, lat),
+    cellCentre: (id) => { const p = cellPolys[cellIndex.get(id)]; let x = 0, y = 0; for (let k = 0; k < p.length - 1; k++) { x += p[k][0]; y += p[k][1]; } return [x / (p.length - 1), y / (p.length - 1)]; },
+    selected: () => (view.selected >= 0 ? h3[view.selected] : null),
+    terminalPosition: (id, t = step()) => termPos(termIndex.get(id), t),
+    selectCell: (id) => select(cellIndex.get(id)),
+    // ms from a slider step to deck.gl's next frame drawn with it
+    // ms from setting a step to deck.gl's frame drawn with it (terminals drawn before that)
+    timeStep: async (t) => {
+      const a = performance.now();
+      const drawn = map.frame();
+      tl.set(t);
+      const js = performance.now() - a;
+      await drawn;
+      return { js, frame: performance.now() - a };
+    },
+  });
+}
