@@ -13,8 +13,9 @@ Network (one process, one core):
   (ground links, ISL checks, graph, Dijkstra, paths), propagation excluded. The goal of issue 14
   is at most 60 ms/step.
 
-The Dask figures (cell-steps per second on a local cluster, world-coverage projections, the
-1,000-city all-pairs run) are not measured here yet.
+Dask (``--dask``, :mod:`scale_dask` beside this file): cell-steps per second in one process and on
+a local cluster of 2 workers (speed-up), and the projected time of ``world-coverage`` on this
+machine and on a 64-core cluster. The 1,000-city all-pairs run is not measured here yet.
 """
 
 # ruff: noqa: E402
@@ -95,8 +96,14 @@ def main() -> None:
     )
     ap.add_argument("--steps", type=int, default=20, help="1 s steps routed")
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--dask", action="store_true", help="also the Dask figures (benchmarks/scale_dask.py)")
     args = ap.parse_args()
     report = {"network": network(args), "reasons": list(REASONS)}
+    if args.dask:
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from scale_dask import dask_section
+
+        report["dask"] = dask_section()
     if args.json:
         args.json.write_text(json.dumps(report, indent=2, default=str))
 
