@@ -100,7 +100,7 @@ def main() -> None:
     args = ap.parse_args()
     report = {"network": network(args), "reasons": list(REASONS)}
     if args.dask:
-        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        sys.path.append(str(Path(__file__).resolve().parent))  # last: benchmarks/coverage.py must not shadow coverage
         from scale_dask import dask_section
 
         report["dask"] = dask_section()
