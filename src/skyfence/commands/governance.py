@@ -13,6 +13,9 @@ changes it.
 Approvers sign on the client side: ``propose`` and ``approve`` read the private key file, sign
 the proposal's canonical bytes locally and send only the signature (requests themselves are
 signed with the same key), so the server never holds an approver's private key.
+
+Size: over 400 lines because every command of the governance plane (each a thin shell over the
+library) shares the key, client and public-key helpers here.
 """
 
 from __future__ import annotations
@@ -420,14 +423,27 @@ def terminals_import(
 def receipt_verify(
     receipt: Path = typer.Argument(..., help="a receipt (JSON) from GET /service"),
     key: str | None = typer.Option(None, "--key", help="pin the log's verifier key"),
+    witness_policy: Path | None = typer.Option(
+        None, "--witness-policy", help="a C2SP tlog-policy file: the receipt's witnessed "
+        "checkpoint (and with --fresh the current one) must be cosigned by its quorum"),
+    fresh: str | None = typer.Option(
+        None, "--fresh", help="the log's URL: also check that no later entry up to its current "
+        "checkpoint changes the decision"),
 ) -> None:
-    """Verify a service receipt offline (signatures, inclusion, quorum, Cedar re-evaluation)."""
+    """Verify a service receipt offline (signatures, inclusion, quorum, Cedar re-evaluation,
+    witnessed checkpoint) and, with --fresh URL, that it is still fresh."""
+    from skyfence.governance.freshness import check_fresh
     from skyfence.governance.receipts import verify_receipt
+    from skyfence.governance.witness.policy import load_policy
 
     try:
         doc = json.loads(receipt.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise GovernanceError(f"{receipt}: {exc}") from None
-    for note in verify_receipt(doc, verifier_key=key):
+    policy = None if witness_policy is None else load_policy(witness_policy)
+    notes = verify_receipt(doc, verifier_key=key, witness_policy=policy)
+    if fresh is not None:
+        notes += check_fresh(doc, fresh, verifier_key=key, witness_policy=policy)
+    for note in notes:
         console.print(f"ok: {note}", highlight=False)
     console.print(f"[green]receipt verified[/]: {doc['terminal']} {doc['decision']} at {doc['at_utc']}")
