@@ -15,3 +15,8 @@ def test_sharded_impact_is_a_policy_change(capsys):
                  "--workers", "2"]) == 2  # fmt: skip
     assert "shard a policy change" in capsys.readouterr().err
 
+
+
+def test_funding_scenarios_run_in_one_process(capsys):
+    assert main(["run", "--example", "ukraine-funding", "--workers", "2", "--duration", "600"]) == 2
+    assert "[funding] scenarios run in one process" in capsys.readouterr().err

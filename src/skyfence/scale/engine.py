@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from skyfence.errors import ScenarioError
 from skyfence.ground.terminals import Terminals, empty_terminals
 from skyfence.scale.distributed import dask_client, map_tasks
 from skyfence.scale.reduce import (
@@ -119,6 +120,12 @@ class _TempDir:
         shutil.rmtree(self.path, ignore_errors=True)
 
 
+def _refuse_funding(sc: Scenario) -> None:
+    """Sharded runs decide without ``[funding]``: a scenario that has it is refused."""
+    if sc.sponsors is not None or sc.funding_log:
+        raise ScenarioError(f"{sc.source}: [funding] scenarios run in one process (leave out --workers/--scheduler)")
+
+
 def _fold_cells_task(shards, shard_dir):
     return fold_cells(shard_dir, shards)
 
@@ -137,6 +144,7 @@ def run_sharded(
     """Coverage and policy of a scenario, shard by shard: on a local cluster of ``workers``
     processes, on the cluster of ``scheduler``, or (neither) in this process. ``on_total(n)`` then
     ``progress(k)`` count cell-block steps (blocks x steps)."""
+    _refuse_funding(sc)
     ground = build_ground(sc)
     load_policy_segments(sc, ground)  # validated before any shard runs
     moving = moving_terminals(ground) if len(ground.terminals) else np.zeros(0, bool)
@@ -182,7 +190,9 @@ def impact_sharded(
     progress: Progress | None = None,
     on_total: Progress | None = None,
 ) -> dict:
-    """The impact report of :func:`skyfence.service.impact.compare`, shard by shard."""
+    """The impact report of :func:`skyfence.service.impact.compare` for a policy change, shard by
+    shard."""
+    _refuse_funding(sc)
     from skyfence.ground.population import METHOD as POPULATION_METHOD
     from skyfence.service.outputs import cell_population, iso_utc
 
