@@ -2,7 +2,8 @@
 
 Library calls (each returns DataFrames or plain data; the CLI commands are thin shells over them)::
 
-    skyfence.run(scenario, *, start=None, duration_s=None, step_s=None) -> RunResult
+    skyfence.run(scenario, *, start=None, duration_s=None, step_s=None,
+                 workers=None, scheduler=None) -> RunResult (ShardedRun on Dask)
     skyfence.impact(scenario, policy_files, ...) -> dict
     skyfence.latency(...) -> LatencyResult
     skyfence.positions(elements, *, start, duration_s, step_s, frame="ecef") -> DataFrame
