@@ -1,7 +1,9 @@
-"""The run page (``skyfence run --html`` / ``skyfence view``) in a real browser: headless Chromium
-(Debian's ``/usr/bin/chromium``) driven by Playwright for Python; skipped with the reason when
-either is missing. Expected states come from the run's own arrays (what ``cells.parquet`` /
-``terminal_states.parquet`` summarise); the page is read back through ``window.__skyfence``."""
+"""The run and latency pages (``skyfence run/latency --html`` / ``skyfence view``) in a real browser:
+headless Chromium (Debian's ``/usr/bin/chromium``) driven by Playwright for Python; skipped with the
+reason when either is missing. Expected states come from the run's own arrays (what
+``cells.parquet`` / ``terminal_states.parquet`` summarise); the page is read back through
+``window.__skyfence``. The run has a 15,000-terminal fleet, so that stepping the slider is
+timed at that size; load and step timings are written to ``timings.json`` in the test's folder."""
 
 from __future__ import annotations
 
@@ -46,7 +48,7 @@ SCENARIO = f"""
     h3_resolution = 4
     terminals = "{EX / 'terminals.csv'}"
     tracks = "{EX / 'drone_track.csv'}"
-    fleet = {{ n = 300, seed = 3, group = "civil" }}
+    fleet = {{ n = 15000, seed = 3, group = "civil" }}
     [regions]
     crimea = "B89"
     black_sea_zone = {{ polygon = [[30.5, 43.0], [36.5, 43.0], [36.5, 44.9], [30.5, 45.6]] }}
@@ -87,7 +89,7 @@ def run_dir(tmp_path_factory):
 
 def test_view_files_and_page(run_dir):
     out, result = run_dir
-    assert sorted(p.name for p in (out / "view").iterdir()) == sorted(VIEW_FILES)
+    assert sorted(p.name for p in (out / "view").iterdir()) == sorted(VIEW_FILES["run"])
     meta = json.loads((out / "view" / "meta.json").read_text())
     assert meta["time"]["steps"] == result.decisions.cell_states.shape[1]
     assert {f["properties"]["name"] for f in meta["geofences"]["features"]} == {"crimea", "black_sea_zone"}
@@ -106,7 +108,8 @@ def browser():
         pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium chromium-driver; .ci/run does)")
     sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
     with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=["--use-angle=swiftshader", "--enable-unsafe-swiftshader"])
+        # WebGL on SwiftShader, Chromium's software renderer in headless mode
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=["--enable-unsafe-swiftshader"])
         yield b
         b.close()
 
@@ -123,6 +126,17 @@ def _open(browser, url: str):
     page.wait_for_function("window.__skyfence && (window.__skyfence.ready || window.__skyfence.error)", timeout=90_000)
     assert page.evaluate("window.__skyfence.error") is None
     return page, errors, requests
+
+
+def _offsite(requests: list[str], url: str) -> list[str]:
+    origin = urlparse(url).netloc
+    return [u for u in requests if urlparse(u).netloc != origin and not u.startswith("data:")]
+
+
+def _record(tmp_path, **timings) -> None:
+    """Timings of this test, in ``timings.json`` and on stdout (``pytest -s``)."""
+    (tmp_path / "timings.json").write_text(json.dumps(timings, indent=1))
+    print(json.dumps(timings))
 
 
 def _set_step(page, t: int) -> None:
@@ -151,9 +165,8 @@ def test_served_page_follows_the_slider(browser, served, run_dir, tmp_path):
     out, result = run_dir
     page, errors, requests = _open(browser, served)
     page.screenshot(path=str(tmp_path / "run-view.png"))
-    origin = urlparse(served).netloc
     assert errors == []
-    assert [u for u in requests if urlparse(u).netloc != origin and not u.startswith("data:")] == []
+    assert _offsite(requests, served) == []
     names = {c: STATE_NAMES[c] for c in STATE_NAMES}
     colors = page.evaluate("window.__skyfence.stateColors")
     cells = result.cells["h3"].tolist()
@@ -179,11 +192,41 @@ def test_served_page_follows_the_slider(browser, served, run_dir, tmp_path):
     assert page.evaluate("window.__skyfence.terminalColor('sea-drone-1')") == colors["terminal"]["denied"]
     assert page.evaluate("([id, t]) => window.__skyfence.terminalState(id, t)", ["sea-drone-1", first - 1]) != "denied"
     page.screenshot(path=str(tmp_path / "run-view-drone-denied.png"))
-    # the panel of a selected cell: its statistics and regions (as a click on the cell selects it)
-    h3 = result.cells.loc[result.cells["regions"].map(lambda r: "crimea" in r), "h3"].iloc[0]
-    page.evaluate("window.__skyfence.selectCell", h3)
+    # a mouse click on a cell's centre selects it: the panel shows its statistics and regions
+    crimea = result.cells.loc[result.cells["regions"].map(lambda r: "crimea" in r), "h3"]
+    for h3 in (crimea.iloc[len(crimea) // 2], result.cells["h3"].iloc[0]):
+        lon, lat = page.evaluate("window.__skyfence.cellCentre", h3)
+        x, y = page.evaluate("([lon, lat]) => window.__skyfence.pagePixel(lon, lat)", [lon, lat])
+        # the outline canvases draw where deck.gl does
+        assert page.evaluate("([lon, lat]) => window.__skyfence.projectBasemap(lon, lat)", [lon, lat]) == pytest.approx(
+            page.evaluate("([lon, lat]) => window.__skyfence.project(lon, lat)", [lon, lat]), abs=0.01)
+        page.mouse.click(x, y)
+        page.wait_for_function("h3 => window.__skyfence.selected() === h3", arg=h3, timeout=10_000)
+        text = page.text_content("#selection")
+        assert h3 in text and "mean_visible" in text
+        assert ("crimea" in text) == (h3 in set(crimea))
+    page.evaluate("window.__skyfence.selectCell", crimea.iloc[0])
     assert "crimea" in page.inner_text("#selection")
-    assert "mean_visible" in page.inner_text("#selection")
+    assert errors == []
+    page.close()
+
+
+def test_load_time_and_scrubbing_15000_terminals(browser, served, run_dir, tmp_path):
+    """Opening the page and stepping the slider with 15,000 terminals, timed in the browser."""
+    out, result = run_dir
+    n = len(result.terminals)
+    assert n > 15_000
+    page, errors, _ = _open(browser, served)
+    ready = page.evaluate("({readyMs: window.__skyfence.readyMs, scriptMs: window.__skyfence.scriptMs, marks: window.__skyfence.marks})")
+    steps = list(range(1, min(21, page.evaluate("window.__skyfence.steps"))))
+    times = [page.evaluate("t => window.__skyfence.timeStep(t)", t) for t in steps]
+    js = sorted(t["js"] for t in times)
+    frame = sorted(t["frame"] for t in times)
+    _record(tmp_path, terminals=n, cells=len(result.cells), **ready,
+            step_js_ms_median=js[len(js) // 2], step_frame_ms_median=frame[len(frame) // 2], step_frame_ms_max=frame[-1])
+    # a slider step, to the frame drawn with it: states, 15,000 terminals, cell layer
+    assert frame[len(frame) // 2] < 100, frame
+    assert page.evaluate("window.__skyfence.step()") == steps[-1]
     assert errors == []
     page.close()
 
@@ -193,6 +236,7 @@ def test_file_page_opens_without_a_server(browser, run_dir, tmp_path):
     url = (out / "index.html").resolve().as_uri()
     page, errors, requests = _open(browser, url)
     page.screenshot(path=str(tmp_path / "run-view-file.png"))
+    _record(tmp_path, readyMs=page.evaluate("window.__skyfence.readyMs"), html_bytes=(out / "index.html").stat().st_size)
     assert errors == []
     assert requests == [url]
     h3 = result.cells["h3"].iloc[5]

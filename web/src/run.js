@@ -120,29 +120,39 @@ export async function runView(meta, hook) {
     const a = moving.get(i);
     return a ? (a[t] < 0 ? '' : trRegions.get(a[t])) : tRegions[i];
   };
-  // terminals on the top 2D canvas: fixed ones as small dots, moving ones larger, by state
+  // terminals on the top 2D canvas: fixed ones as small discs written straight into the canvas's
+  // pixels (one putImageData, cheap to composite at any count), moving ones as larger circles
   const termFill = TERM_RGBA.map(hex);
+  const packed = TERM_RGBA.map(([r, g, b]) => ((255 << 24) | (b << 16) | (g << 8) | r) >>> 0);
+  let pixels = null;
   function drawTerminals(g, bm) {
     drawnState.fill(ABSENT);
     drawnPx.fill(NaN);
     if (!view.show.terminals) return;
     const t = step(), o = t * nK, { k: sc, ox, oy } = bm.tx;
-    const w = bm.parent.clientWidth, h = bm.parent.clientHeight;
-    for (const st of [UNCOVERED, SERVED, DENIED]) {
-      g.beginPath();
-      for (let k = 0; k < fixed.length; k++) {
-        const i = fixed[k];
-        if (termStates[o + i] !== st) continue;
-        const x = fixedWorld[2 * k] * sc + ox, y = fixedWorld[2 * k + 1] * sc + oy;
-        drawnState[i] = st;
-        drawnPx[2 * i] = x; drawnPx[2 * i + 1] = y;
-        if (x < -4 || y < -4 || x > w + 4 || y > h + 4) continue;
-        g.moveTo(x + 2.6, y);
-        g.arc(x, y, 2.6, 0, 2 * Math.PI);
-      }
-      g.fillStyle = termFill[st];
-      g.fill();
+    const W = g.canvas.width, H = g.canvas.height, r = devicePixelRatio || 1;
+    if (!pixels || pixels.width !== W || pixels.height !== H) {
+      pixels = g.createImageData(W, H);
+      const rad = 2.6 * r, n = Math.ceil(rad);
+      pixels.stamp = [];
+      for (let dy = -n; dy <= n; dy++) for (let dx = -n; dx <= n; dx++) if (dx * dx + dy * dy <= rad * rad) pixels.stamp.push(dx, dy);
     }
+    const buf = new Uint32Array(pixels.data.buffer), stamp = pixels.stamp;
+    buf.fill(0);
+    for (let k = 0; k < fixed.length; k++) {
+      const i = fixed[k], st = termStates[o + i];
+      if (st === ABSENT) continue;
+      const x = fixedWorld[2 * k] * sc + ox, y = fixedWorld[2 * k + 1] * sc + oy;
+      drawnState[i] = st;
+      drawnPx[2 * i] = x; drawnPx[2 * i + 1] = y;
+      const px = Math.round(x * r), py = Math.round(y * r), c = packed[st];
+      if (px < -4 || py < -4 || px > W + 4 || py > H + 4) continue;
+      for (let j = 0; j < stamp.length; j += 2) {
+        const u = px + stamp[j], v = py + stamp[j + 1];
+        if (u >= 0 && v >= 0 && u < W && v < H) buf[v * W + u] = c;
+      }
+    }
+    g.putImageData(pixels, 0, 0);
     g.lineWidth = 0.6;
     g.strokeStyle = '#000';
     for (const i of movers) {
