@@ -190,6 +190,7 @@ def create_app(db_url: str, log_key=None, *, origin: str | None = None,
     def health() -> dict:
         return {"status": "ok"}
 
-    for r in (terminals, groups, proposals, policies, log, service, principals, tiles, funding):
+    # GET /service first: the most frequent request matches the first route tried
+    for r in (service, terminals, groups, proposals, policies, log, principals, tiles, funding):
         app.include_router(r.router)
     return app

@@ -25,6 +25,7 @@ from skyfence.errors import (
     ProofError,
     QuorumError,
     SignatureError,
+    WitnessError,
 )
 from skyfence.governance.db import LogEntry
 from skyfence.governance.evaluate import cedar_decide
@@ -36,7 +37,7 @@ from skyfence.governance.log.checkpoint import (
     verify_checkpoint,
 )
 from skyfence.governance.log.hasher import leaf_hash
-from skyfence.governance.log.proof import inclusion_ok
+from skyfence.governance.log.proof import consistency_ok, inclusion_ok
 from skyfence.governance.rules.canonical import canonical_bytes, canonical_json
 from skyfence.governance.rules.in_force import Enactment
 from skyfence.governance.rules.membership import MEMBERSHIP_KINDS, principal_keys
@@ -63,25 +64,32 @@ class CanonicalParts:
     def sign(self, fields: Mapping[str, Any], log_key) -> bytes:
         """The receipt of `fields` and `raw` with the log key's ``signature``, as UTF-8 bytes:
         the signature is over ``RECEIPT_CONTEXT`` || the canonical bytes without it."""
-        body = self.text(fields).encode("utf-8")
-        self.raw["signature"] = json.dumps(_b64(log_key.sign(RECEIPT_CONTEXT + body)))
-        return self.text(fields).encode("utf-8")
+        pieces = self._pieces(fields, "signature")
+        body = ("{" + ",".join(p for p in pieces if p is not None) + "}").encode("utf-8")
+        sig = json.dumps(_b64(log_key.sign(RECEIPT_CONTEXT + body)))
+        return ("{" + ",".join(p if p is not None else '"signature":' + sig
+                               for p in pieces) + "}").encode("utf-8")
 
     def text(self, fields: Mapping[str, Any]) -> str:
         """Canonical JSON of `fields` with the `raw` parts (a key in both: the raw part)."""
-        out: list[str] = []
+        return "{" + ",".join(self._pieces(fields)) + "}"
+
+    def _pieces(self, fields: Mapping[str, Any], slot: str | None = None) -> list[str | None]:
+        """The ``"key":value`` texts in key order, runs of plain fields serialised together; a
+        None where `slot` goes."""
+        out: list[str | None] = []
         run: dict[str, Any] = {}
-        for k in sorted(set(fields) | set(self.raw)):
-            if k in self.raw:
+        for k in sorted(set(fields) | set(self.raw) | ({slot} if slot else set())):
+            if k in self.raw or k == slot:
                 if run:
                     out.append(canonical_json(run)[1:-1])
                     run = {}
-                out.append(json.dumps(k, ensure_ascii=False) + ":" + self.raw[k])
+                out.append(None if k == slot else json.dumps(k, ensure_ascii=False) + ":" + self.raw[k])
             else:
                 run[k] = fields[k]
         if run:
             out.append(canonical_json(run)[1:-1])
-        return "{" + ",".join(out) + "}"
+        return out
 
 
 def _support(ledger: Ledger, s: Session, index: int, size: int) -> dict:
@@ -123,7 +131,7 @@ def _principal_entries(ledger: Ledger, s: Session, people: list[str]) -> list[in
 
 
 def verify_receipt(receipt: Mapping[str, Any], *, verifier_key: str | None = None,
-                   recheck_cedar: bool = True) -> list[str]:
+                   recheck_cedar: bool = True, witness_policy=None) -> list[str]:
     """Verify a receipt offline; returns notes (what was checked). GovernanceError on failure.
 
     Checks: the log's signature over the receipt; the checkpoint's signature; each supporting log
@@ -133,11 +141,20 @@ def verify_receipt(receipt: Mapping[str, Any], *, verifier_key: str | None = Non
     canonical bytes; that the policy was in force at the receipt's time; and (`recheck_cedar`)
     that Cedar on the logged policy gives the receipt's decision. A receipt that is not a JSON
     object of this form (a missing field, a value of the wrong type, text that is not base64) is
-    a GovernanceError naming the problem."""
+    a GovernanceError naming the problem.
+
+    A receipt made while the log had a witnessed checkpoint carries it (``witnessed``: the note
+    with the witnesses' cosignatures, its size and the consistency proof from it to the receipt's
+    checkpoint); the log's signature on it and the proof are checked, and with `witness_policy`
+    (a :class:`skyfence.governance.witness.policy.WitnessPolicy`) its cosignatures must meet the
+    policy's quorum (a receipt without a witnessed checkpoint then fails unless the quorum is
+    ``none``)."""
     if not isinstance(receipt, Mapping):
         raise GovernanceError(f"receipt: a JSON object expected, got {type(receipt).__name__}")
     try:
-        return _verify(receipt, verifier_key, recheck_cedar)
+        notes = _verify(receipt, verifier_key, recheck_cedar)
+        return notes + _verify_witnessed(receipt, verifier_key or receipt["log_verifier_key"],
+                                         witness_policy)
     except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
         what = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)
         raise GovernanceError(f"receipt: malformed: {what}") from None
@@ -224,6 +241,37 @@ def _verify(receipt: Mapping[str, Any], verifier_key: str | None, recheck_cedar:
         if allowed != (r["decision"] == "served"):
             raise GovernanceError("receipt: Cedar on the logged policy gives another decision")
         notes.append("Cedar re-evaluation agrees")
+    return notes
+
+
+def _verify_witnessed(r: Mapping[str, Any], key: str, policy) -> list[str]:
+    """Check the receipt's witnessed checkpoint (see `verify_receipt`)."""
+    w = r.get("witnessed")
+    if w is None:
+        if policy is not None and policy.quorum != "none":
+            raise WitnessError(f"receipt: no witnessed checkpoint, the witness policy's quorum "
+                               f"{policy.quorum!r} is not met")
+        return ["no witnessed checkpoint in the receipt"]
+    try:
+        wcp = verify_checkpoint(w["checkpoint"], key)
+    except GovernanceError:
+        raise SignatureError("receipt: the witnessed checkpoint is not signed by the log") from None
+    cp = parse_checkpoint(r["checkpoint"])
+    proof = [base64.b64decode(h, validate=True) for h in w["consistency_proof"]]
+    if wcp.size != w["tree_size"] or wcp.size > cp.size:
+        raise ProofError(f"receipt: witnessed checkpoint of size {wcp.size} does not precede the "
+                         f"receipt's size {cp.size}")
+    ok = (wcp.root_hash == cp.root_hash and not proof) if wcp.size == cp.size else \
+        consistency_ok(wcp.size, cp.size, proof, wcp.root_hash, cp.root_hash)
+    if not ok:
+        raise ProofError(f"receipt: the receipt's checkpoint (size {cp.size}) is not consistent "
+                         f"with the witnessed checkpoint (size {wcp.size})")
+    notes = [f"witnessed checkpoint of size {wcp.size} consistent with the receipt's"]
+    if policy is not None:
+        res = policy.check(w["checkpoint"], log_key=key)
+        if not res.quorum_met:
+            raise WitnessError(f"receipt: {res.summary()}")
+        notes.append(res.summary())
     return notes
 
 

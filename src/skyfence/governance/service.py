@@ -289,7 +289,17 @@ def _cedar(pol: dict, terminal_id: str, groups: list[str], cell: str, at: str,
 def decision_instant(at_utc: dt.datetime | str | None) -> str:
     """The decision's instant as fixed-width ISO UTC text: `at_utc`, or the current whole second."""
     if at_utc is None:
-        return iso_utc(dt.datetime.now(dt.UTC).replace(microsecond=0))
+        return _instant_text(int(dt.datetime.now(dt.UTC).timestamp()))
+    return _parsed_instant(at_utc)
+
+
+@functools.lru_cache(maxsize=64)
+def _instant_text(unix_s: int) -> str:
+    return iso_utc(dt.datetime.fromtimestamp(unix_s, dt.UTC))
+
+
+@functools.lru_cache(maxsize=4096)
+def _parsed_instant(at_utc: dt.datetime | str) -> str:
     return iso_utc(parse_utc(at_utc, "at"))
 
 
@@ -360,7 +370,7 @@ def _receipt(ledger: Ledger, view: LogView, terminal_id: str, at: str, elements:
     mask_deg = default_min_elevation_deg(elements)
     size, state = view.size, view.state
     term = view.terminal(terminal_id, cached_only=cached_only)
-    current = policy_in_force(state.enactments, at)
+    current = ledger.memo(("in-force", size, at), lambda: policy_in_force(state.enactments, at))
     pol = None if current is None else ledger.memo(
         ("policy", current.index, size), lambda: read(lambda s: policy_at(ledger, s, at)))
     receipt: dict[str, Any] = {
