@@ -243,3 +243,88 @@ def test_file_page_opens_without_a_server(browser, run_dir, tmp_path):
     _set_step(page, 7)
     assert page.evaluate("window.__skyfence.cellState", h3) == STATE_NAMES[int(result.decisions.cell_states[5, 7])]
     page.close()
+
+
+HYPATIA = Path(__file__).resolve().parents[1] / "data" / "hypatia-kuiper-630"
+LATENCY_ARGS = dict(
+    stations=HYPATIA / "ground_stations.txt", isl=HYPATIA / "isls.txt", max_gsl_range_km=1260.0,
+    max_isl_length_km=5442.9582030362869, start_utc="2000-01-01T00:00:00Z", earth_rotation="utc",
+)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def latency_dir(tmp_path_factory):
+    from skyfence.network.latency import latency
+    from skyfence.viz.web_latency import latency_view_files
+
+    out = tmp_path_factory.mktemp("latency")
+    pairs = [("Moscow", "Paris"), ("New-York-Newark", "London")]
+    result = latency(str(HYPATIA / "tles.txt"), pairs, duration_s=20, step_s=1, **LATENCY_ARGS)
+    files = latency_view_files(result, str(HYPATIA / "tles.txt"), earth_rotation="utc")
+    write_view(files, out)
+    return out, result
+
+
+def test_latency_html_cli(tmp_path):
+    args = ["latency", "--elements", str(HYPATIA / "tles.txt"), "--isl", str(HYPATIA / "isls.txt"),
+            "--ground", str(HYPATIA / "ground_stations.txt"), "--gsl-max-range-km", "1260",
+            "--start", "2000-01-01T00:00:00Z", "--from", "Moscow", "--to", "Paris",
+            "--duration", "2", "--step", "1", "--html"]  # fmt: skip
+    assert main(args) == 2  # --html needs --out
+    assert main([*args, "--out", str(tmp_path / "rtt.csv")]) == 0
+    meta = json.loads((tmp_path / "view" / "meta.json").read_text())
+    assert meta["kind"] == "latency" and meta["time"]["steps"] == 2
+    assert [(p["src"], p["dst"]) for p in meta["pairs"]] == [("Moskva-(Moscow)", "Paris")]
+    assert (tmp_path / "index.html").stat().st_size > 1_000_000
+
+
+def test_latency_page(browser, latency_dir, tmp_path):
+    from skyfence.geo.earth import wgs84
+    from skyfence.network.latency import satellite_ecef_km
+    from skyfence.orbits.catalog import load_elements
+
+    out, result = latency_dir
+    assert sorted(read_view_files(out)) == sorted(VIEW_FILES["latency"])
+    server = view_server(out, "127.0.0.1", 0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/"
+    try:
+        page, errors, requests = _open(browser, url)
+        assert page.evaluate("window.__skyfence.kind") == "latency"
+        _record(tmp_path, readyMs=page.evaluate("window.__skyfence.readyMs"))
+        page.screenshot(path=str(tmp_path / "latency-view.png"))
+        rtt = result.rtt_ms
+        for t in (0, 7, 19):
+            _set_step(page, t)
+            for p in range(rtt.shape[1]):
+                assert page.evaluate("([p, t]) => window.__skyfence.rtt(p, t)", [p, t]) == pytest.approx(rtt[t, p], rel=1e-6)
+                assert page.evaluate("([p, t]) => window.__skyfence.path(p, t)", [p, t]) == result.routes.path(t, p)
+        # the path drawn at the step where pair 1's path changes: its nodes, where they are
+        t = int(np.flatnonzero(result.routes.path_hash[1:, 1] != result.routes.path_hash[:-1, 1])[0]) + 1
+        page.click("tr.pair[data-p='1'] td:nth-child(2)")
+        assert page.evaluate("window.__skyfence.selectedPair()") == 1
+        _set_step(page, t)
+        drawn = page.evaluate("window.__skyfence.drawnPath()")
+        assert [n["node"] for n in drawn] == result.routes.path(t, 1) != result.routes.path(t - 1, 1)
+        sats = [n["node"] for n in drawn if n["node"] < result.n_sat]
+        r = satellite_ecef_km(load_elements(str(HYPATIA / "tles.txt")).subset(sats), result.t_utc[t : t + 1], earth_rotation="utc")
+        lat, lon, _ = wgs84.geodetic(r[:, 0])
+        got = [n for n in drawn if n["node"] < result.n_sat]
+        assert [n["lat"] for n in got] == pytest.approx(lat, abs=1e-4)
+        assert [(n["lon"] + 180) % 360 - 180 for n in got] == pytest.approx(lon, abs=1e-4)
+        for n in drawn:
+            assert n["px"] == pytest.approx(page.evaluate("([lon, lat]) => window.__skyfence.project(lon, lat)", [n["lon"], n["lat"]]), abs=0.01)
+        assert "London" in page.inner_text("#selection")
+        page.screenshot(path=str(tmp_path / "latency-view-path.png"))
+        assert errors == []
+        assert _offsite(requests, url) == []
+        page.close()
+    finally:
+        server.shutdown()
+        server.server_close()
+    # the self-contained page from the file system
+    file_url = (out / "index.html").resolve().as_uri()
+    page, errors, requests = _open(browser, file_url)
+    assert page.evaluate("window.__skyfence.pairs") == 2
+    assert errors == [] and requests == [file_url]
+    page.close()

@@ -1,4 +1,4 @@
-"""``skyfence view``: the interactive page of a run's output folder, served on this machine."""
+"""``skyfence view``: the interactive page of a run's or a latency output folder, served on this machine."""
 
 from __future__ import annotations
 
@@ -14,13 +14,14 @@ console = Console(stderr=True)
 
 @app.command()
 def view(
-    out_dir: Path = typer.Argument(..., help="A `skyfence run ... --html` output folder."),
+    out_dir: Path = typer.Argument(..., help="A `skyfence run ... --html` or `skyfence latency ... --html` output folder."),
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
     port: int = typer.Option(8000, "--port", help="Port (0: any free port)."),
     html: bool = typer.Option(False, "--html", help="Only (re)write OUT_DIR/index.html, the self-contained page, and exit."),
 ) -> None:
-    """Explore a run in a browser: cells and terminals by state at each step, tracks, geofences, a
-    time slider and the served/denied/uncovered chart (offline: no tiles, no network)."""
+    """Explore a run in a browser (cells and terminals by state at each step, tracks, geofences,
+    the served/denied/uncovered chart) or a latency output (RTT over time against fibre, the
+    paths on the map), with a time slider; offline: no tiles, no network."""
     from skyfence.viz.web import read_view_files, view_server, write_view
 
     if html:
