@@ -1,8 +1,8 @@
 """FastAPI application of the governance plane: `create_app(db_url, log_key=...)`.
 
 Routers per resource (terminals, groups and owners, proposals and approvals, policies, log,
-service, principals, the log's C2SP tlog-tiles layout); OpenAPI at ``/docs`` and
-``/openapi.json``. Refusals: 401 (who are you),
+service, principals, the log's C2SP tlog-tiles layout); OpenAPI at ``/openapi.json``, Swagger UI
+at ``/docs`` (its assets served by this app: works offline) and a landing page at ``/``. Refusals: 401 (who are you),
 403 (not allowed: roles.cedar, or a governance rule such as self-approval), 404, 409 (conflict),
 422 (payload; names the field), 503 (the database's tables disagree with its log: nothing is
 decided until they agree again, see :mod:`skyfence.governance.state`).
@@ -105,6 +105,31 @@ def resolve_log_key(db_url: str, log_key=None):
     return load_private_key(path)
 
 
+def _pages(app: FastAPI) -> None:
+    """The landing page at ``/`` and Swagger UI at ``/docs``, its assets served from the
+    installed ``swagger-ui-bundle`` package under ``/static/swagger-ui`` (no CDN: works offline)."""
+    import swagger_ui_bundle
+    from fastapi.openapi.docs import get_swagger_ui_html
+    from fastapi.responses import HTMLResponse
+    from fastapi.staticfiles import StaticFiles
+
+    app.mount("/static/swagger-ui", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path),
+              name="swagger-ui")
+    landing = (Path(__file__).parent / "static" / "landing.html").read_text(encoding="utf-8")
+
+    @app.get("/", include_in_schema=False)
+    def index() -> HTMLResponse:
+        return HTMLResponse(landing)
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url, title=f"{app.title} - API",
+            swagger_js_url="/static/swagger-ui/swagger-ui-bundle.js",
+            swagger_css_url="/static/swagger-ui/swagger-ui.css",
+            swagger_favicon_url="/static/swagger-ui/favicon-32x32.png")
+
+
 def create_app(db_url: str, log_key=None, *, origin: str | None = None,
                elements: str = "starlink", db: Database | None = None,
                h3_resolution: int = DEFAULT_H3_RESOLUTION) -> FastAPI:
@@ -133,6 +158,8 @@ def create_app(db_url: str, log_key=None, *, origin: str | None = None,
     app = FastAPI(
         title="skyfence governance plane",
         version="1",
+        docs_url=None,
+        redoc_url=None,
         description=(
             "Terminal registry, quorum-approved service policies and a verifiable RFC 9162 "
             "transparency log. Authenticate with `X-API-Key` / `Authorization: Bearer`, or sign "
@@ -185,6 +212,8 @@ def create_app(db_url: str, log_key=None, *, origin: str | None = None,
     @app.exception_handler(SkyfenceError)
     async def _other(_req: Request, exc: SkyfenceError):
         return _err(422, exc)
+
+    _pages(app)
 
     @app.get("/health", tags=["health"], summary="Liveness (no authentication)")
     def health() -> dict:
