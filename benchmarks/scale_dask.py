@@ -80,7 +80,7 @@ def dask_section(steps: tuple[int, int] = (10, 70), region: str = "FRA,DEU,POL")
         t_one.append(time.perf_counter() - t0)
     n_cells = len(results[0].cells)
     t0 = time.perf_counter()
-    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
                            memory_limit="4GB")  # fmt: skip
     client = Client(cluster)
     t_start = time.perf_counter() - t0

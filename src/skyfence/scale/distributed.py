@@ -43,7 +43,7 @@ def dask_client(workers: int | None = None, scheduler: str | None = None, *,
     if workers is None or workers < 1:
         raise ScenarioError(f"--workers must be at least 1, got {workers}")
     cluster = LocalCluster(n_workers=int(workers), threads_per_worker=1, processes=True,
-                           memory_limit=memory_limit, dashboard_address=None)  # fmt: skip
+                           memory_limit=memory_limit, dashboard_address=":0")  # fmt: skip
     client = Client(cluster)
     try:
         yield client
