@@ -328,3 +328,52 @@ def test_latency_page(browser, latency_dir, tmp_path):
     assert page.evaluate("window.__skyfence.pairs") == 2
     assert errors == [] and requests == [file_url]
     page.close()
+
+
+@pytest.fixture(scope="module")
+def impact_dir(tmp_path_factory):
+    """``skyfence impact --policy allow-all --html`` on the run's scenario (a smaller fleet, 20 steps)."""
+    tmp = tmp_path_factory.mktemp("impact")
+    (tmp / "s.toml").write_text(textwrap.dedent(SCENARIO).replace("n = 15000", "n = 300"))
+    out = tmp / "out"
+    assert main(["impact", str(tmp / "s.toml"), "--policy", "allow-all", "--html"]) == 2  # needs --out
+    assert main(["impact", str(tmp / "s.toml"), "--policy", "allow-all", "--duration", "1200",
+                 "--out", str(out), "--html"]) == 0  # fmt: skip
+    return out
+
+
+def test_impact_page_before_and_after(browser, impact_dir, run_dir, tmp_path):
+    out = impact_dir
+    _, result = run_dir  # the same scenario as things stand: its cell states are "before"
+    report = json.loads((out / "impact.json").read_text())
+    assert report["restored"]["cells"] > 0
+    url = (out / "index.html").resolve().as_uri()
+    page, errors, requests = _open(browser, url)
+    assert page.evaluate("window.__skyfence.kind") == "impact"
+    assert page.evaluate("window.__skyfence.steps") == 20
+    page.screenshot(path=str(tmp_path / "impact-view.png"))
+    before = result.decisions.cell_states[:, :20]
+    row = {h: i for i, h in enumerate(result.cells["h3"])}
+    t = int(((before == 2).sum(axis=0)).argmax())
+    _set_step(page, t)
+    changed = page.evaluate("window.__skyfence.changedCells()")
+    # under allow-all every denied cell is served: exactly the cells denied before change
+    assert sorted(changed) == sorted(h for h, i in row.items() if before[i, t] == 2)
+    for h in changed[:10]:
+        assert page.evaluate("window.__skyfence.cellState", h) == "served"
+        assert page.evaluate("window.__skyfence.cellColor", h) == page.evaluate("window.__skyfence.stateColors.cell.served")
+    page.click("#version-before")
+    assert page.evaluate("window.__skyfence.version()") == "before"
+    for h in changed[:10]:
+        assert page.evaluate("window.__skyfence.cellState", h) == "denied"
+        assert page.evaluate("window.__skyfence.cellColor", h) == page.evaluate("window.__skyfence.stateColors.cell.denied")
+    page.screenshot(path=str(tmp_path / "impact-view-before.png"))
+    drone = result.terminals.set_index("id").loc["sea-drone-1", "first_denied_step"]
+    _set_step(page, int(drone))
+    assert page.evaluate("window.__skyfence.terminalState('sea-drone-1')") == "denied"
+    assert "sea-drone-1" in page.evaluate("window.__skyfence.changedTerminals()")
+    page.click("#version-after")
+    assert page.evaluate("window.__skyfence.terminalState('sea-drone-1')") == "served"
+    assert "restored" in page.inner_text("#summary").lower()
+    assert errors == [] and requests == [url]
+    page.close()

@@ -1,5 +1,7 @@
 // The run view: H3 cells and terminals coloured by service state at the chosen step (deck.gl, the
 // only WebGL), outlines, geofences and tracks on 2D canvases, the summary and the state chart.
+// The impact view is the same page over two sets of states (as things stand, and under the new
+// policy or funding) with a before / after toggle, the cells and terminals that differ outlined.
 import { SolidPolygonLayer } from '@deck.gl/layers';
 import { cellToBoundary } from 'h3-js';
 import { $, arrow, cursorChart, esc, fmt, hex, json, mark, pct, rows, timeline } from './common.js';
@@ -35,17 +37,37 @@ function counts(states, nRows, nSteps) {
   return c;
 }
 
-// the served / denied / uncovered areas over time of one or more panels [counts, rows, label]
-function stackedChart(panels, nT) {
+const STATE_SERIES = [[SERVED, '#2ca25f'], [DENIED, '#de2d26'], [UNCOVERED, '#9e9e9e']];
+// newly denied (served before, denied after), restored (the reverse), other differences
+const CHANGE_SERIES = [[0, '#de2d26'], [1, '#2ca25f'], [2, '#9e9e9e']];
+
+function changeCounts(before, after, nRows, nSteps) {
+  const c = new Int32Array(nSteps * 4);
+  for (let t = 0; t < nSteps; t++) {
+    const o = t * nRows;
+    for (let r = 0; r < nRows; r++) {
+      const a = before[o + r], b = after[o + r];
+      if (a !== b) c[t * 4 + (a === SERVED && b === DENIED ? 0 : a === DENIED && b === SERVED ? 1 : 2)]++;
+    }
+  }
+  return c;
+}
+
+// stacked areas over time of one or more panels [counts, rows, label]
+function stackedChart(panels, nT, series = STATE_SERIES, scaleToMax = false) {
   return (g, w, h) => {
     const ph = h / panels.length;
     panels.forEach(([c, n, label], p) => {
       const top = p * ph;
+      if (scaleToMax) {
+        n = 1;
+        for (let t = 0; t < nT; t++) n = Math.max(n, c[t * 4] + c[t * 4 + 1] + c[t * 4 + 2]);
+      }
       const bw = Math.max(w / nT, 1) + 0.5;
       for (let t = 0; t < nT; t++) {
         const x = (t / nT) * w;
         let below = 0;
-        for (const [k, col] of [[SERVED, '#2ca25f'], [DENIED, '#de2d26'], [UNCOVERED, '#9e9e9e']]) {
+        for (const [k, col] of series) {
           const v = c[t * 4 + k];
           g.fillStyle = col;
           g.fillRect(x, top + ph * (1 - (below + v) / n), bw, (ph * v) / n);
@@ -54,7 +76,7 @@ function stackedChart(panels, nT) {
       }
       g.fillStyle = '#000';
       g.font = `${11 * devicePixelRatio}px system-ui, sans-serif`;
-      g.fillText(label, 4 * devicePixelRatio, top + 12 * devicePixelRatio);
+      g.fillText(scaleToMax ? `${label} (max ${n})` : label, 4 * devicePixelRatio, top + 12 * devicePixelRatio);
     });
   };
 }
@@ -62,13 +84,19 @@ function stackedChart(panels, nT) {
 export async function runView(meta, hook) {
   const el = $('map');
   const map = makeMap(el, meta, { layers: () => layers(), tooltip: (info) => tooltip(info) });
-  const [cells, cellEv, terms, termEv, tracks] = await Promise.all(
-    ['cells.arrow', 'cell_events.arrow', 'terminals.arrow', 'terminal_events.arrow', 'tracks.arrow'].map(arrow));
+  const impact = meta.kind === 'impact';
+  const [cells, cellEv, terms, termEv, tracks, cellEvB, termEvB] = await Promise.all(
+    ['cells.arrow', 'cell_events.arrow', 'terminals.arrow', 'terminal_events.arrow', 'tracks.arrow',
+      ...(impact ? ['cell_events_before.arrow', 'terminal_events_before.arrow'] : [])].map(arrow));
   mark('tables');
   const nT = meta.time.steps, nC = cells.numRows, nK = terms.numRows;
-  const cellStates = expand(cellEv, nC, nT);
-  const termStates = expand(termEv, nK, nT);
-  const cellCounts = counts(cellStates, nC, nT), termCounts = counts(termStates, nK, nT);
+  const states = { after: [expand(cellEv, nC, nT), expand(termEv, nK, nT)] };
+  if (impact) states.before = [expand(cellEvB, nC, nT), expand(termEvB, nK, nT)];
+  let version = 'after';
+  let [cellStates, termStates] = states.after;
+  let cellCounts = counts(cellStates, nC, nT), termCounts = counts(termStates, nK, nT);
+  const cellChanges = impact && changeCounts(states.before[0], states.after[0], nC, nT);
+  const termChanges = impact && changeCounts(states.before[1], states.after[1], nK, nT);
   mark('states');
 
   const h3 = cells.getChild('h3').toArray();
@@ -91,12 +119,16 @@ export async function runView(meta, hook) {
     a[trStep[j]] = j;
   }
   // track segments as world-coordinate polylines, one list per state of the segment's step
-  const trackPaths = [[], [], [], []];
-  for (let j = 0; j + 1 < trRow.length; j++) {
-    if (trRow[j + 1] !== trRow[j] || trStep[j + 1] !== trStep[j] + 1) continue;
-    const [ax, ay] = mercator(trLon[j], trLat[j]), [bx, by] = mercator(trLon[j + 1], trLat[j + 1]);
-    trackPaths[termStates[trStep[j] * nK + trRow[j]]].push(Float64Array.of(ax, ay, bx, by));
-  }
+  let trackPaths;
+  const buildTracks = () => {
+    trackPaths = [[], [], [], []];
+    for (let j = 0; j + 1 < trRow.length; j++) {
+      if (trRow[j + 1] !== trRow[j] || trStep[j + 1] !== trStep[j] + 1) continue;
+      const [ax, ay] = mercator(trLon[j], trLat[j]), [bx, by] = mercator(trLon[j + 1], trLat[j + 1]);
+      trackPaths[termStates[trStep[j] * nK + trRow[j]]].push(Float64Array.of(ax, ay, bx, by));
+    }
+  };
+  buildTracks();
   const fixed = [], movers = [...moving.keys()];
   for (let i = 0; i < nK; i++) if (!moving.has(i) && !tMoving[i] && Number.isFinite(tLat[i])) fixed.push(i);
   // fixed terminals in world coordinates; the pixels and states of the terminals last drawn
@@ -167,6 +199,31 @@ export async function runView(meta, hook) {
       g.fill();
       g.stroke();
     }
+    if (impact) drawChanges(g, bm, t);
+  }
+  // impact: the cells and terminals whose state differs between before and after at step t
+  const cellWorld = new Map();
+  function drawChanges(g, bm, t) {
+    const [cb, tb] = states.before, [ca, ta] = states.after, o = t * nC;
+    g.lineWidth = 1.6;
+    g.strokeStyle = '#111';
+    const rings = [];
+    for (let i = 0; i < nC; i++) {
+      if (cb[o + i] === ca[o + i]) continue;
+      let w = cellWorld.get(i);
+      if (!w) { w = Float64Array.from(cellPolys[i].flatMap(([x, y]) => mercator(x, y))); cellWorld.set(i, w); }
+      rings.push(w);
+    }
+    if (rings.length) { bm.path(g, rings, true); g.stroke(); }
+    g.lineWidth = 1.4;
+    g.strokeStyle = '#7a0177';
+    g.beginPath();
+    for (let i = 0; i < nK; i++) {
+      if (tb[t * nK + i] === ta[t * nK + i] || !Number.isFinite(drawnPx[2 * i])) continue;
+      g.moveTo(drawnPx[2 * i] + 5, drawnPx[2 * i + 1]);
+      g.arc(drawnPx[2 * i], drawnPx[2 * i + 1], 5, 0, 2 * Math.PI);
+    }
+    g.stroke();
   }
   // the terminal drawn nearest to pixel x, y (within 7 px), or -1
   function terminalAt(x, y) {
@@ -211,17 +268,23 @@ export async function runView(meta, hook) {
   });
 
   const s = meta.summary;
-  $('title').textContent = s.scenario || 'skyfence run';
+  $('title').textContent = (impact ? 'impact: ' : '') + (s.scenario || 'skyfence run');
   $('description').textContent = s.description || '';
   const tm = s.terminals || {};
-  $('summary').innerHTML = '<h2>Run</h2><table>' + [
+  if (impact) {
+    const nd = s.newly_denied, rs = s.restored, rowOf = (k, f) => `<tr><td>${k}</td><td class="n">${f(nd[k])}</td><td class="n">${f(rs[k])}</td></tr>`;
+    $('description').textContent = `current: ${(s.current_policy || []).map((f) => f.split('/').pop()).join(', ')}; new: ${(s.new_policy || []).map((f) => f.split('/').pop()).join(', ')}`;
+    $('summary').innerHTML = '<h2>Impact</h2><table><tr><th></th><th class="n">newly denied</th><th class="n">restored</th></tr>' +
+      rowOf('terminals', fmt) + rowOf('cells', fmt) + rowOf('area_km2', (v) => fmt(Math.round(v))) + rowOf('people', (v) => fmt(Math.round(v))) +
+      rowOf('first_utc', (v) => esc(v || '')) + rowOf('last_utc', (v) => esc(v || '')) + '</table>';
+  } else $('summary').innerHTML = '<h2>Run</h2><table>' + [
     ['period (UTC)', `${s.time.start_utc} &ndash; ${s.time.end_utc}`], ['steps', `${fmt(s.time.steps)} &times; ${s.time.step_s} s`],
     ['satellites', fmt(s.constellation.satellites)], ['H3 cells (res ' + s.h3_resolution + ')', fmt(s.cells)],
     ['area km&sup2;', fmt(Math.round(s.area_km2))], ['covered', pct(s.covered_fraction)], ['served', pct(s.served_fraction)],
     ['denied', pct(s.denied_fraction)], ['terminals', fmt(tm.count)], ['terminals ever denied', fmt(tm.ever_denied)],
     ['policy', esc(((s.policy && s.policy.files) || []).map((f) => f.split('/').pop()).join(', '))],
   ].map(([k, v]) => `<tr><td>${k}</td><td class="n">${v}</td></tr>`).join('') + '</table>';
-  $('regions').innerHTML = (s.regions || []).length ? '<h2>Regions</h2><table><tr><th>region</th><th class="n">cells</th><th class="n">served</th><th class="n">denied</th></tr>' +
+  $('regions').innerHTML = !impact && (s.regions || []).length ? '<h2>Regions</h2><table><tr><th>region</th><th class="n">cells</th><th class="n">served</th><th class="n">denied</th></tr>' +
     s.regions.map((r) => `<tr><td>${esc(r.region)}</td><td class="n">${fmt(r.cells_in_ground)}</td><td class="n">${pct(r.served_fraction)}</td><td class="n">${pct(r.denied_fraction)}</td></tr>`).join('') + '</table>' : '';
 
   function select(i) {
@@ -239,7 +302,9 @@ export async function runView(meta, hook) {
       (nK ? `<tr><td>terminals</td><td class="n">${fmt(c(termCounts, SERVED))}</td><td class="n">${fmt(c(termCounts, DENIED))}</td><td class="n">${fmt(c(termCounts, UNCOVERED))}</td></tr>` : '') + '</table>';
   }
 
-  const chart = cursorChart($('chart'), nT, stackedChart(nK ? [[cellCounts, nC, 'cells'], [termCounts, nK, 'terminals']] : [[cellCounts, nC, 'cells']], nT), (t) => tl.set(t));
+  const chart = impact
+    ? cursorChart($('chart'), nT, stackedChart(nK ? [[cellChanges, nC, 'cells changed'], [termChanges, nK, 'terminals changed']] : [[cellChanges, nC, 'cells changed']], nT, CHANGE_SERIES, true), (t) => tl.set(t))
+    : cursorChart($('chart'), nT, stackedChart(nK ? [[cellCounts, nC, 'cells'], [termCounts, nK, 'terminals']] : [[cellCounts, nC, 'cells']], nT), (t) => tl.set(t));
   tl = timeline(meta, (t) => {
     map.update();
     map.basemap.drawDynamic();
@@ -247,7 +312,21 @@ export async function runView(meta, hook) {
     chart.draw(t);
     if (view.selected >= 0) select(view.selected);
   });
-  $('layers').innerHTML = Object.keys(view.show).map((k) => `<label><input type="checkbox" id="show-${k}" checked> ${k}</label>`).join(' ');
+  $('layers').innerHTML = Object.keys(view.show).map((k) => `<label><input type="checkbox" id="show-${k}" checked> ${k}</label>`).join(' ') +
+    (impact ? '<p><label><input type="radio" name="version" id="version-before" value="before"> before (as things stand)</label> ' +
+      '<label><input type="radio" name="version" id="version-after" value="after" checked> after (the change)</label></p>' +
+      '<p class="hint">Outlined: cells and terminals whose state differs. Chart: newly denied (red), restored (green), other changes (grey) per step.</p>' : '');
+  const setVersion = (v) => {
+    version = v;
+    [cellStates, termStates] = states[v];
+    cellCounts = counts(cellStates, nC, nT);
+    termCounts = counts(termStates, nK, nT);
+    $(`version-${v}`).checked = true;
+    buildTracks();
+    tl.set(step());
+    map.basemap.draw();
+  };
+  if (impact) for (const v of ['before', 'after']) $(`version-${v}`).addEventListener('change', () => setVersion(v));
   for (const k of Object.keys(view.show)) {
     $(`show-${k}`).addEventListener('change', (e) => { view.show[k] = e.target.checked; map.update(); map.basemap.draw(); });
   }
@@ -257,6 +336,13 @@ export async function runView(meta, hook) {
   map.basemap.draw();
   await first;
 
+  if (impact) {
+    Object.assign(hook, {
+      version: () => version, setVersion,
+      changedCells: (t = step()) => Array.from(h3).filter((_, i) => states.before[0][t * nC + i] !== states.after[0][t * nC + i]),
+      changedTerminals: (t = step()) => Array.from(tId).filter((_, i) => states.before[1][t * nK + i] !== states.after[1][t * nK + i]),
+    });
+  }
   const cellColor = (i) => hex(map.deck.props.layers.find((l) => l.id === 'cells').props.getFillColor(i, { index: i }));
   Object.assign(hook, {
     steps: nT, cells: nC, terminals: nK,

@@ -108,6 +108,7 @@ def impact(
     start: str = _START,
     duration: float = _DURATION,
     step: float = _STEP,
+    html: bool = typer.Option(False, "--html", help="Also write OUT/index.html (before/after page) and the view data `skyfence view` serves."),
     workers: int = _WORKERS,
     scheduler: str = _SCHEDULER,
 ) -> None:
@@ -115,12 +116,19 @@ def impact(
     and people newly denied or restored, and when; with funding changes, the monthly cost saved or
     added per sponsor."""
     from skyfence.scale.calls import impact as impact_of
+    from skyfence.service.run import impact as impact_single
 
+    if html and (out is None or workers or scheduler):
+        raise ScenarioError("--html needs --out and the single-process impact (leave out --workers/--scheduler)")
+    decided: dict = {}  # the ground and both decisions, for the page
     with _StepsBar("impact") as bar:
-        report = impact_of(_source(scenario, example), policy or None, end_funding=end_funding or (),
-                           add_funding=add_funding or (), start=start, duration_s=duration, step_s=step,
-                           progress=bar.advance, on_total=bar.on_total, workers=workers,
-                           scheduler=scheduler)  # fmt: skip
+        args = dict(end_funding=end_funding or (), add_funding=add_funding or (), start=start, duration_s=duration,
+                    step_s=step, progress=bar.advance, on_total=bar.on_total)  # fmt: skip
+        if html:
+            report = impact_single(_source(scenario, example), policy or None, **args,
+                                   on_decided=lambda *gd: decided.update(dec=gd))  # fmt: skip
+        else:
+            report = impact_of(_source(scenario, example), policy or None, **args, workers=workers, scheduler=scheduler)
     change = [p.name for p in policy or []] + [f"end {x}" for x in end_funding or []] + \
         [f"add {p.name}" for p in add_funding or []]
     t = Table(title=f"{report['scenario']}: {', '.join(change)} vs current")
@@ -150,3 +158,9 @@ def impact(
         out.mkdir(parents=True, exist_ok=True)
         (out / "impact.json").write_text(json.dumps(report, indent=2))
         console.print(f"wrote {out / 'impact.json'}")
+    if html:
+        from skyfence.viz.web import write_view
+        from skyfence.viz.web_impact import impact_view_files
+
+        write_view(impact_view_files(report, *decided["dec"]), out)
+        console.print(f"wrote {out / 'index.html'} (skyfence view {out})")

@@ -107,9 +107,11 @@ def compare(
     add_funding: Sequence[str | Path] = (),
     progress: Callable[[int], None] | None = None,
     on_total: Callable[[int], None] | None = None,
+    on_decided: Callable[[object, object, object], None] | None = None,
 ) -> dict:
     """Impact report (a JSON-able dict) of replacing the scenario's policy by ``new_policy_files``
-    (None: keep it) and changing its funding."""
+    (None: keep it) and changing its funding. ``on_decided(ground, current, new)`` is called with
+    the ground and both :class:`~skyfence.service.simulate.Decisions` (e.g. for the impact page)."""
     ground = build_ground(sc)
     # both policy sets and both fundings are read and validated before any propagation
     old_segments = load_policy_segments(sc, ground)
@@ -127,6 +129,8 @@ def compare(
     vis = compute_visibility(sc, ground, progress=progress)
     old = decide(sc, ground, vis, segments=old_segments, funding=old_funding)
     new = decide(sc, ground, vis, policy_files=new_policy_files, segments=new_segments, funding=new_funding)
+    if on_decided:
+        on_decided(ground, old, new)
     pop = cell_population(ground.cells, ground.regions.resolution)
     cell_index = {int(c): i for i, c in enumerate(ground.cells.tolist())}
     t = ground.t_utc

@@ -155,11 +155,12 @@ def impact(
     step_s: float | None = None,
     progress: Progress | None = None,
     on_total: Progress | None = None,
+    on_decided: Callable[[object, object, object], None] | None = None,
 ) -> dict:
     """What replacing the scenario's policy by ``policy_files`` and changing its funding
     (``end_funding``: ``"SPONSOR@DATE"`` texts; ``add_funding``: funding files) changes: terminals,
     cells, km2 and people newly denied or restored, and when, and the monthly cost saved or added
-    (see :mod:`skyfence.service.impact`)."""
+    (see :mod:`skyfence.service.impact`; ``on_decided`` as there)."""
     from skyfence.service.impact import compare, parse_end_funding
 
     if not policy_files and not end_funding and not add_funding:
@@ -168,7 +169,8 @@ def impact(
     sc = resolve_scenario(scenario, start=start, duration_s=duration_s, step_s=step_s)
     adds = [str(Path(f).expanduser().resolve()) for f in add_funding]
     return compare(sc, [str(policy_path(p)) for p in policy_files] if policy_files else None,
-                   end_funding=ends, add_funding=adds, progress=progress, on_total=on_total)
+                   end_funding=ends, add_funding=adds, progress=progress, on_total=on_total,
+                   on_decided=on_decided)
 
 
 def policy_path(p: str | os.PathLike) -> Path:

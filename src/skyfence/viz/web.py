@@ -56,6 +56,8 @@ VIEW_DIR = "view"
 VIEW_FILES = {
     "run": ("meta.json", "cells.arrow", "cell_events.arrow", "terminals.arrow", "terminal_events.arrow", "tracks.arrow"),
     "latency": ("meta.json", "routes.arrow", "nodes.arrow"),
+    "impact": ("meta.json", "cells.arrow", "cell_events.arrow", "terminals.arrow", "terminal_events.arrow", "tracks.arrow",
+               "cell_events_before.arrow", "terminal_events_before.arrow"),
 }  # fmt: skip
 #: at most this many moving terminals get a track on the page
 MAX_TRACKS = 500
