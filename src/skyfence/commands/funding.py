@@ -110,7 +110,7 @@ def list_agreements(source: str = typer.Argument(..., help="Governance log: expo
 
 @funding_app.command("report")
 def report(
-    scenario: Path = typer.Argument(None, help="Scenario TOML file with a [funding] table."),
+    scenario: Path = typer.Argument(None, help="Scenario TOML file with a \\[funding] table."),
     example: str = typer.Option(None, "--example", help="A bundled example (e.g. ukraine-funding)."),
     log: str = typer.Option(None, "--log", help="Report from a governance log instead (its agreements and registry)."),
     out: Path = typer.Option(Path("out"), "--out", "-o", help="Output folder."),

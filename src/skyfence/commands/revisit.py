@@ -14,7 +14,7 @@ from skyfence.commands import app
 
 @app.command("revisit")
 def revisit_command(
-    scenario: Path = typer.Argument(..., help="Revisit scenario TOML (with [observers] and [sensor])."),
+    scenario: Path = typer.Argument(..., help="Revisit scenario TOML (with \\[observers] and \\[sensor] tables)."),
     out: Path = typer.Option(Path("revisit-out"), "--out", help="Output folder."),
     duration: float | None = typer.Option(None, "--duration", help="Override time.duration_s (seconds)."),
     step: float | None = typer.Option(None, "--step", help="Override time.step_s (seconds)."),
