@@ -259,7 +259,7 @@ def latency_dir(tmp_path_factory):
 
     out = tmp_path_factory.mktemp("latency")
     pairs = [("Moscow", "Paris"), ("New-York-Newark", "London")]
-    result = latency(str(HYPATIA / "tles.txt"), pairs, duration_s=20, step_s=1, **LATENCY_ARGS)
+    result = latency(str(HYPATIA / "tles.txt"), pairs, duration_s=16, step_s=1, **LATENCY_ARGS)
     files = latency_view_files(result, str(HYPATIA / "tles.txt"), earth_rotation="utc")
     write_view(files, out)
     return out, result
@@ -294,7 +294,7 @@ def test_latency_page(browser, latency_dir, tmp_path):
         _record(tmp_path, readyMs=page.evaluate("window.__skyfence.readyMs"))
         page.screenshot(path=str(tmp_path / "latency-view.png"))
         rtt = result.rtt_ms
-        for t in (0, 7, 19):
+        for t in (0, 7, 15):
             _set_step(page, t)
             for p in range(rtt.shape[1]):
                 assert page.evaluate("([p, t]) => window.__skyfence.rtt(p, t)", [p, t]) == pytest.approx(rtt[t, p], rel=1e-6)
@@ -332,12 +332,12 @@ def test_latency_page(browser, latency_dir, tmp_path):
 
 @pytest.fixture(scope="module")
 def impact_dir(tmp_path_factory):
-    """``skyfence impact --policy allow-all --html`` on the run's scenario (a smaller fleet, 20 steps)."""
+    """``skyfence impact --policy allow-all --html`` on the run's scenario (a smaller fleet, 15 steps)."""
     tmp = tmp_path_factory.mktemp("impact")
     (tmp / "s.toml").write_text(textwrap.dedent(SCENARIO).replace("n = 15000", "n = 300"))
     out = tmp / "out"
     assert main(["impact", str(tmp / "s.toml"), "--policy", "allow-all", "--html"]) == 2  # needs --out
-    assert main(["impact", str(tmp / "s.toml"), "--policy", "allow-all", "--duration", "1200",
+    assert main(["impact", str(tmp / "s.toml"), "--policy", "allow-all", "--duration", "900",
                  "--out", str(out), "--html"]) == 0  # fmt: skip
     return out
 
@@ -350,9 +350,9 @@ def test_impact_page_before_and_after(browser, impact_dir, run_dir, tmp_path):
     url = (out / "index.html").resolve().as_uri()
     page, errors, requests = _open(browser, url)
     assert page.evaluate("window.__skyfence.kind") == "impact"
-    assert page.evaluate("window.__skyfence.steps") == 20
+    assert page.evaluate("window.__skyfence.steps") == 15
     page.screenshot(path=str(tmp_path / "impact-view.png"))
-    before = result.decisions.cell_states[:, :20]
+    before = result.decisions.cell_states[:, :15]
     row = {h: i for i, h in enumerate(result.cells["h3"])}
     t = int(((before == 2).sum(axis=0)).argmax())
     _set_step(page, t)

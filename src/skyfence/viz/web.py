@@ -24,7 +24,7 @@ from __future__ import annotations
 import base64
 import json
 import math
-from functools import partial
+from functools import cache, partial
 from http import HTTPStatus
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
@@ -148,8 +148,9 @@ def _rounded(obj):
     return obj
 
 
-def countries_geojson(extent: list[float]) -> dict:
-    """Natural Earth 50m admin-0 outlines that meet ``extent`` (a GeoJSON FeatureCollection)."""
+@cache
+def _country_shapes() -> dict:
+    """The bundled Natural Earth 50m admin-0 countries, name -> shapely geometry (read once)."""
     from shapely.geometry import shape
 
     path = resources.files("skyfence").joinpath("data", "geo", "ne4_50m_admin_0_countries.geojson")
@@ -160,7 +161,12 @@ def countries_geojson(extent: list[float]) -> dict:
             continue
         p = f.get("properties") or {}
         geoms[p.get("ADMIN") or p.get("NAME") or f"country {i}"] = shape(f["geometry"])
-    return _features(geoms, extent)
+    return geoms
+
+
+def countries_geojson(extent: list[float]) -> dict:
+    """Natural Earth 50m admin-0 outlines that meet ``extent`` (a GeoJSON FeatureCollection)."""
+    return _features(_country_shapes(), extent)
 
 
 def run_view_files(result) -> dict[str, bytes]:
