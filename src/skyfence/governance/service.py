@@ -27,7 +27,7 @@ Speed (one decision takes well under a millisecond once warm; nothing changes th
   kept while the database is unchanged (any commit, a direct table edit included, drops it and
   the tables are checked against the log again before the next decision).
 * Satellite ECEF positions are computed once per instant and elements set (SGP4 for every
-  satellite), with a KD-tree of them; a terminal's elevations are computed (by the visibility
+  satellite), with a KD-tree of them (for "now", the next second's in a background thread); a terminal's elevations are computed (by the visibility
   engine) only for the satellites within the slant range that the mask allows (the mask less the
   largest deflection of the vertical, so no satellite at or above the mask is left out); when
   none of them reaches the mask, for all satellites (the highest elevation is reported).
@@ -144,6 +144,7 @@ class _PositionCache:
         self._d: OrderedDict[tuple[str, int], _Sky] = OrderedDict()
         self._lock = threading.Lock()
         self._compute = threading.Lock()
+        self._pending: set[tuple[str, int]] = set()
 
     def _hit(self, key: tuple[str, int]) -> _Sky | None:
         with self._lock:
@@ -151,6 +152,24 @@ class _PositionCache:
             if sky is not None:
                 self._d.move_to_end(key)
             return sky
+
+    def prefetch(self, elements: str, t_ns: int) -> None:
+        """Compute the instant `t_ns` in a background thread unless kept or under way (the next
+        second of "now" is ready before its first request)."""
+        key = (elements, t_ns)
+        with self._lock:
+            if key in self._d or key in self._pending:
+                return
+            self._pending.add(key)
+
+        def run() -> None:
+            try:
+                self.get(elements, t_ns)
+            finally:
+                with self._lock:
+                    self._pending.discard(key)
+
+        threading.Thread(target=run, name="skyfence-positions", daemon=True).start()
 
     def has(self, elements: str, t_ns: int) -> bool:
         with self._lock:
@@ -322,6 +341,8 @@ def service_receipt_json(ledger: Ledger, terminal_id: str,
     from what is kept and hands the rest to a thread)."""
     at = decision_instant(at_utc)
     _check_at(at, elements)
+    if at_utc is None:  # "now": the next second's positions are computed ahead
+        _POSITIONS.prefetch(elements, _t_ns(at) + 1_000_000_000)
     if cached_only:
         try:
             view = cached_view(ledger)
