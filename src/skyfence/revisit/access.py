@@ -10,7 +10,9 @@ Method
    ground distance to the sub-satellite point is the sensor's reach (its largest off-nadir angle,
    or its elevation mask, at the group's highest radius) plus half a step of ground-track motion
    (8.3 km/s), less 0.25 deg for the geodetic vertical. A pass that reaches the sensor's reach
-   therefore has a sample in the screen at its closest point.
+   therefore has a sample in the screen at its closest point. Satellites are screened in groups
+   of one sensor and one 50 km band of lowest and of highest radius (:func:`screen_groups`), so a
+   geostationary imager does not lower the mask of a LEO constellation with the same sensor.
 3. **Exact test on the samples.** The sensor margin (:func:`skyfence.revisit.sensors.margin_deg`)
    is evaluated on every screened sample; pairs absent from the screen are outside the sensor's
    reach. Rising / falling edges of ``margin > 0`` between consecutive steps bracket the access
@@ -43,7 +45,7 @@ from skyfence.orbits.propagate import propagate
 from skyfence.revisit.sensors import Sensor, SensorTable, margin_deg
 from skyfence.revisit.sun import sun_ecef_unit, sun_elevation_deg
 
-__all__ = ["find_accesses", "ACCESS_COLUMNS"]
+__all__ = ["find_accesses", "screen_groups", "ACCESS_COLUMNS"]
 
 ACCESS_COLUMNS = ["target", "satellite", "name", "norad_id", "start_utc", "end_utc", "duration_s",
                   "max_elevation_deg", "min_off_nadir_deg"]
@@ -171,6 +173,31 @@ def _screen_mask_deg(sensor: Sensor, r_min: float, r_max: float, rg_min: float, 
     return float(max(e_s, -90.0))
 
 
+#: width of the radius bands that split satellites into screening groups (km)
+_BAND_KM = 50.0
+
+
+def screen_groups(sensors: list[Sensor], r_norm_km: np.ndarray, rg_min_km: float, rg_max_km: float,
+                  step_s: float) -> list[tuple[np.ndarray, float]]:
+    """``[(satellite rows, screening elevation deg)]``: satellites (rows of ``r_norm_km``
+    ``[n_sat, n_time]``, their geocentric radii; never-finite rows left out) grouped by sensor and
+    by the 50 km bands of their lowest and highest radius, each group with its screening mask
+    (:func:`_screen_mask_deg`) for ground radii ``rg_min_km..rg_max_km``."""
+    groups: dict[tuple, list[int]] = {}
+    ok = np.isfinite(r_norm_km).any(axis=1)
+    with np.errstate(invalid="ignore"):
+        lo = np.where(ok, np.nanmin(np.where(ok[:, None], r_norm_km, 0.0), axis=1), 0.0)
+        hi = np.where(ok, np.nanmax(np.where(ok[:, None], r_norm_km, 0.0), axis=1), 0.0)
+    for j, s in enumerate(sensors):
+        if ok[j]:
+            groups.setdefault((s, int(lo[j] // _BAND_KM), int(hi[j] // _BAND_KM)), []).append(j)
+    out = []
+    for (s, _, _), js in groups.items():
+        js = np.asarray(js)
+        out.append((js, _screen_mask_deg(s, float(lo[js].min()), float(hi[js].max()), rg_min_km, rg_max_km, step_s)))
+    return out
+
+
 def _bisect(prob: _Problem, p, j, lo, hi, rising: np.ndarray, tol_steps: float):
     """Roots of the margin in [lo, hi] (step units): rising (-, +) or falling (+, -)."""
     while len(lo) and np.max(hi - lo) > tol_steps:
@@ -229,19 +256,13 @@ def _chunk_accesses(prob: _Problem, sensors_of_chunk: list[Sensor], step_s: floa
     sats, n = prob.sats, prob.n
     r_norm = np.linalg.norm(sats.r_ecef, axis=-1)
     rg = np.linalg.norm(prob.g, axis=-1)
-    groups: dict[Sensor, list[int]] = {}
-    for jj, s in enumerate(sensors_of_chunk):
-        if np.isfinite(r_norm[jj]).any():
-            groups.setdefault(s, []).append(jj)
-    masks = {s: _screen_mask_deg(s, float(np.nanmin(r_norm[js])), float(np.nanmax(r_norm[js])),
-                                 float(rg.min()), float(rg.max()), step_s) for s, js in groups.items()}
+    groups = screen_groups(sensors_of_chunk, r_norm, float(rg.min()), float(rg.max()), step_s)
     rises, falls, peaks = [], [], []
     for a in range(0, n, chunk_steps):
         b = min(a + chunk_steps, n)
         a0, b0 = max(a - 1, 0), min(b + 1, n)
-        for s, js in groups.items():
-            js = np.asarray(js)
-            vis = visible_pairs(prob.g, prob.u, sats.r_ecef[js, a0:b0], masks[s], azimuth=False)
+        for js, mask in groups:
+            vis = visible_pairs(prob.g, prob.u, sats.r_ecef[js, a0:b0], mask, azimuth=False)
             ev = _edges(prob, vis.point.astype(np.int64), js[vis.sat], vis.time.astype(np.int64) + a0, a, b)
             for acc, e in zip((rises, falls, peaks), ev, strict=True):
                 acc.append(e)

@@ -17,6 +17,7 @@ import pandas as pd
 
 from skyfence.errors import RegionError, ScenarioError
 from skyfence.revisit.access import find_accesses
+from skyfence.revisit.observed import Observers
 from skyfence.revisit.scenario import RevisitScenario, load_revisit_scenario
 from skyfence.revisit.stats import harmonic_revisit_s, target_stats
 
@@ -56,21 +57,12 @@ def revisit(scenario: str | Path | RevisitScenario, *, start: str | None = None,
     ``start`` / ``duration_s`` / ``step_s`` override its ``[time]``."""
     from skyfence.geo.cells import cell_centres, cells_to_str
     from skyfence.geo.regions import region_cells, resolve_region
-    from skyfence.orbits.catalog import load_elements
-
     sc = scenario if isinstance(scenario, RevisitScenario) else load_revisit_scenario(scenario)
     t0 = start or sc.start
     dur = float(duration_s if duration_s is not None else sc.duration_s)
     step = float(step_s if step_s is not None else sc.step_s)
-    parts, sensors, group_of = [], [], []
-    for g in sc.groups:
-        els = load_elements(g.elements)
-        parts.append(els)
-        sensors += [g.sensor] * len(els)
-        group_of += [g.name] * len(els)
-    els = parts[0]
-    for p in parts[1:]:
-        els = els + p
+    obs = Observers.load(sc.groups, sc.source)
+    els, sensors, group_of = obs.elements, obs.sensors, obs.group_of
     cells = np.zeros(0, dtype=np.uint64)
     if sc.region is not None:
         spec = sc.region
@@ -103,7 +95,7 @@ def revisit(scenario: str | Path | RevisitScenario, *, start: str | None = None,
         "name": sc.name, "start_utc": str(np.datetime64(pd.Timestamp(t0).tz_localize(None) if pd.Timestamp(t0).tz
                                                         else pd.Timestamp(t0), "s")),
         "duration_s": dur, "step_s": step, "satellites": len(els),
-        "groups": {g.name: {"kind": g.sensor.kind, "satellites": group_of.count(g.name)} for g in sc.groups},
+        "groups": obs.groups,
         "accesses": int(len(acc)),
         "targets": {r.target: {k: (None if pd.isna(v) else float(v)) for k, v in r._asdict().items()
                                if k not in ("Index", "target", "lat_deg", "lon_deg")}

@@ -2,6 +2,7 @@
 
 Schema (relative paths resolve against the scenario's folder)::
 
+    kind = "revisit"                          # optional; marks a revisit scenario (not `skyfence run`)
     name = "sevastopol-watch"
     description = "..."
 
@@ -36,7 +37,9 @@ Schema (relative paths resolve against the scenario's folder)::
     map = true                                # revisit_map.png (mean and max revisit of the cells)
     timeline = true                           # timeline.png (accesses of each named target)
 
-``[observers]`` is what tells a revisit scenario from a ``skyfence run`` one.
+``kind = "revisit"`` is what tells a revisit scenario from a ``skyfence run`` one (the bundled
+revisit examples carry it); a run scenario may have ``[observers]`` and ``[sensor]`` too (parsed
+by :func:`parse_observers`), joining revisit to service.
 """
 
 from __future__ import annotations
@@ -49,8 +52,11 @@ from typing import Any
 from skyfence.errors import ScenarioError
 from skyfence.revisit.sensors import Sensor, sensor_from_dict
 
-__all__ = ["RevisitScenario", "ObserverGroup", "load_revisit_scenario", "parse_revisit_scenario",
-           "is_revisit_scenario"]
+__all__ = ["RevisitScenario", "ObserverGroup", "KIND", "load_revisit_scenario", "parse_revisit_scenario",
+           "parse_observers", "is_revisit_scenario"]
+
+#: the value of the top-level ``kind`` key of a revisit scenario
+KIND = "revisit"
 
 _SECTIONS = {"observers", "sensor", "time", "ground", "targets", "regions", "output"}
 
@@ -81,8 +87,8 @@ class RevisitScenario:
 
 
 def is_revisit_scenario(data: dict) -> bool:
-    """Whether a parsed TOML document is a revisit scenario (it has ``[observers]``)."""
-    return isinstance(data.get("observers"), dict)
+    """Whether a parsed TOML document is a revisit scenario (top-level ``kind = "revisit"``)."""
+    return data.get("kind") == KIND
 
 
 def _need(cond: bool, msg: str) -> None:
@@ -90,21 +96,23 @@ def _need(cond: bool, msg: str) -> None:
         raise ScenarioError(msg)
 
 
-def parse_revisit_scenario(data: dict, *, base_dir: Path, source: str = "<scenario>",
-                           name: str = "scenario") -> RevisitScenario:
-    """Validate a revisit scenario dictionary (as read from TOML)."""
-    for key in data:
-        _need(key in _SECTIONS or key in ("name", "description"), f"{source}: unknown key {key!r}")
-    for sec in ("observers", "time"):
-        _need(isinstance(data.get(sec), dict), f"{source}: missing section [{sec}]")
-    obs, t = data["observers"], data["time"]
+def parse_observers(data: dict, source: str) -> list[ObserverGroup]:
+    """The observer groups of a scenario's ``[observers]`` (and ``[sensor]``) tables; ``[]``
+    without ``[observers]``. Errors name the key."""
+    if "observers" not in data:
+        _need("sensor" not in data, f"{source}: [sensor] without [observers]")
+        return []
+    obs = data["observers"]
+    _need(isinstance(obs, dict), f"{source}: [observers] must be a table")
     groups = []
     for key in obs:
         _need(key in ("elements", "groups"), f"{source}: unknown key observers.{key}")
     if "elements" in obs:
-        _need("sensor" in data, f"{source}: [observers].elements needs a [sensor] table")
+        _need(isinstance(obs["elements"], str | list), f"{source}: observers.elements: expected a string or a list")
+        _need(isinstance(data.get("sensor"), dict), f"{source}: [observers].elements needs a [sensor] table")
         groups.append(ObserverGroup("observers", obs["elements"],
                                     sensor_from_dict(data["sensor"], f"{source}: sensor")))
+    _need(isinstance(obs.get("groups", {}), dict), f"{source}: observers.groups must be a table")
     for gname, g in obs.get("groups", {}).items():
         where = f"{source}: observers.groups.{gname}"
         _need(isinstance(g, dict) and "elements" in g, f"{where}: needs elements")
@@ -112,6 +120,20 @@ def parse_revisit_scenario(data: dict, *, base_dir: Path, source: str = "<scenar
         _need(isinstance(sensor, dict), f"{where}: needs a sensor (or a [sensor] table)")
         groups.append(ObserverGroup(gname, g["elements"], sensor_from_dict(sensor, f"{where}.sensor")))
     _need(bool(groups), f"{source}: [observers] has no elements and no groups")
+    return groups
+
+
+def parse_revisit_scenario(data: dict, *, base_dir: Path, source: str = "<scenario>",
+                           name: str = "scenario") -> RevisitScenario:
+    """Validate a revisit scenario dictionary (as read from TOML)."""
+    for key in data:
+        _need(key in _SECTIONS or key in ("name", "description", "kind"), f"{source}: unknown key {key!r}")
+    _need(data.get("kind", KIND) == KIND, f"{source}: kind must be {KIND!r} in a revisit scenario, "
+                                          f"got {data.get('kind')!r}")
+    for sec in ("observers", "time"):
+        _need(isinstance(data.get(sec), dict), f"{source}: missing section [{sec}]")
+    t = data["time"]
+    groups = parse_observers(data, source)
     for key in ("start", "duration_s", "step_s"):
         _need(key in t, f"{source}: missing key time.{key}")
     _need(t["duration_s"] > 0 and t["step_s"] > 0, f"{source}: time.duration_s and time.step_s must be > 0")
