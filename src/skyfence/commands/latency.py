@@ -184,7 +184,7 @@ def latency_command(
         from skyfence.viz.web import write_view
         from skyfence.viz.web_latency import latency_view_files
 
-        files = latency_view_files(result, elements, earth_rotation=earth_rotation, title=f"RTT over {elements}")
+        files = latency_view_files(result, elements, earth_rotation=earth_rotation, title=f"RTT over {Path(elements).name}")
         write_view(files, out.parent)
         console.print(f"wrote {out.parent / 'index.html'} (skyfence view {out.parent})")
     if plot is not None:

@@ -121,7 +121,11 @@ def _features(geoms: dict, extent: list[float] | None) -> dict:
     """GeoJSON FeatureCollection of named shapely geometries, clipped to ``extent`` and simplified."""
     from shapely.geometry import box, mapping
 
-    clip = box(*extent).buffer(2.0) if extent else None
+    # the map shows more than the extent (the page's aspect ratio, panning): clip generously
+    size = max(extent[2] - extent[0], extent[3] - extent[1]) if extent else 20.0
+    pad = max(2.0, 0.6 * size) if extent else 0.0
+    tolerance = _SIMPLIFY_DEG * max(1.0, size / 20.0)  # ~the same detail on screen at any extent
+    clip = box(*extent).buffer(pad, join_style="mitre") if extent else None
     feats = []
     for name, g in geoms.items():
         if g is None or g.is_empty:
@@ -130,7 +134,7 @@ def _features(geoms: dict, extent: list[float] | None) -> dict:
             if not g.intersects(clip):
                 continue
             g = g.intersection(clip)
-        g = g.simplify(_SIMPLIFY_DEG, preserve_topology=True)
+        g = g.simplify(tolerance, preserve_topology=True)
         if g.is_empty:
             continue
         gj = json.loads(json.dumps(mapping(g)))
