@@ -17,8 +17,8 @@ def main() -> None:
     name = sys.argv[1] if len(sys.argv) > 1 else "ukraine-crimea"
     from skyfence.orbits.catalog import load_elements
     from skyfence.orbits.frames import julian_date_utc
-    from skyfence.service.scenario import example_path, load_scenario
     from skyfence.service.outputs import write_outputs
+    from skyfence.service.scenario import example_path, load_scenario
     from skyfence.service.simulate import build_ground, compute_visibility, decide
 
     sc = load_scenario(example_path(name))
