@@ -3,6 +3,11 @@ pandas DataFrames, and the files ``skyfence run`` writes (``summary.json``, ``ce
 ``terminals.parquet``, ``terminal_states.parquet``, ``map.png``, ``terminals.png``).
 
 Every ``*_utc`` column is timezone-aware UTC (``datetime64[ns, UTC]``); "none" is ``NaT``.
+
+With ``[observers]``, cells and terminals get ``observed_fraction`` (share of the steps where
+present during which an observer could image it) and ``observed_while_served_fraction`` (share of
+the served steps during which an observer could image it; NaN if never served), and the summary an
+``observers`` block (:func:`observers_summary`).
 """
 
 from __future__ import annotations
@@ -36,6 +41,8 @@ __all__ = [
     "summarize",
     "funding_summary",
     "funding_lapses",
+    "observed_columns",
+    "observers_summary",
     "cells_frame",
     "terminals_frame",
     "timeline_frame",
@@ -145,7 +152,34 @@ def summarize(sc: Scenario, ground: Ground, vis: Visibility, dec: Decisions) -> 
     }
     if dec.funding is not None:
         out["funding"] = funding_summary(ground, dec)
+    if vis.observers is not None:
+        out["observers"] = observers_summary(vis, dec)
     return out
+
+
+def observed_columns(observed: np.ndarray, states: np.ndarray) -> dict[str, np.ndarray]:
+    """``observed_fraction`` and ``observed_while_served_fraction`` per row of ``[n, n_time]``
+    observed flags and service states (NaN where never present / never served)."""
+    present, served = states != ABSENT, states == SERVED
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return {"observed_fraction": (observed & present).sum(axis=1) / present.sum(axis=1),
+                "observed_while_served_fraction": (observed & served).sum(axis=1) / served.sum(axis=1)}
+
+
+def observers_summary(vis: Visibility, dec: Decisions) -> dict:
+    """The ``observers`` block of summary.json: the observer groups, and over all cells and all
+    terminals the observed share of the steps (where present) and of the served steps (None if
+    none)."""
+    def block(observed: np.ndarray, states: np.ndarray) -> dict:
+        present, served = states != ABSENT, states == SERVED
+        share = lambda a, b: float(a.sum() / b.sum()) if b.sum() else None  # noqa: E731
+        return {"observed_fraction": share(observed & present, present),
+                "observed_while_served_fraction": share(observed & served, served),
+                "ever_observed_while_served": int((observed & served).any(axis=1).sum())}
+
+    return {"groups": vis.observers, "satellites": int(sum(g["satellites"] for g in vis.observers.values())),
+            "cells": block(vis.cell_observed, dec.cell_states),
+            "terminals": block(vis.terminal_observed, dec.terminal_states)}
 
 
 def funding_summary(ground: Ground, dec: Decisions) -> dict:
@@ -198,6 +232,7 @@ def cells_frame(ground: Ground, vis: Visibility, dec: Decisions) -> pd.DataFrame
         "h3": h3cells.cells_to_str(ground.cells), "lat_deg": ground.cell_lat_deg, "lon_deg": ground.cell_lon_deg,
         "area_km2": ground.cell_area_km2, **cov,
         "served_fraction": (cs == SERVED).mean(axis=1), "denied_fraction": (cs == DENIED).mean(axis=1),
+        **(observed_columns(vis.cell_observed, cs) if vis.cell_observed is not None else {}),
         "regions": [list(n) for n in names],
     })  # fmt: skip
 
@@ -228,9 +263,10 @@ def majority_states(states: np.ndarray) -> np.ndarray:
     return np.where(counts.sum(axis=1) > 0, best, ABSENT).astype(np.int8)
 
 
-def terminals_frame(ground: Ground, dec: Decisions) -> pd.DataFrame:
+def terminals_frame(ground: Ground, dec: Decisions, vis: Visibility | None = None) -> pd.DataFrame:
     """One row per terminal: id, groups, position (``lat_deg``, ``lon_deg``: the first present one
-    for mobile terminals) and service statistics over the run (``terminals.parquet``)."""
+    for mobile terminals) and service statistics over the run (``terminals.parquet``); with
+    observers in ``vis``, the observed shares (:func:`observed_columns`)."""
     terms = ground.terminals
     st = state_stats(dec.terminal_states, ground.step_s).to_columns(ground.t_utc)
     lat, lon = first_positions(ground) if len(terms) else (np.zeros(0), np.zeros(0))
@@ -242,6 +278,8 @@ def terminals_frame(ground: Ground, dec: Decisions) -> pd.DataFrame:
         cols["funded_steps"] = funded.sum(axis=1).astype(np.int64)
         cols["denied_unfunded_steps"] = ((dec.terminal_states == DENIED) & ~funded).sum(axis=1).astype(np.int64)
         cols["sponsors"] = [";".join(x) for x in fs.sponsors_per_terminal()]
+    if vis is not None and vis.terminal_observed is not None:
+        cols.update(observed_columns(vis.terminal_observed, dec.terminal_states))
     return _frame(cols)
 
 
@@ -275,7 +313,7 @@ def write_outputs(
     summary = summary if summary is not None else summarize(sc, ground, vis, dec)
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2))
     (cells if cells is not None else cells_frame(ground, vis, dec)).to_parquet(out_dir / "cells.parquet", index=False)
-    (terminals if terminals is not None else terminals_frame(ground, dec)).to_parquet(
+    (terminals if terminals is not None else terminals_frame(ground, dec, vis)).to_parquet(
         out_dir / "terminals.parquet", index=False
     )
     if sc.output.get("timeline"):

@@ -107,7 +107,7 @@ class RunResult:
     @cached_property
     def terminals(self) -> pd.DataFrame:
         """One row per terminal (``terminals.parquet``)."""
-        return terminals_frame(self.ground, self.decisions)
+        return terminals_frame(self.ground, self.decisions, self.visibility)
 
     @property
     def timeline(self) -> pd.DataFrame:

@@ -2,6 +2,7 @@
 
 Schema (every key optional unless marked; relative paths resolve against the scenario's folder)::
 
+    kind = "run"                             # optional; "revisit" marks a skyfence revisit scenario
     name = "ukraine-crimea"                  # default: the file's stem
     description = "..."
 
@@ -54,6 +55,12 @@ Schema (every key optional unless marked; relative paths resolve against the sce
     price_per_terminal_month = 500
     monthly_cap = 100000                     # optional; total_budget, grace_days also optional
 
+    [observers]                              # imaging satellites watching the ground (optional):
+    elements = "active-2025-10-07:SKYSAT*"   # as skyfence revisit's [observers] (groups too), adds
+    [sensor]                                 # observed_fraction and observed_while_served_fraction
+    kind = "optical"                         # per cell and terminal and an "observers" summary block
+    max_off_nadir_deg = 30                   # (skyfence.revisit.sensors)
+
     [output]
     map = true                               # map.png
     plot = true                              # terminals.png
@@ -96,7 +103,9 @@ SCHEMA: dict[str, dict[str, tuple[type | tuple[type, ...], bool]]] = {
     "funding": {"sponsors": (list, False), "agreements": (list, False), "file": (str, False), "log": (str, False)},
     "output": {"map": (bool, False), "plot": (bool, False), "timeline": (bool, False)},
 }
-TOP_LEVEL = {"name": str, "description": str}
+TOP_LEVEL = {"name": str, "description": str, "kind": str}
+#: sections parsed by skyfence.revisit.scenario.parse_observers
+OBSERVER_SECTIONS = ("observers", "sensor")
 FLEET_KEYS = {"n": int, "seed": int, "group": (str, list), "rural_share": (int, float), "id_prefix": str,
               "region": (str, list, dict)}
 REQUIRED_SECTIONS = ("constellation", "time", "ground")
@@ -130,6 +139,7 @@ class Scenario:
     sponsors: list[str] | None = None  # None: no [funding] table (no payment model)
     agreements: list = field(default_factory=list)  # skyfence.funding.agreements.Agreement
     funding_log: str | None = None  # [funding] log: agreements from a governance log
+    observers: list = field(default_factory=list)  # skyfence.revisit.scenario.ObserverGroup
 
     def path(self, p: str) -> Path:
         """Resolve a path from the scenario against its folder."""
@@ -157,9 +167,17 @@ def _check_type(where: str, value: Any, t) -> None:
 
 def parse_scenario(data: dict, *, base_dir: Path, source: str = "<scenario>", name: str = "scenario") -> Scenario:
     """Validate a scenario dictionary (as read from TOML) and return a :class:`Scenario`."""
+    from skyfence.revisit.scenario import KIND as REVISIT
+    from skyfence.revisit.scenario import parse_observers
+
+    if data.get("kind") == REVISIT:
+        raise ScenarioError(f"{source}: a revisit scenario (kind = {REVISIT!r}): run it with skyfence revisit")
+    if data.get("kind", "run") != "run":
+        raise ScenarioError(f"{source}: kind must be 'run' or {REVISIT!r}, got {data['kind']!r}")
+    allowed = set(SCHEMA) | set(TOP_LEVEL) | set(OBSERVER_SECTIONS)
     for key in data:
-        if key not in SCHEMA and key not in TOP_LEVEL:
-            raise ScenarioError(f"{source}: unknown key {key!r}" + _suggest(key, set(SCHEMA) | set(TOP_LEVEL)))
+        if key not in allowed:
+            raise ScenarioError(f"{source}: unknown key {key!r}" + _suggest(key, allowed))
     for sec in REQUIRED_SECTIONS:
         if sec not in data:
             raise ScenarioError(f"{source}: missing section [{sec}]")
@@ -176,6 +194,7 @@ def parse_scenario(data: dict, *, base_dir: Path, source: str = "<scenario>", na
         for key, (_, required) in keys.items():
             if required and key not in body:
                 raise ScenarioError(f"{source}: missing key {sec}.{key}")
+    observers = parse_observers(data, source)
     for key in ("name", "description"):
         if key in data:
             _check_type(f"{source}: {key}", data[key], str)
@@ -253,6 +272,7 @@ def parse_scenario(data: dict, *, base_dir: Path, source: str = "<scenario>", na
         agreements=agreements,
         funding_log=(fund["log"] if fund["log"].startswith(("http://", "https://")) else str(base_dir / fund["log"]))
         if fund.get("log") else None,
+        observers=observers,
     )
 
 
@@ -314,13 +334,22 @@ def examples_dir() -> Path:
     return Path(str(files("skyfence") / "examples"))
 
 
-def example_names() -> list[str]:
+def _kind(path: Path) -> str:
+    """The top-level ``kind`` of a scenario file (``"run"`` when absent or unreadable)."""
+    try:
+        kind = tomllib.loads(path.read_text(encoding="utf-8")).get("kind", "run")
+    except (OSError, tomllib.TOMLDecodeError):
+        return "run"
+    return kind if isinstance(kind, str) else "run"
+
+
+def example_names(kind: str = "run") -> list[str]:
+    """The bundled examples of ``kind`` (``"run"``: ``skyfence run`` scenarios; ``"revisit"``:
+    ``skyfence revisit`` ones, marked ``kind = "revisit"``)."""
     d = examples_dir()
     if not d.exists():
         return []
-    # revisit scenarios ([observers], skyfence revisit) are not `skyfence run` examples
-    return sorted(x.name for x in d.iterdir() if (x / "scenario.toml").exists()
-                  and "[observers" not in (x / "scenario.toml").read_text(encoding="utf-8"))
+    return sorted(x.name for x in d.iterdir() if (x / "scenario.toml").exists() and _kind(x / "scenario.toml") == kind)
 
 
 def example_path(name: str) -> Path:

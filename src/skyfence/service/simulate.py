@@ -22,6 +22,8 @@ Conventions
   circles: :meth:`~skyfence.policy.regionset.RegionSet.point_region_labels`), at every step for
   mobile terminals. Visibility is computed at the terminal's own coordinates, not its cell's centre.
 * ``speed_kmh`` in the Cedar context is the mobile terminal's ground speed (0 for fixed ones).
+* **Observers** (``[observers]``): at each step, whether an imaging satellite can image each cell
+  centre and terminal position (:func:`skyfence.revisit.observed.observed_steps`, same time grid).
 * ``funded`` / ``sponsors`` in the Cedar context come from the scenario's ``[funding]`` agreements
   (:func:`resolve_funding`, :mod:`skyfence.funding.resolve`), region agreements testing each
   terminal's own position at each step; without ``[funding]`` every terminal is funded with no
@@ -72,6 +74,9 @@ class Visibility:
     terminal_cells: np.ndarray  # uint64 [n_term, n_time] (0 where absent)
     present: np.ndarray  # bool [n_term, n_time]
     sgp4_errors: dict[int, int] = field(default_factory=dict)
+    cell_observed: np.ndarray | None = None  # bool [n_cell, n_time]: an observer can image it (None: no [observers])
+    terminal_observed: np.ndarray | None = None  # bool [n_term, n_time]
+    observers: dict | None = None  # {group: {"kind", "satellites"}} of the scenario's [observers]
 
 
 @dataclass
@@ -159,6 +164,7 @@ def compute_visibility(
     from skyfence.links import count_visible, ground_points
     from skyfence.orbits.catalog import load_elements
     from skyfence.orbits.propagate import propagate
+    from skyfence.revisit.observed import Observers
 
     els = elements if elements is not None else load_elements(sc.elements, skip_invalid=sc.skip_invalid)
     ground.n_sat, ground.elements_source = len(els), els.source
@@ -178,6 +184,8 @@ def compute_visibility(
     cell_counts = np.zeros((len(ground.cells), n_t), np.int16)
     term_counts = np.zeros((n_term, n_t), np.int16)
     errors: dict[int, int] = {}
+    obs = Observers.load(sc.observers, sc.source) if sc.observers else None
+    cell_obs, term_obs = (np.zeros((n_cell, n_t), bool), np.zeros((n_term, n_t), bool)) if obs else (None, None)
     for a in range(0, n_t, chunk_steps):
         b = min(a + chunk_steps, n_t)
         eph = propagate(els, t[a:b])
@@ -188,9 +196,14 @@ def compute_visibility(
         both = count_visible(fixed_pts, fixed_pts_up, sat, ground.min_elevation_deg)
         cell_counts[:, a:b] = both[:n_cell]
         term_counts[fixed, a:b] = both[n_cell:]
+        if obs:
+            seen = obs.steps(fixed_pts, fixed_pts_up, t[a:b])
+            cell_obs[:, a:b], term_obs[fixed, a:b] = seen[:n_cell], seen[n_cell:]
         if n_term - n_fixed:
             g, up = ground_points(t_lat[~fixed, a:b], t_lon[~fixed, a:b])
             term_counts[~fixed, a:b] = count_visible(g, up, sat, ground.min_elevation_deg)
+            if obs:
+                term_obs[~fixed, a:b] = obs.steps(g, up, t[a:b])
         if progress:
             progress(b - a)
     # the H3 cell of each terminal at each step (membership of regions is by that cell)
@@ -201,7 +214,7 @@ def compute_visibility(
     moving = present & ~fixed[:, None]
     if moving.any():
         tc[moving] = cell_of(t_lat[moving], t_lon[moving], res)
-    return Visibility(cell_counts, term_counts, tc, present, errors)
+    return Visibility(cell_counts, term_counts, tc, present, errors, cell_obs, term_obs, obs.groups if obs else None)
 
 
 def load_policy_segments(
