@@ -43,3 +43,31 @@ def test_bad_scenario_is_a_one_line_error(tmp_path, capsys):
                  '[targets]\na = { lat = 0, lon = 0 }\n')
     assert main(["revisit", str(p)]) == 2
     assert "needs a [sensor]" in capsys.readouterr().err
+
+
+def test_summary_per_region(tmp_path):
+    from skyfence.geo.cells import cells_to_str
+    from skyfence.geo.regions import region_cells, resolve_region
+
+    p = tmp_path / "s.toml"
+    p.write_text('kind = "revisit"\n[observers]\nelements = "active-2025-10-07:SKYSAT*"\n'
+                 '[sensor]\nkind = "optical"\nmax_off_nadir_deg = 30\n'
+                 '[time]\nstart = "2025-10-07T00:00:00Z"\nduration_s = 43200\nstep_s = 60\n'
+                 '[ground]\nregion = ["north", "south"]\nh3_resolution = 4\n'
+                 '[regions]\nnorth = { lat = 25.0, lon = 121.5, radius_km = 80 }\n'
+                 'south = { lat = 22.6, lon = 120.3, radius_km = 80 }\n'
+                 '[targets]\ntaipei = { lat = 25.03, lon = 121.56 }\nkaohsiung = { lat = 22.61, lon = 120.28 }\n'
+                 'taichung = { lat = 24.15, lon = 120.67 }\n')
+    res = revisit(p)
+    regions = res.summary["regions"]
+    assert regions["north"]["target_names"] == ["taipei"] and regions["south"]["target_names"] == ["kaohsiung"]
+    for name, spec in (("north", (25.0, 121.5)), ("south", (22.6, 120.3))):
+        cells = set(cells_to_str(region_cells(resolve_region({"lat": spec[0], "lon": spec[1], "radius_km": 80}), 4,
+                                              "overlap")))
+        rows = res.cells[res.cells["cell"].isin(cells)]
+        s = regions[name]["cells"]
+        assert s["n"] == len(rows) > 0
+        assert s["never_observed"] == int((rows["n_accesses"] == 0).sum())
+        assert s["max_unobserved_h_max"] == round(rows["max_unobserved_s"].max() / 3600, 4)
+        assert regions[name]["targets"]["n"] == 1
+    assert res.summary["cells"]["n"] == len(res.cells) >= regions["north"]["cells"]["n"] + 1

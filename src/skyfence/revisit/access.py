@@ -11,8 +11,8 @@ Method
    or its elevation mask, at the group's highest radius) plus half a step of ground-track motion
    (8.3 km/s), less 0.25 deg for the geodetic vertical. A pass that reaches the sensor's reach
    therefore has a sample in the screen at its closest point. Satellites are screened in groups
-   of one sensor and one 50 km band of lowest and of highest radius (:func:`screen_groups`), so a
-   geostationary imager does not lower the mask of a LEO constellation with the same sensor.
+   of one sensor whose radii span at most 12 % (:func:`screen_groups`), so a geostationary
+   imager does not lower the mask of a LEO constellation with the same sensor.
 3. **Exact test on the samples.** The sensor margin (:func:`skyfence.revisit.sensors.margin_deg`)
    is evaluated on every screened sample; pairs absent from the screen are outside the sensor's
    reach. Rising / falling edges of ``margin > 0`` between consecutive steps bracket the access
@@ -173,28 +173,37 @@ def _screen_mask_deg(sensor: Sensor, r_min: float, r_max: float, rg_min: float, 
     return float(max(e_s, -90.0))
 
 
-#: width of the radius bands that split satellites into screening groups (km)
-_BAND_KM = 50.0
+#: largest ratio of highest to lowest radius within one screening group
+_BAND_RATIO = 1.12
 
 
 def screen_groups(sensors: list[Sensor], r_norm_km: np.ndarray, rg_min_km: float, rg_max_km: float,
                   step_s: float) -> list[tuple[np.ndarray, float]]:
     """``[(satellite rows, screening elevation deg)]``: satellites (rows of ``r_norm_km``
-    ``[n_sat, n_time]``, their geocentric radii; never-finite rows left out) grouped by sensor and
-    by the 50 km bands of their lowest and highest radius, each group with its screening mask
-    (:func:`_screen_mask_deg`) for ground radii ``rg_min_km..rg_max_km``."""
-    groups: dict[tuple, list[int]] = {}
+    ``[n_sat, n_time]``, their geocentric radii; never-finite rows left out) grouped by sensor and,
+    in order of lowest radius, into runs whose highest radius is at most 1.12 times their lowest,
+    each group with its screening mask (:func:`_screen_mask_deg`) for ground radii
+    ``rg_min_km..rg_max_km``."""
     ok = np.isfinite(r_norm_km).any(axis=1)
-    with np.errstate(invalid="ignore"):
-        lo = np.where(ok, np.nanmin(np.where(ok[:, None], r_norm_km, 0.0), axis=1), 0.0)
-        hi = np.where(ok, np.nanmax(np.where(ok[:, None], r_norm_km, 0.0), axis=1), 0.0)
+    filled = np.where(ok[:, None], r_norm_km, 1.0)
+    lo, hi = np.nanmin(filled, axis=1), np.nanmax(filled, axis=1)
+    by_sensor: dict[Sensor, list[int]] = {}
     for j, s in enumerate(sensors):
         if ok[j]:
-            groups.setdefault((s, int(lo[j] // _BAND_KM), int(hi[j] // _BAND_KM)), []).append(j)
+            by_sensor.setdefault(s, []).append(j)
     out = []
-    for (s, _, _), js in groups.items():
-        js = np.asarray(js)
-        out.append((js, _screen_mask_deg(s, float(lo[js].min()), float(hi[js].max()), rg_min_km, rg_max_km, step_s)))
+    for s, js in by_sensor.items():
+        js = np.asarray(js)[np.argsort(lo[js], kind="stable")]
+        a = 0
+        while a < len(js):
+            b = a + 1
+            top = hi[js[a]]
+            while b < len(js) and max(top, hi[js[b]]) <= _BAND_RATIO * lo[js[a]]:
+                top = max(top, hi[js[b]])
+                b += 1
+            g = np.sort(js[a:b])
+            out.append((g, _screen_mask_deg(s, float(lo[g].min()), float(hi[g].max()), rg_min_km, rg_max_km, step_s)))
+            a = b
     return out
 
 

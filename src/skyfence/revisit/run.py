@@ -1,6 +1,7 @@
 """``skyfence.revisit``: accesses and revisit statistics of a revisit scenario, and its output files.
 
-Outputs (``write_outputs``): ``summary.json``, ``targets.parquet`` (named targets),
+Outputs (``write_outputs``): ``summary.json`` (per named target, over all cells, and per
+``[regions]`` region: its cells of the ground and the named targets inside it), ``targets.parquet`` (named targets),
 ``cells.parquet`` (H3 cells of ``[ground].region``, one target at each centre),
 ``accesses.parquet`` (one row per satellite access), ``revisit_map.png`` (mean and max revisit of
 the cells) and ``timeline.png`` (accesses of each named target).
@@ -49,6 +50,29 @@ def _summary_of(stats: pd.DataFrame) -> dict:
         "mean_response_h_mean": h(stats["mean_response_s"].mean()),
         "observed_fraction_mean": round(float(stats["observed_fraction"].mean()), 6),
     }
+
+
+def _region_summaries(sc: RevisitScenario, cells: np.ndarray, cell_df: pd.DataFrame,
+                       targets: pd.DataFrame) -> dict:
+    """Per ``[regions]`` region: the revisit summary of the ground's cells in it (cell membership as
+    ``[ground].cell_membership``) and of the named targets inside it (point in polygon)."""
+    import shapely
+
+    from skyfence.geo.regions import region_cells, resolve_region
+
+    out = {}
+    for name, spec in sc.regions.items():
+        try:
+            geom = resolve_region(spec, base_dir=sc.base_dir)
+        except RegionError as exc:
+            raise ScenarioError(f"{sc.source}: regions.{name}: {exc}") from None
+        rows = np.isin(cells, region_cells(geom, sc.h3_resolution, sc.cell_membership)) if len(cells) \
+            else np.zeros(0, bool)
+        inside = shapely.contains_xy(geom, targets["lon_deg"].to_numpy(), targets["lat_deg"].to_numpy()) \
+            if len(targets) else np.zeros(0, bool)
+        out[name] = {"cells": _summary_of(cell_df[rows]), "target_names": list(targets["target"][inside]),
+                     "targets": _summary_of(targets[inside])}
+    return out
 
 
 def revisit(scenario: str | Path | RevisitScenario, *, start: str | None = None,
@@ -101,6 +125,7 @@ def revisit(scenario: str | Path | RevisitScenario, *, start: str | None = None,
                                if k not in ("Index", "target", "lat_deg", "lon_deg")}
                     for r in targets.itertuples()},
         "cells": _summary_of(cell_df),
+        "regions": _region_summaries(sc, cells, cell_df, targets),
     }
     return RevisitResult(sc, acc, targets, cell_df, summary)
 
