@@ -377,3 +377,40 @@ def test_impact_page_before_and_after(browser, impact_dir, run_dir, tmp_path):
     assert "restored" in page.inner_text("#summary").lower()
     assert errors == [] and requests == [url]
     page.close()
+
+
+def test_revisit_page(browser, tmp_path):
+    """``skyfence revisit --html``: cells coloured by the chosen statistic, targets observed at a step."""
+    import pandas as pd
+
+    from skyfence.service.scenario import examples_dir
+
+    out = tmp_path / "out"
+    scenario = examples_dir() / "taiwan-strait-watch" / "scenario.toml"
+    assert main(["revisit", str(scenario), "--duration", "3600", "--step", "60", "--out", str(out), "--html"]) == 0
+    cells = pd.read_parquet(out / "cells.parquet")
+    acc = pd.read_parquet(out / "accesses.parquet")
+    url = (out / "index.html").resolve().as_uri()
+    page, errors, requests = _open(browser, url)
+    assert page.evaluate("window.__skyfence.kind") == "revisit"
+    page.screenshot(path=str(tmp_path / "revisit-view.png"))
+    page.click("#metric-n_passes")
+    assert page.evaluate("window.__skyfence.metric()") == "n_passes"
+    for _, c in cells.sample(5, random_state=0).iterrows():
+        assert page.evaluate("window.__skyfence.cellColor", c["cell"]) == page.evaluate("window.__skyfence.colorFor", float(c["n_passes"]))
+    # who observes the first named target at step 30: the accesses covering that instant
+    t = 30
+    at = pd.Timestamp(page.evaluate("t => window.__skyfence.timeOf(t)", t)).tz_localize(None)
+    name = acc["target_name"].iloc[0]
+    want = acc[(acc["target_name"] == name) & (acc["start_utc"] <= at) & (acc["end_utc"] > at)]["name"]
+    _set_step(page, t)
+    assert sorted(page.evaluate("n => window.__skyfence.observing(n)", name)) == sorted(want)
+    # a mouse click on a cell selects it
+    h3 = cells["cell"].iloc[len(cells) // 2]
+    lon, lat = page.evaluate("window.__skyfence.cellCentre", h3)
+    x, y = page.evaluate("([lon, lat]) => window.__skyfence.pagePixel(lon, lat)", [lon, lat])
+    page.mouse.click(x, y)
+    page.wait_for_function("h3 => window.__skyfence.selected() === h3", arg=h3, timeout=10_000)
+    assert "n_passes" in page.inner_text("#selection")
+    assert errors == [] and requests == [url]
+    page.close()

@@ -1,10 +1,11 @@
-// The skyfence page: the view of a run, an impact or a latency output, chosen by meta.json's "kind".
+// The skyfence page: the view of a run, an impact, a latency or a revisit output, chosen by meta.json's "kind".
 // Data: window.__SKYFENCE_DATA__ (base64, self-contained index.html) or data/<name> from the server.
 import { $, json, mark, marks, t0 } from './common.js';
 import { runView } from './run.js';
 import { latencyView } from './latency.js';
+import { revisitView } from './revisit.js';
 
-const VIEWS = { run: runView, impact: runView, latency: latencyView };
+const VIEWS = { run: runView, impact: runView, latency: latencyView, revisit: revisitView };
 
 async function main() {
   const meta = await json('meta.json');

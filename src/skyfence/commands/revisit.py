@@ -18,6 +18,7 @@ def revisit_command(
     out: Path = typer.Option(Path("revisit-out"), "--out", help="Output folder."),
     duration: float | None = typer.Option(None, "--duration", help="Override time.duration_s (seconds)."),
     step: float | None = typer.Option(None, "--step", help="Override time.step_s (seconds)."),
+    html: bool = typer.Option(False, "--html", help="Also write OUT/index.html (revisit by cell, accesses per target) and the view data `skyfence view` serves."),
 ) -> None:
     """Access intervals and revisit statistics of imaging satellites over targets and cells."""
     from rich.console import Console
@@ -26,6 +27,12 @@ def revisit_command(
 
     result = revisit(scenario, duration_s=duration, step_s=step)
     paths = write_outputs(result, out)
+    if html:
+        from skyfence.viz.web import write_view
+        from skyfence.viz.web_revisit import revisit_view_files
+
+        write_view(revisit_view_files(result), out)
+        paths.append(out / "index.html")
     con = Console()
     s = result.summary
     con.print(f"{s['name']}: {s['satellites']} satellites, {s['accesses']} accesses")

@@ -41,7 +41,9 @@ __all__ = [
     "VIEW_FILES",
     "countries_geojson",
     "extent_of",
+    "frame_table",
     "ipc_bytes",
+    "meta_bytes",
     "state_events",
     "run_view_files",
     "write_view",
@@ -56,6 +58,7 @@ VIEW_DIR = "view"
 VIEW_FILES = {
     "run": ("meta.json", "cells.arrow", "cell_events.arrow", "terminals.arrow", "terminal_events.arrow", "tracks.arrow"),
     "latency": ("meta.json", "routes.arrow", "nodes.arrow"),
+    "revisit": ("meta.json", "cells.arrow", "targets.arrow", "accesses.arrow"),
     "impact": ("meta.json", "cells.arrow", "cell_events.arrow", "terminals.arrow", "terminal_events.arrow", "tracks.arrow",
                "cell_events_before.arrow", "terminal_events_before.arrow"),
 }  # fmt: skip
@@ -81,7 +84,7 @@ def state_events(states: np.ndarray) -> pa.Table:
                      "state": s[row, step].astype(np.int8)})  # fmt: skip
 
 
-def _table(df: pd.DataFrame) -> pa.Table:
+def frame_table(df: pd.DataFrame) -> pa.Table:
     """A DataFrame as an Arrow table the page can show: timestamps as ISO strings, lists joined."""
     cols = {}
     for name in df.columns:
@@ -232,13 +235,18 @@ def run_view_files(result) -> dict[str, bytes]:
     })  # fmt: skip
     term_states = np.asarray(dec.terminal_states, np.int8).reshape(n_term, n_t)
     return {
-        "meta.json": json.dumps(meta, separators=(",", ":"), allow_nan=False, default=_json_default).encode(),
-        "cells.arrow": ipc_bytes(_table(result.cells)),
+        "meta.json": meta_bytes(meta),
+        "cells.arrow": ipc_bytes(frame_table(result.cells)),
         "cell_events.arrow": ipc_bytes(state_events(dec.cell_states)),
-        "terminals.arrow": ipc_bytes(_table(tdf)),
+        "terminals.arrow": ipc_bytes(frame_table(tdf)),
         "terminal_events.arrow": ipc_bytes(state_events(term_states)),
         "tracks.arrow": ipc_bytes(track_table),
     }
+
+
+def meta_bytes(meta: dict) -> bytes:
+    """``meta.json``'s bytes: compact JSON, numpy scalars as numbers, NaN as null."""
+    return json.dumps(meta, separators=(",", ":"), allow_nan=False, default=_json_default).encode()
 
 
 def _json_default(x):
