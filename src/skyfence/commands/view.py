@@ -1,4 +1,4 @@
-"""``skyfence view``: the interactive page of a run's or a latency output folder, served on this machine."""
+"""``skyfence view``: the interactive page of a run, impact, latency or revisit output folder, served on this machine."""
 
 from __future__ import annotations
 
@@ -14,14 +14,15 @@ console = Console(stderr=True)
 
 @app.command()
 def view(
-    out_dir: Path = typer.Argument(..., help="A `skyfence run ... --html` or `skyfence latency ... --html` output folder."),
+    out_dir: Path = typer.Argument(..., help="An output folder of `skyfence run|impact|latency|revisit ... --html`."),
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
     port: int = typer.Option(8000, "--port", help="Port (0: any free port)."),
     html: bool = typer.Option(False, "--html", help="Only (re)write OUT_DIR/index.html, the self-contained page, and exit."),
 ) -> None:
-    """Explore a run in a browser (cells and terminals by state at each step, tracks, geofences,
-    the served/denied/uncovered chart) or a latency output (RTT over time against fibre, the
-    paths on the map), with a time slider; offline: no tiles, no network."""
+    """Explore an output in a browser with a time slider, offline (no tiles, no network): a run
+    (cells and terminals by state at each step, tracks, geofences, the served/denied/uncovered
+    chart), an impact (before/after), a latency output (RTT against fibre, the paths on the map)
+    or a revisit output (revisit by cell, accesses per target)."""
     from skyfence.viz.web import read_view_files, view_server, write_view
 
     if html:

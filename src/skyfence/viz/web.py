@@ -1,6 +1,8 @@
-"""The interactive run page: the data it reads, the self-contained ``index.html``, and a local server.
+"""The interactive page: the data it reads, the self-contained ``index.html``, and a local server.
 
-A run's view data is a folder ``OUT_DIR/view/`` of small files:
+One page shows every kind of output (``meta.json``'s ``kind``: ``run`` here, ``impact``, ``latency``
+and ``revisit`` in :mod:`skyfence.viz.web_impact`, :mod:`~skyfence.viz.web_latency` and
+:mod:`~skyfence.viz.web_revisit`). A run's view data is a folder ``OUT_DIR/view/`` of small files:
 
 * ``meta.json``: the run's summary, the time grid (``start_utc``, ``step_s``, ``steps``), the map
   extent, country outlines (bundled Natural Earth 50m, clipped to the extent) and the geofences as
@@ -14,7 +16,10 @@ A run's view data is a folder ``OUT_DIR/view/`` of small files:
 * ``tracks.arrow``: the positions of the moving terminals at every step where present
   (``row``, ``step``, ``lat_deg``, ``lon_deg``, ``regions``).
 
-Arrow tables are IPC streams (read in the page by Apache Arrow JS). The page itself (``app.js``,
+Arrow tables are IPC streams (read in the page by Apache Arrow JS). On the page, deck.gl (WebGL)
+draws only the H3 cells; land, outlines, geofences, tracks and terminals are drawn on plain 2D
+canvases in step with deck.gl's viewport (fast to open on software WebGL; 15,000 terminals redrawn
+per step as pixels). The page itself (``app.js``,
 ``app.css`` and the licences of the libraries bundled in them) is built from ``web/`` at the
 repository root by ``make web`` and ships in ``skyfence/viz/web/``.
 """
@@ -276,7 +281,7 @@ def read_view_files(out_dir: str | Path) -> dict[str, bytes]:
     d = Path(out_dir) / VIEW_DIR
     if not Path(out_dir).is_dir():
         raise SkyfenceError(f"{out_dir}: no such folder")
-    hint = f"write it with `skyfence run ... --html --out {out_dir}` (or latency ... --html)"
+    hint = f"write it with `skyfence run ... --html --out {out_dir}` (or impact, latency, revisit ... --html)"
     if not (d / "meta.json").is_file():
         raise SkyfenceError(f"{out_dir} has no view data ({d}/meta.json missing): {hint}")
     try:
