@@ -15,8 +15,10 @@ Usage: ``python benchmarks/revisit.py [--targets 10000] [--days 7] [--sats 200]`
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import numpy as np
 
@@ -30,6 +32,9 @@ SPEC = "active-2025-10-07:FLOCK*,SKYSAT*,JILIN-1*,SUPERVIEW*,GAOFEN*,ICEYE*"
 
 
 def main() -> None:
+    # benchmarks/coverage.py would shadow the coverage package that numba (under TAT-C) probes for
+    here = Path(__file__).resolve().parent
+    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != here]
     ap = argparse.ArgumentParser()
     ap.add_argument("--targets", type=int, default=10_000)
     ap.add_argument("--days", type=float, default=7.0)

@@ -18,12 +18,13 @@ Method
    reach. Rising / falling edges of ``margin > 0`` between consecutive steps bracket the access
    ends; a screened sample whose negative margin is a local maximum of the pass (and whose Sun
    margin is above -0.5 deg) is searched for a short access between samples (golden section).
-4. **Refinement.** Each bracket is bisected on the continuous margin until it is shorter than
-   ``tol_s`` (default 1 ms). Between grid steps the TEME position is the cubic Hermite
+4. **Refinement.** Each bracket is narrowed on the continuous margin (Illinois regula falsi)
+   until it is shorter than ``tol_s`` (default 1 ms). Between grid steps the TEME position is the cubic Hermite
    interpolant of SGP4's positions and velocities at both ends (error ~ (h^4/384) |r''''|: a few
    centimetres for LEO at 30 s steps, i.e. far below a millisecond of pass time), rotated by the
    linearly interpolated sidereal angle; the Sun direction is interpolated the same way.
-5. **Peaks.** The highest elevation of each access (golden section) and the off-nadir angle there.
+5. **Peaks.** The highest elevation of each access (golden section to 10 ms) and the off-nadir
+   angle there.
 
 Accesses are those of one satellite and one target; merging across satellites (what a target
 "sees") is in :mod:`skyfence.revisit.stats`. An access open at the period's start or end is
@@ -52,6 +53,8 @@ ACCESS_COLUMNS = ["target", "satellite", "name", "norad_id", "start_utc", "end_u
 #: ground-track speed bound for the screen (km/s): LEO orbital speed plus the Earth's rotation
 _GROUND_SPEED_KM_S = 8.3
 _INV_PHI = (np.sqrt(5.0) - 1.0) / 2.0
+#: the highest elevation of an access is searched to this many seconds (elevation error <~ 0.01 deg)
+_PEAK_TOL_S = 0.01
 _ROWS = 400_000  # rows per vectorized evaluation block
 
 
@@ -207,29 +210,59 @@ def screen_groups(sensors: list[Sensor], r_norm_km: np.ndarray, rg_min_km: float
     return out
 
 
-def _bisect(prob: _Problem, p, j, lo, hi, rising: np.ndarray, tol_steps: float):
-    """Roots of the margin in [lo, hi] (step units): rising (-, +) or falling (+, -)."""
-    while len(lo) and np.max(hi - lo) > tol_steps:
-        mid = 0.5 * (lo + hi)
-        pos = prob.at(p, j, mid)[0] > 0.0
-        up = pos == rising
-        hi = np.where(up, mid, hi)
-        lo = np.where(up, lo, mid)
+def _root(prob: _Problem, p, j, lo, hi, tol_steps: float):
+    """Roots of the margin in brackets ``[lo, hi]`` (step units) whose ends have opposite signs
+    (``margin > 0`` at one end only): Illinois regula falsi, each row iterated until its bracket
+    is shorter than ``tol_steps`` (a row whose bracket did not halve in two iterations is bisected
+    next); returns the brackets' midpoints."""
+    lo, hi = lo.astype(float).copy(), hi.astype(float).copy()
+    f_lo, f_hi = prob.at(p, j, lo)[0], prob.at(p, j, hi)[0]
+    # a sign test on margin > 0: a margin of exactly 0 counts as negative
+    f_lo, f_hi = np.where(f_lo > 0, f_lo, np.minimum(f_lo, -1e-12)), np.where(f_hi > 0, f_hi, np.minimum(f_hi, -1e-12))
+    side = np.zeros(len(lo), np.int8)  # the end moved last: -1 lo, +1 hi
+    w1, w2 = np.full(len(lo), np.inf), np.full(len(lo), np.inf)  # bracket widths one and two iterations ago
+    act = np.flatnonzero(hi - lo > tol_steps)
+    while len(act):
+        a, b, fa, fb = lo[act], hi[act], f_lo[act], f_hi[act]
+        w = b - a
+        x = np.clip(a - fa * w / (fb - fa), a + 0.01 * w, b - 0.01 * w)
+        x = np.where((w < 4.0 * tol_steps) | (w > 0.5 * w2[act]), 0.5 * (a + b), x)
+        w2[act], w1[act] = w1[act], w
+        fx = prob.at(p[act], j[act], x)[0]
+        fx = np.where(fx > 0, fx, np.minimum(fx, -1e-12))
+        same_lo = (fx > 0) == (fa > 0)  # x replaces lo
+        sd = side[act]
+        lo[act] = np.where(same_lo, x, a)
+        hi[act] = np.where(same_lo, b, x)
+        # Illinois: the end kept twice in a row has its value halved
+        f_lo[act] = np.where(same_lo, fx, np.where(sd == 1, 0.5 * fa, fa))
+        f_hi[act] = np.where(same_lo, np.where(sd == -1, 0.5 * fb, fb), fx)
+        side[act] = np.where(same_lo, -1, 1)
+        act = act[hi[act] - lo[act] > tol_steps]
     return 0.5 * (lo + hi)
 
 
-def _golden_max(f, a, b, tol_steps: float):
-    """Vectorized golden-section maximisation of ``f`` on ``[a, b]``: ``(argmax, max)``."""
+def _golden_max(f, a, b, tol_steps: float, *, stop_positive: bool = False):
+    """Vectorized golden-section maximisation of ``f(rows, s)`` on ``[a, b]``: ``(argmax, max)``;
+    ``stop_positive``: a row stops at its first positive value (any point of an access)."""
+    a, b = a.astype(float).copy(), b.astype(float).copy()
     c, d = b - _INV_PHI * (b - a), a + _INV_PHI * (b - a)
-    fc, fd = f(c), f(d)
-    while len(a) and np.max(b - a) > tol_steps:
-        left = fc >= fd
-        b = np.where(left, d, b)
-        a = np.where(left, a, c)
-        new = np.where(left, b - _INV_PHI * (b - a), a + _INV_PHI * (b - a))
-        fn = f(new)
-        c, d = np.where(left, new, d), np.where(left, c, new)
-        fc, fd = np.where(left, fn, fd), np.where(left, fc, fn)
+    rows = np.arange(len(a))
+    fc, fd = f(rows, c), f(rows, d)
+    act = rows[(b - a > tol_steps) & ~(stop_positive & ((fc > 0) | (fd > 0)))]
+    while len(act):
+        fca, fda = fc[act], fd[act]
+        left = fca >= fda
+        aa, bb, ca, da = a[act], b[act], c[act], d[act]
+        bb = np.where(left, da, bb)
+        aa = np.where(left, aa, ca)
+        new = np.where(left, bb - _INV_PHI * (bb - aa), aa + _INV_PHI * (bb - aa))
+        fn = f(act, new)
+        a[act], b[act] = aa, bb
+        c[act], d[act] = np.where(left, new, da), np.where(left, ca, new)
+        fc[act], fd[act] = np.where(left, fn, fda), np.where(left, fca, fn)
+        done = (b[act] - a[act] <= tol_steps) | (stop_positive & (fn > 0))
+        act = act[~done]
     x = np.where(fc >= fd, c, d)
     return x, np.maximum(fc, fd)
 
@@ -281,7 +314,7 @@ def _chunk_accesses(prob: _Problem, sensors_of_chunk: list[Sensor], step_s: floa
     tol = tol_s / step_s
     # short accesses between samples
     lo, hi = np.maximum(pk - 1, 0).astype(float), np.minimum(pk + 1, n - 1).astype(float)
-    x, fx = _golden_max(lambda s: prob.at(pp, pj, s)[0], lo, hi, tol)
+    x, fx = _golden_max(lambda r, s: prob.at(pp[r], pj[r], s)[0], lo, hi, tol, stop_positive=True)
     hid = fx > 0.0
     # access ends: exact at the period's ends, else bisected
     r_lo = np.concatenate([np.maximum(rk - 1, 0).astype(float), lo[hid]])
@@ -290,16 +323,16 @@ def _chunk_accesses(prob: _Problem, sensors_of_chunk: list[Sensor], step_s: floa
     f_hi = np.concatenate([np.minimum(fk + 1, n - 1).astype(float), hi[hid]])
     rp, rj = np.concatenate([rp, pp[hid]]), np.concatenate([rj, pj[hid]])
     fp, fj = np.concatenate([fp, pp[hid]]), np.concatenate([fj, pj[hid]])
-    s_start = _bisect(prob, rp, rj, r_lo, r_hi, np.ones(len(rp), bool), tol)
+    s_start = _root(prob, rp, rj, r_lo, r_hi, tol)
     s_start[r_hi == 0] = 0.0
-    s_end = _bisect(prob, fp, fj, f_lo, f_hi, np.zeros(len(fp), bool), tol)
+    s_end = _root(prob, fp, fj, f_lo, f_hi, tol)
     s_end[f_lo == n - 1] = n - 1
     o1 = np.lexsort((s_start, rj, rp))
     o2 = np.lexsort((s_end, fj, fp))
     if len(o1) != len(o2) or np.any(rp[o1] != fp[o2]) or np.any(rj[o1] != fj[o2]):
         raise RuntimeError("unpaired access ends")  # a bug, never a user error
     p, j, s0, s1 = rp[o1], rj[o1], s_start[o1], s_end[o2]
-    xs, _ = _golden_max(lambda s: prob.at(p, j, s, peak=True)[0], s0.copy(), s1.copy(), tol)
+    xs, _ = _golden_max(lambda r, s: prob.at(p[r], j[r], s, peak=True)[0], s0, s1, max(tol, _PEAK_TOL_S / step_s))
     el, off = prob.at(p, j, xs, peak=True)
     return p, sats.rows[j], s0, s1, el, off
 
@@ -321,7 +354,7 @@ def find_accesses(
     alt_km: float | np.ndarray = 0.0,
     tol_s: float = 1e-3,
     chunk_steps: int = 1440,
-    sat_chunk: int = 128,
+    sat_chunk: int = 256,
 ) -> pd.DataFrame:
     """Access intervals of every (target, satellite) over ``[start, start + duration_s]``.
 
