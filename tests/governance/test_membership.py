@@ -174,3 +174,18 @@ def test_registry_table_edits_are_refused_before_acting(plane):
 def _proposal(L, pid):
     with L.db.read_session() as s:
         return policies.get_proposal(s, pid)
+
+
+def test_service_refuses_a_terminal_row_edited_behind_the_log(plane):
+    from fastapi.testclient import TestClient
+    from sqlalchemy import text
+
+    from skyfence.api.app import create_app
+
+    registry.register_terminal(plane.ledger, "op", "t1", 50.45, 30.52, status="suspended")
+    with plane.db.engine.begin() as c:
+        c.execute(text("UPDATE terminals SET status = 'active' WHERE id = 't1'"))
+    with TestClient(create_app(plane.url, plane.log_key, db=plane.db)) as c:
+        r = c.get("/service", params={"terminal": "t1"},
+                  headers={"X-API-Key": plane.api_keys["vic"]})
+    assert r.status_code == 503 and "t1" in r.json()["detail"]

@@ -85,13 +85,13 @@ class LogView:
         """The registry's terminal (`registry.get_terminal`, shared: do not modify), or None;
         `cached_only`: `StaleView` rather than a database read."""
         if self._session is not None:
-            return get_terminal(self._session, terminal_id)
+            return get_terminal(self._session, terminal_id, self.state)
         try:
             return self._terminals[terminal_id]
         except KeyError:
             if cached_only:
                 raise StaleView from None
-        t = self.read(lambda s: get_terminal(s, terminal_id))
+        t = self.read(lambda s: get_terminal(s, terminal_id, self.state))
         if len(self._terminals) >= _MAX_TERMINALS:
             self._terminals.clear()
         self._terminals[terminal_id] = t
