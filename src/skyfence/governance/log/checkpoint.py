@@ -46,6 +46,7 @@ __all__ = [
     "NoteVerifier",
     "Checkpoint",
     "key_hash",
+    "split_key_text",
     "verifier_key",
     "signer_key",
     "parse_verifier_key",
@@ -154,24 +155,34 @@ def signer_key(name: str, private_key: Ed25519PrivateKey) -> str:
 _HEX8 = re.compile(r"[0-9a-f]{8}")
 
 
-def _split_key(text: str, what: str) -> tuple[str, bytes, bytes]:
-    """(name, key hash, raw key) from ``name+hash+base64(0x01||key)``; `what` names the key in
-    errors (it includes the text itself only for public keys)."""
+def split_key_text(
+    text: str,
+    what: str,
+    *,
+    algorithm: int = ALG_ED25519,
+    algorithm_name: str = "an Ed25519 key",
+    error: type[Exception] = CheckpointError,
+) -> tuple[str, bytes, bytes]:
+    """(name, 4-byte key hash / ID, raw 32-byte key) of a note key text
+    ``name+<8 hex digits>+base64(algorithm || key)`` (C2SP signed-note keys: verifier keys, signer
+    keys, tlog-cosignature keys). `what` names the key in errors, raised as `error`; the base64 must
+    be canonical. The hash/ID is returned as written: callers check it against the key."""
     parts = text.split("+", 2)
     if len(parts) != 3:
-        raise CheckpointError(f"{what}: expected <name>+<hash>+<key>")
+        raise error(f"{what}: expected <name>+<hash>+<key>")
     name, hhex, b64 = parts
-    _check_name(name)
+    if not name or any(c.isspace() for c in name):
+        raise error(f"key name {name!r}: must be non-empty, without spaces or '+'")
     if not _HEX8.fullmatch(hhex):
-        raise CheckpointError(f"{what}: key hash must be 8 lowercase hex digits")
+        raise error(f"{what}: key hash must be 8 lowercase hex digits")
     try:
         blob = base64.b64decode(b64, validate=True)
     except (binascii.Error, ValueError):
-        raise CheckpointError(f"{what}: key is not valid base64") from None
+        raise error(f"{what}: key is not valid base64") from None
     if base64.b64encode(blob).decode("ascii") != b64:
-        raise CheckpointError(f"{what}: key is not canonical base64")
-    if len(blob) != 33 or blob[0] != ALG_ED25519:
-        raise CheckpointError(f"{what}: not an Ed25519 key (type 0x01 + 32 bytes)")
+        raise error(f"{what}: key is not canonical base64")
+    if len(blob) != 33 or blob[0] != algorithm:
+        raise error(f"{what}: not {algorithm_name} (type 0x{algorithm:02x} + 32 bytes)")
     return name, bytes.fromhex(hhex), blob[1:]
 
 
@@ -179,7 +190,7 @@ def parse_verifier_key(vkey: str | NoteVerifier) -> NoteVerifier:
     """Parse a vkey; `CheckpointError` if malformed or its key hash does not match."""
     if isinstance(vkey, NoteVerifier):
         return vkey
-    name, h, raw = _split_key(vkey.strip(), f"verifier key {vkey.strip()!r}")
+    name, h, raw = split_key_text(vkey.strip(), f"verifier key {vkey.strip()!r}")
     if key_hash(name, raw) != h:
         raise CheckpointError(f"verifier key {vkey!r}: key hash does not match name and key")
     return NoteVerifier(name, h, Ed25519PublicKey.from_public_bytes(raw))
@@ -190,7 +201,7 @@ def parse_signer_key(skey: str) -> tuple[str, Ed25519PrivateKey]:
     s = skey.strip()
     if not s.startswith("PRIVATE+KEY+"):
         raise CheckpointError("signer key: must start with PRIVATE+KEY+")
-    name, h, seed = _split_key(s[len("PRIVATE+KEY+"):], "signer key")
+    name, h, seed = split_key_text(s[len("PRIVATE+KEY+"):], "signer key")
     key = Ed25519PrivateKey.from_private_bytes(seed)
     if key_hash(name, key) != h:
         raise CheckpointError("signer key: key hash does not match name and key")

@@ -18,9 +18,7 @@ match) that does not verify is an error (`WitnessError`).
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
-import re
 import struct
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -30,7 +28,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from skyfence.errors import CheckpointError, WitnessError
 from skyfence.governance.keys import private_key_bytes, public_key_bytes
-from skyfence.governance.log.checkpoint import NoteSignature, parse_note
+from skyfence.governance.log.checkpoint import NoteSignature, parse_note, split_key_text
 
 __all__ = [
     "ALG_COSIGNATURE_V1",
@@ -109,31 +107,16 @@ def cosigner_signer_key(name: str, private_key: Ed25519PrivateKey) -> str:
     return f"PRIVATE+KEY+{name}+{kid.hex()}+{enc}"
 
 
-_HEX8 = re.compile(r"[0-9a-f]{8}")
-
-
 def _split(text: str, what: str, *, private: bool) -> tuple[str, bytes, bytes]:
     """(name, key ID, raw key bytes) of ``name+<hex ID>+base64(0x04 || key)``; the ID is checked
     against the public key (of the seed, when `private`)."""
-    parts = text.split("+", 2)
-    if len(parts) != 3:
-        raise WitnessError(f"{what}: expected <name>+<key ID>+<key>")
-    name, hhex, b64 = parts
+    name, kid, raw = split_key_text(text, what, algorithm=ALG_COSIGNATURE_V1,
+                                    algorithm_name="an Ed25519 cosignature/v1 key", error=WitnessError)  # fmt: skip
     _check_name(name)
-    if not _HEX8.fullmatch(hhex):
-        raise WitnessError(f"{what}: key ID must be 8 lowercase hex digits")
-    try:
-        blob = base64.b64decode(b64, validate=True)
-    except (binascii.Error, ValueError):
-        raise WitnessError(f"{what}: key is not valid base64") from None
-    if base64.b64encode(blob).decode("ascii") != b64:
-        raise WitnessError(f"{what}: key is not canonical base64")
-    if len(blob) != 33 or blob[0] != ALG_COSIGNATURE_V1:
-        raise WitnessError(f"{what}: not an Ed25519 cosignature/v1 key (type 0x04 + 32 bytes)")
-    pub = Ed25519PrivateKey.from_private_bytes(blob[1:]) if private else blob[1:]
-    if cosigner_key_id(name, pub) != bytes.fromhex(hhex):
+    pub = Ed25519PrivateKey.from_private_bytes(raw) if private else raw
+    if cosigner_key_id(name, pub) != kid:
         raise WitnessError(f"{what}: key ID does not match name and key")
-    return name, bytes.fromhex(hhex), blob[1:]
+    return name, kid, raw
 
 
 def parse_cosigner_vkey(vkey: str | CosignerKey) -> CosignerKey:
