@@ -31,7 +31,7 @@ from skyfence.scale.reduce import (
     read_timeline,
     read_tracks,
 )
-from skyfence.scale.result import ShardedRun, moving_terminals
+from skyfence.scale.result import ShardedRun
 from skyfence.scale.runs import CoveragePart, StatePart
 from skyfence.scale.shards import STEPS_PER_SHARD, Shard, ShardPlan, plan_shards
 from skyfence.scale.tasks import (
@@ -41,7 +41,7 @@ from skyfence.scale.tasks import (
     shard_ground,
     window_terminals,
 )
-from skyfence.service.outputs import MAX_TRACKS
+from skyfence.service.outputs import MAX_TRACKS, moving_terminals
 from skyfence.service.scenario import Scenario
 from skyfence.service.simulate import Ground, build_ground, load_policy_segments
 

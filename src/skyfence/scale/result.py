@@ -15,38 +15,21 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from skyfence.coverage.stats import ABSENT, DENIED, SERVED, UNCOVERED
 from skyfence.geo import cells as h3cells
 from skyfence.scale.runs import CoveragePart, StatePart
-from skyfence.service.outputs import MAX_MAP_TERMINALS, MAX_TRACKS, first_positions, iso_utc
+from skyfence.service.outputs import (
+    MAX_TRACKS,
+    draw_run_map,
+    first_positions,
+    iso_utc,
+    majority_of_counts,
+    moving_terminals,
+    utc_frame,
+)
 from skyfence.service.scenario import Scenario
 from skyfence.service.simulate import Ground
 
-__all__ = ["ShardedRun", "moving_terminals", "majority_of_counts"]
-
-
-def moving_terminals(ground: Ground) -> np.ndarray:
-    """bool [n_term]: terminals that move or are absent at some step (drawn as tracks)."""
-    n_t = len(ground.t_utc)
-    lat, lon = ground.terminals.positions(n_t)
-    present = ground.terminals.present(n_t)
-    return ~(present.all(axis=1) & (lat == lat[:, :1]).all(axis=1) & (lon == lon[:, :1]).all(axis=1))
-
-
-def majority_of_counts(n_denied: np.ndarray, n_served: np.ndarray, n_uncovered: np.ndarray) -> np.ndarray:
-    """:func:`skyfence.service.outputs.majority_states` from the steps per state."""
-    counts = np.stack([n_denied, n_served, n_uncovered], axis=1)
-    best = np.array([DENIED, SERVED, UNCOVERED], np.int8)[counts.argmax(axis=1)]
-    return np.where(counts.sum(axis=1) > 0, best, ABSENT).astype(np.int8)
-
-
-def _aware(values: np.ndarray) -> pd.DatetimeIndex:
-    return pd.to_datetime(np.asarray(values, dtype="datetime64[ns]")).tz_localize("UTC")
-
-
-def _frame(cols: dict) -> pd.DataFrame:
-    return pd.DataFrame({k: _aware(v) if isinstance(v, np.ndarray) and v.dtype.kind == "M" else v
-                         for k, v in cols.items()})  # fmt: skip
+__all__ = ["ShardedRun"]
 
 
 @dataclass
@@ -144,7 +127,7 @@ class ShardedRun:
         n_t = len(ground.t_utc)
         cov = cp.stats(ground.step_s).to_columns(ground.t_utc)
         names = ground.regions.cell_region_names(ground.cells) if len(ground.regions) else [()] * len(ground.cells)
-        return _frame({
+        return utc_frame({
             "h3": h3cells.cells_to_str(ground.cells), "lat_deg": ground.cell_lat_deg, "lon_deg": ground.cell_lon_deg,
             "area_km2": ground.cell_area_km2, **cov,
             "served_fraction": cp.n_served / n_t, "denied_fraction": cp.n_denied / n_t,
@@ -162,7 +145,7 @@ class ShardedRun:
         else:
             st = self.terminal_part.stats(ground.step_s).to_columns(ground.t_utc)
         lat, lon = first_positions(ground) if len(terms) else (np.zeros(0), np.zeros(0))
-        return _frame({"id": [str(i) for i in terms.ids], "group": [";".join(g) for g in terms.groups],
+        return utc_frame({"id": [str(i) for i in terms.ids], "group": [";".join(g) for g in terms.groups],
                        "lat_deg": lat, "lon_deg": lon, **st})  # fmt: skip
 
     def write(self, out_dir: str | os.PathLike) -> dict:
@@ -194,27 +177,13 @@ class ShardedRun:
         return self.summary
 
     def _write_map(self, path: Path) -> None:
-        from skyfence.viz.maps import Track, cell_map
-
-        sc, ground, cp = self.scenario, self.ground, self.cell_part
-        terms = ground.terminals
-        fences = {n: ground.regions.geometry(n) for n in ground.regions.names if ground.regions.geometry(n) is not None}
-        kw: dict = {}
-        if len(terms):
-            tp = self.terminal_part
-            moving = moving_terminals(ground)
-            fixed = np.flatnonzero(~moving)
-            shown = fixed
-            if len(fixed) > MAX_MAP_TERMINALS:
-                shown = np.sort(np.random.default_rng(0).choice(fixed, MAX_MAP_TERMINALS, replace=False))
-            lat, lon = first_positions(ground)
-            t_lat, t_lon = terms.positions(len(ground.t_utc))
-            kw = {"terminals_lat_deg": lat[shown], "terminals_lon_deg": lon[shown],
-                  "terminal_states": majority_of_counts(tp.n_denied[shown], tp.n_served[shown], tp.n_uncovered[shown]),
-                  "terminals_ever_denied": tp.n_denied[shown] > 0, "terminals_total": len(fixed),
-                  "tracks": [Track(str(terms.ids[k]), t_lon[k], t_lat[k], self.tracks[int(k)], ground.t_utc)
-                             for k in np.flatnonzero(moving)[:MAX_TRACKS] if int(k) in self.tracks]}  # fmt: skip
-        cell_map(path, ground.cells, states=majority_of_counts(cp.n_denied, cp.n_served, cp.n_uncovered),
-                 title=f"{sc.name}: majority state per H3 cell (res {ground.regions.resolution}), "
-                       f"{iso_utc(ground.t_utc[0])} + {sc.duration_s / 3600:g} h",
-                 geofences=fences, **kw)  # fmt: skip
+        """``map.png`` from the whole-run state counts (see :func:`~skyfence.service.outputs.draw_run_map`)."""
+        cp, tp = self.cell_part, self.terminal_part
+        if tp is None:  # no terminals
+            t_major, t_denied = np.zeros(0, np.int8), np.zeros(0, bool)
+        else:
+            t_major, t_denied = majority_of_counts(tp.n_denied, tp.n_served, tp.n_uncovered), tp.n_denied > 0
+        draw_run_map(path, self.scenario, self.ground,
+                     cell_majority=majority_of_counts(cp.n_denied, cp.n_served, cp.n_uncovered),
+                     terminal_majority=t_major, terminal_ever_denied=t_denied,
+                     track_states=self.tracks.get)  # fmt: skip

@@ -13,6 +13,7 @@ the served steps during which an observer could image it; NaN if never served), 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +39,11 @@ __all__ = [
     "cell_population",
     "first_positions",
     "majority_states",
+    "majority_of_counts",
+    "moving_terminals",
+    "draw_run_map",
+    "utc_aware",
+    "utc_frame",
     "summarize",
     "funding_summary",
     "funding_lapses",
@@ -69,19 +75,15 @@ def iso_utc(t) -> str | None:
     return str(np.datetime_as_string(np.datetime64(t, "s"), unit="s")) + "Z"
 
 
-def _aware(values: np.ndarray) -> pd.Series | pd.DatetimeIndex:
+def utc_aware(values: np.ndarray) -> pd.Series | pd.DatetimeIndex:
     """datetime64 values as timezone-aware UTC."""
     return pd.to_datetime(np.asarray(values, dtype="datetime64[ns]")).tz_localize("UTC")
 
 
-def _frame(cols: dict) -> pd.DataFrame:
-    out = {}
-    for k, v in cols.items():
-        if isinstance(v, np.ndarray) and v.dtype.kind == "M":
-            out[k] = _aware(v)
-        else:
-            out[k] = v
-    return pd.DataFrame(out)
+def utc_frame(cols: dict) -> pd.DataFrame:
+    """A DataFrame of ``cols`` whose datetime64 columns are timezone-aware UTC."""
+    return pd.DataFrame({k: utc_aware(v) if isinstance(v, np.ndarray) and v.dtype.kind == "M" else v
+                         for k, v in cols.items()})  # fmt: skip
 
 
 def cell_population(cells: np.ndarray, resolution: int) -> np.ndarray:
@@ -228,7 +230,7 @@ def cells_frame(ground: Ground, vis: Visibility, dec: Decisions) -> pd.DataFrame
     cov = coverage_stats(vis.cell_counts, ground.step_s).to_columns(ground.t_utc)
     cs = dec.cell_states
     names = ground.regions.cell_region_names(ground.cells) if len(ground.regions) else [()] * len(ground.cells)
-    return _frame({
+    return utc_frame({
         "h3": h3cells.cells_to_str(ground.cells), "lat_deg": ground.cell_lat_deg, "lon_deg": ground.cell_lon_deg,
         "area_km2": ground.cell_area_km2, **cov,
         "served_fraction": (cs == SERVED).mean(axis=1), "denied_fraction": (cs == DENIED).mean(axis=1),
@@ -248,19 +250,24 @@ def first_positions(ground: Ground) -> tuple[np.ndarray, np.ndarray]:
     return np.where(never, np.nan, lat[rows, i]), np.where(never, np.nan, lon[rows, i])
 
 
-def _moving(ground: Ground) -> np.ndarray:
+def moving_terminals(ground: Ground) -> np.ndarray:
     """bool [n_term]: terminals that move or are absent at some step (drawn as tracks)."""
     lat, lon = ground.terminals.positions(len(ground.t_utc))
     present = ground.terminals.present(len(ground.t_utc))
     return ~(present.all(axis=1) & (lat == lat[:, :1]).all(axis=1) & (lon == lon[:, :1]).all(axis=1))
 
 
-def majority_states(states: np.ndarray) -> np.ndarray:
-    """Per row, the most frequent of served / denied / uncovered over the steps where present
-    (ties: denied, then served, then uncovered); ABSENT for rows never present."""
-    counts = np.stack([(states == c).sum(axis=1) for c in (DENIED, SERVED, UNCOVERED)], axis=1)
+def majority_of_counts(n_denied: np.ndarray, n_served: np.ndarray, n_uncovered: np.ndarray) -> np.ndarray:
+    """Per row, the most frequent of served / denied / uncovered given the steps in each state
+    (ties: denied, then served, then uncovered); ABSENT for rows with no step at all."""
+    counts = np.stack([n_denied, n_served, n_uncovered], axis=1)
     best = np.array([DENIED, SERVED, UNCOVERED], np.int8)[counts.argmax(axis=1)]
     return np.where(counts.sum(axis=1) > 0, best, ABSENT).astype(np.int8)
+
+
+def majority_states(states: np.ndarray) -> np.ndarray:
+    """:func:`majority_of_counts` of a state matrix ``[n, n_time]`` (steps where present)."""
+    return majority_of_counts(*((states == c).sum(axis=1) for c in (DENIED, SERVED, UNCOVERED)))
 
 
 def terminals_frame(ground: Ground, dec: Decisions, vis: Visibility | None = None) -> pd.DataFrame:
@@ -280,7 +287,7 @@ def terminals_frame(ground: Ground, dec: Decisions, vis: Visibility | None = Non
         cols["sponsors"] = [";".join(x) for x in fs.sponsors_per_terminal()]
     if vis is not None and vis.terminal_observed is not None:
         cols.update(observed_columns(vis.terminal_observed, dec.terminal_states))
-    return _frame(cols)
+    return utc_frame(cols)
 
 
 def timeline_frame(ground: Ground, vis: Visibility, dec: Decisions) -> pd.DataFrame:
@@ -289,7 +296,7 @@ def timeline_frame(ground: Ground, vis: Visibility, dec: Decisions) -> pd.DataFr
     n, n_t = ts.shape
     return pd.DataFrame({
         "id": np.repeat(np.array([str(i) for i in ground.terminals.ids], dtype=object), n_t),
-        "t_utc": _aware(np.tile(ground.t_utc, n)),
+        "t_utc": utc_aware(np.tile(ground.t_utc, n)),
         "state": state_names(ts.ravel()),
         "visible": vis.terminal_counts.ravel(),
     })  # fmt: skip
@@ -329,12 +336,15 @@ def write_outputs(
             funding_over_time(out_dir / "funding.png", report["sponsors"], title=f"{sc.name}: funding by sponsor")
     terms = ground.terminals
     if sc.output.get("map", True):
-        _write_map(out_dir / "map.png", sc, ground, dec)
+        ts = dec.terminal_states
+        draw_run_map(out_dir / "map.png", sc, ground, cell_majority=majority_states(dec.cell_states),
+                     terminal_majority=majority_states(ts), terminal_ever_denied=(ts == DENIED).any(axis=1),
+                     track_states=lambda k: ts[k])  # fmt: skip
     if sc.output.get("plot", True) and len(terms):
         from skyfence.viz.plots import states_over_time
 
         events = {}
-        for k in np.flatnonzero(_moving(ground))[:MAX_TRACKS]:
+        for k in np.flatnonzero(moving_terminals(ground))[:MAX_TRACKS]:
             first = np.flatnonzero(dec.terminal_states[k] == DENIED)
             if len(first):
                 events[f"{terms.ids[k]} first denied"] = ground.t_utc[first[0]]
@@ -345,29 +355,42 @@ def write_outputs(
     return summary
 
 
-def _write_map(path: Path, sc: Scenario, ground: Ground, dec: Decisions) -> None:
-    """``map.png``: cells by majority state, geofences, a random sample of the fixed terminals
-    coloured by majority state (triangles: ever denied), mobile terminals as tracks."""
+def draw_run_map(
+    path: Path,
+    sc: Scenario,
+    ground: Ground,
+    *,
+    cell_majority: np.ndarray,
+    terminal_majority: np.ndarray,
+    terminal_ever_denied: np.ndarray,
+    track_states: Callable[[int], np.ndarray | None],
+) -> None:
+    """``map.png``: cells by majority state, geofences, a seeded random sample of at most
+    ``MAX_MAP_TERMINALS`` fixed terminals coloured by majority state (triangles: ever denied), and
+    up to ``MAX_TRACKS`` mobile terminals as tracks coloured by ``track_states(k)`` (the states of
+    terminal ``k`` per step; ``None``: not drawn). The per-terminal arrays cover all terminals."""
     from skyfence.viz.maps import Track, cell_map
 
     terms = ground.terminals
     fences = {n: ground.regions.geometry(n) for n in ground.regions.names if ground.regions.geometry(n) is not None}
     kw: dict = {}
     if len(terms):
-        ts = dec.terminal_states
-        moving = _moving(ground)
+        moving = moving_terminals(ground)
         fixed = np.flatnonzero(~moving)
         shown = fixed
         if len(fixed) > MAX_MAP_TERMINALS:
             shown = np.sort(np.random.default_rng(0).choice(fixed, MAX_MAP_TERMINALS, replace=False))
         lat, lon = first_positions(ground)
         t_lat, t_lon = terms.positions(len(ground.t_utc))
+        tracks = []
+        for k in np.flatnonzero(moving)[:MAX_TRACKS]:
+            states = track_states(int(k))
+            if states is not None:
+                tracks.append(Track(str(terms.ids[k]), t_lon[k], t_lat[k], states, ground.t_utc))
         kw = {"terminals_lat_deg": lat[shown], "terminals_lon_deg": lon[shown],
-              "terminal_states": majority_states(ts[shown]), "terminals_ever_denied": (ts[shown] == DENIED).any(axis=1),
-              "terminals_total": len(fixed),
-              "tracks": [Track(str(terms.ids[k]), t_lon[k], t_lat[k], ts[k], ground.t_utc)
-                         for k in np.flatnonzero(moving)[:MAX_TRACKS]]}  # fmt: skip
-    cell_map(path, ground.cells, states=majority_states(dec.cell_states),
+              "terminal_states": terminal_majority[shown], "terminals_ever_denied": terminal_ever_denied[shown],
+              "terminals_total": len(fixed), "tracks": tracks}  # fmt: skip
+    cell_map(path, ground.cells, states=cell_majority,
              title=f"{sc.name}: majority state per H3 cell (res {ground.regions.resolution}), "
                    f"{iso_utc(ground.t_utc[0])} + {sc.duration_s / 3600:g} h",
              geofences=fences, **kw)  # fmt: skip
