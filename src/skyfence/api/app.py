@@ -146,6 +146,7 @@ def create_app(db_url: str, log_key=None, *, origin: str | None = None,
         service,
         terminals,
         tiles,
+        view,
     )
 
     key = resolve_log_key(db_url, log_key)
@@ -220,6 +221,6 @@ def create_app(db_url: str, log_key=None, *, origin: str | None = None,
         return {"status": "ok"}
 
     # GET /service first: the most frequent request matches the first route tried
-    for r in (service, terminals, groups, proposals, policies, log, principals, tiles, funding):
+    for r in (service, terminals, groups, proposals, policies, log, principals, tiles, funding, view):
         app.include_router(r.router)
     return app
