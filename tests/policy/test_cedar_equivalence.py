@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from skyfence.errors import PolicyError
 from skyfence.policy.cedar import (
     ServicePolicy,
+    cedar_answer,
     cedar_datetime,
     epoch_ms,
     is_allowed,
@@ -125,28 +126,36 @@ def _random_requests(rng: np.random.Generator, n: int):
 
 @pytest.mark.parametrize("name", sorted(POLICIES))
 def test_bulk_equals_cedar_one_by_one(name):
+    """Decisions and deciding policies (Cedar's diagnostics.reasons) of 10,000 random requests."""
     policy = POLICIES[name]
     rng = np.random.default_rng(zlib.crc32(name.encode()))
     n = 10_000
     tid, groups, cells, regions, times, speeds, funded, sponsors = _random_requests(rng, n)
     ev = BulkEvaluator(policy)
-    got = ev.decide(tid, groups, cells, regions, times, speeds, funded, sponsors)
+    got, reason = ev.decide(tid, groups, cells, regions, times, speeds, funded, sponsors, with_reasons=True)
     if ev.time_breakpoints is not None and ev.speed_breakpoints is not None:
         assert ev.cedar_requests < n // 2  # the collapse did collapse
-    want = np.array([
-        is_allowed(policy, tid[i], groups[i], int(cells[i]), regions[i], int(times[i]), speeds[i],
-                   funded=bool(funded[i]), sponsors=sponsors[i])
+    answers = [
+        cedar_answer(policy, tid[i], groups[i], int(cells[i]), regions[i], int(times[i]), speeds[i],
+                     funded=bool(funded[i]), sponsors=sponsors[i])
         for i in range(n)
-    ])
+    ]
+    want = np.array([a for a, _ in answers])
     bad = np.flatnonzero(got != want)
     assert len(bad) == 0, (
         f"{len(bad)} mismatches, first: {tid[bad[0]]} {groups[bad[0]]} {cells[bad[0]]:x} "
         f"{regions[bad[0]]} {cedar_datetime(int(times[bad[0]]))} {speeds[bad[0]]} {funded[bad[0]]} {sponsors[bad[0]]}"
     )
+    got_reasons = [ev.reason_sets[k] for k in reason.tolist()]
+    bad = [i for i in range(n) if got_reasons[i] != answers[i][1]]
+    assert not bad, (f"{len(bad)} reason mismatches, first: {got_reasons[bad[0]]} != {answers[bad[0]][1]}")
     if name == "allow-all":
         assert want.all()  # the reference policy: every request allowed
     else:
         assert 0 < want.sum() < n or name == "licensed-countries"
+    if name == "ukraine-crimea":  # a geofence denies by its forbid, the rest served by the permit
+        assert {ev.reason_sets[k] for k in reason[~got]} >= {("policy1",), ("policy2",)}
+        assert {ev.reason_sets[k] for k in reason[got]} == {("policy0",)}
 
 
 def test_fast_path_classes_and_cache_match_cedar():
@@ -242,11 +251,12 @@ def test_random_policies_equal_cedar(policies, broad, seed):
     rng = np.random.default_rng(seed)
     n = 250
     tid, groups, cells, regions, times, speeds, funded, sponsors = _random_requests(rng, n)
-    got = BulkEvaluator(policy).decide(tid, groups, cells, regions, times, speeds, funded, sponsors)
+    ev = BulkEvaluator(policy)
+    got, reason = ev.decide(tid, groups, cells, regions, times, speeds, funded, sponsors, with_reasons=True)
     for i in range(n):
-        assert got[i] == is_allowed(policy, tid[i], groups[i], int(cells[i]), regions[i],
-                                    int(times[i]), speeds[i], funded=bool(funded[i]),
-                                    sponsors=sponsors[i]), (text, i)
+        want = cedar_answer(policy, tid[i], groups[i], int(cells[i]), regions[i], int(times[i]), speeds[i],
+                            funded=bool(funded[i]), sponsors=sponsors[i])
+        assert (bool(got[i]), ev.reason_sets[reason[i]]) == want, (text, i)
 
 
 # ---------------------------------------------------------------- loading and errors

@@ -62,6 +62,7 @@ __all__ = [
     "request_context",
     "make_request",
     "is_allowed",
+    "cedar_answer",
 ]
 
 ACTION = {"type": "Action", "id": "connect"}
@@ -363,6 +364,27 @@ def make_request(terminal_id: str, cell: int | str, time: Any, speed_kmh: Any = 
             "context": request_context(epoch_ms(time), speed_to_long(speed_kmh), funded, sponsors)}
 
 
+def cedar_answer(
+    policy: ServicePolicy,
+    terminal_id: str,
+    groups: Iterable[str],
+    cell: int | str,
+    regions: Iterable[str],
+    time: Any,
+    speed_kmh: Any = 0,
+    *,
+    funded: bool = True,
+    sponsors: Iterable[str] = (),
+) -> tuple[bool, tuple[str, ...]]:
+    """Cedar's own answer for one request (cedarpy.is_authorized): (allowed, the ids of the policies
+    that decided it, sorted: Cedar's ``diagnostics.reasons``). The reference the bulk evaluator must
+    equal."""
+    entities = [terminal_entity(terminal_id, groups), cell_entity(cell, regions)]
+    result = cedarpy.is_authorized(make_request(terminal_id, cell, time, speed_kmh, funded=funded, sponsors=sponsors),
+                                   policy.policy_set, entities)
+    return bool(result.allowed), tuple(sorted(result.diagnostics.reasons))
+
+
 def is_allowed(
     policy: ServicePolicy,
     terminal_id: str,
@@ -375,9 +397,5 @@ def is_allowed(
     funded: bool = True,
     sponsors: Iterable[str] = (),
 ) -> bool:
-    """Cedar's own answer for one request (cedarpy.is_authorized): the reference the bulk evaluator
-    must equal."""
-    entities = [terminal_entity(terminal_id, groups), cell_entity(cell, regions)]
-    result = cedarpy.is_authorized(make_request(terminal_id, cell, time, speed_kmh, funded=funded, sponsors=sponsors),
-                                   policy.policy_set, entities)
-    return bool(result.allowed)
+    """Cedar's own answer for one request (:func:`cedar_answer` without the reasons)."""
+    return cedar_answer(policy, terminal_id, groups, cell, regions, time, speed_kmh, funded=funded, sponsors=sponsors)[0]

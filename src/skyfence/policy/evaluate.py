@@ -27,13 +27,17 @@ Requests are encoded as integer class keys, reduced with a dense table or np.uni
 class is asked of Cedar once (``is_authorized_batch`` on one representative request: the class's
 named groups/regions as parents, the literal id or a placeholder id that no policy names, the
 time/speed of a real request of that class and its funded/sponsors representative), and the answers broadcast back with numpy. Answers are
-cached by class, so later steps usually ask Cedar nothing. Entity literals are collected from
+cached by class, so later steps usually ask Cedar nothing. With each answer goes the set of policies
+that determined it, Cedar's ``diagnostics.reasons`` for the representative (the ``permit`` policies
+that allowed it, or the ``forbid`` policies that denied it; empty when no ``permit`` applies: the
+default deny): every policy's outcome on a request depends on the request only through its class
+(the same argument as for the decision), so the representative's reasons are every member's. Entity literals are collected from
 Cedar's own JSON form of the policies (every ``{type, id}`` uid anywhere in it, templates and links
 included), so nothing a policy names is missed; collecting too many only makes classes finer.
 Datetime literals used as breakpoints are checked with Cedar itself (``context.time ==
 datetime("L")`` must hold at the parsed instant), else time falls back to exact milliseconds.
 
-Size: about 570 lines, on purpose one module. The literal collection, the class encoding and the
+Size: about 600 lines, on purpose one module. The literal collection, the class encoding and the
 Cedar representative requests are one proof of exactness together: each relies on the others'
 invariants (which uids are "named", what a class key holds), and splitting them would put those
 invariants in different files.
@@ -306,6 +310,9 @@ class BulkEvaluator:
     `speed_kmh`: scalar or per request, floats rounded as `cedar.speed_to_long`;
     funding: ``fc = ev.funding_classes(funded, sponsors, n)`` passed as ``decide_classes(...,
     funding_class=fc)`` (default: funded, no sponsors).
+    Deciding policies: ``decide_classes(..., with_reasons=True)`` (and ``decide``) return ``(allow,
+    reason)``, ``reason`` an int32 index into ``reason_sets`` (sorted tuples of Cedar policy ids,
+    ``diagnostics.reasons``; ``()`` is the default deny).
     Counters: ``cedar_requests`` (requests sent to Cedar so far), ``last_classes`` (distinct classes
     in the last call).
     """
@@ -337,7 +344,11 @@ class BulkEvaluator:
         self._r_rep: list[tuple[str, tuple[str, ...]]] = []
         self._f_index: dict[tuple, int] = {}  # (funded, sponsor class key) -> context class
         self._f_rep: list[tuple[bool, tuple[str, ...]]] = []
-        self._cache: dict[tuple[int, int, int, int, int], bool] = {}
+        # class key -> 2 * index in reason_sets + allowed
+        self._cache: dict[tuple[int, int, int, int, int], int] = {}
+        #: the distinct sets of deciding policies seen so far (sorted Cedar policy ids)
+        self.reason_sets: list[tuple[str, ...]] = []
+        self._reason_index: dict[tuple[str, ...], int] = {}
         self.cedar_requests = 0
         self.last_classes = 0
 
@@ -434,10 +445,11 @@ class BulkEvaluator:
 
     def decide_classes(
         self, principal_class: np.ndarray, resource_class: np.ndarray, time: Any, speed_kmh: Any = 0,
-        funding_class: Any = None,
-    ) -> np.ndarray:
+        funding_class: Any = None, *, with_reasons: bool = False,
+    ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
         """bool allow per request, from per-request principal/resource classes; ``funding_class``
-        from :meth:`funding_classes` (None: funded, no sponsors)."""
+        from :meth:`funding_classes` (None: funded, no sponsors). ``with_reasons``: ``(allow,
+        reason)``, reason the int32 index in :attr:`reason_sets` of the policies that decided."""
         pc = np.asarray(principal_class, dtype=np.int64).ravel()
         rc = np.asarray(resource_class, dtype=np.int64).ravel()
         n = len(pc)
@@ -450,7 +462,7 @@ class BulkEvaluator:
             raise PolicyError(f"{n} principal classes but {len(rc)} resource classes")
         if n == 0:
             self.last_classes = 0
-            return np.zeros(0, dtype=bool)
+            return (np.zeros(0, dtype=bool), np.zeros(0, np.int32)) if with_reasons else np.zeros(0, dtype=bool)
         t_ms, s_long = self._time_speed(time, speed_kmh, n)
         # time and speed classes (scalars stay scalars)
         t_cls = _interval_codes(np.atleast_1d(t_ms), self.time_breakpoints)
@@ -498,7 +510,7 @@ class BulkEvaluator:
         r_i, p_i = rest % n_r, rest // n_r
         t_rep = np.atleast_1d(t_ms)[t_first]
         s_rep = np.atleast_1d(s_long)[s_first]
-        answers = np.empty(len(uniq), dtype=bool)
+        answers = np.empty(len(uniq), dtype=np.int32)  # 2 * reason + allowed
         missing = []
         cache = self._cache
         for k, (p, r, ti, si, fi) in enumerate(zip(p_i.tolist(), r_i.tolist(), t_i.tolist(), s_i.tolist(),
@@ -510,16 +522,26 @@ class BulkEvaluator:
             else:
                 answers[k] = hit
         if missing:
-            for (k, ck, *_), allowed in zip(missing, self._ask_cedar([m[2:] for m in missing]), strict=True):
-                cache[ck] = allowed
-                answers[k] = allowed
-        return answers[inverse]
+            for (k, ck, *_), code in zip(missing, self._ask_cedar([m[2:] for m in missing]), strict=True):
+                cache[ck] = code
+                answers[k] = code
+        codes = answers[inverse]
+        allow = (codes & 1).astype(bool)
+        return (allow, codes >> 1) if with_reasons else allow
 
-    def _ask_cedar(self, classes: list[tuple[int, int, int, int, int]]) -> list[bool]:
-        """Cedar's answers for (principal class, resource class, time ms, speed, funding class)
-        representatives.
+    def _reason(self, reasons: Iterable[str]) -> int:
+        key = tuple(sorted(reasons))
+        k = self._reason_index.get(key)
+        if k is None:
+            k = self._reason_index[key] = len(self.reason_sets)
+            self.reason_sets.append(key)
+        return k
+
+    def _ask_cedar(self, classes: list[tuple[int, int, int, int, int]]) -> list[int]:
+        """Cedar's answers (2 * reason set index + allowed) for (principal class, resource class,
+        time ms, speed, funding class) representatives.
         Requests go in batches whose entity sets never hold one uid twice with different parents."""
-        out: list[bool | None] = [None] * len(classes)
+        out: list[int | None] = [None] * len(classes)
         pending = list(range(len(classes)))
         while pending:
             ents: dict[tuple[str, str], tuple[str, ...]] = {}
@@ -552,7 +574,7 @@ class BulkEvaluator:
             results = cedarpy.is_authorized_batch(requests, self.policy.policy_set, entities)
             self.cedar_requests += len(requests)
             for i, res in zip(batch, results, strict=True):
-                out[i] = bool(res.allowed)
+                out[i] = 2 * self._reason(res.diagnostics.reasons) + bool(res.allowed)
             pending = later
         return out  # type: ignore[return-value]
 
@@ -566,9 +588,12 @@ class BulkEvaluator:
         speed_kmh: Any = 0,
         funded: Any = True,
         sponsors: LabelSets | Sequence[Any] | None = None,
-    ) -> np.ndarray:
-        """bool allow per request; arrays aligned per request."""
+        *,
+        with_reasons: bool = False,
+    ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+        """bool allow per request; arrays aligned per request (``with_reasons``: as
+        :meth:`decide_classes`)."""
         pc = self.principal_classes(terminal_ids, groups)
         rc = self.resource_classes(cells, regions)
         fc = self.funding_classes(funded, sponsors, len(pc))
-        return self.decide_classes(pc, rc, time, speed_kmh, fc)
+        return self.decide_classes(pc, rc, time, speed_kmh, fc, with_reasons=with_reasons)
