@@ -16,6 +16,7 @@ from skyfence.governance.log.hasher import EMPTY_ROOT, leaf_hash, root_hash
 from skyfence.governance.log.proof import (
     consistency_ok,
     inclusion_ok,
+    verify_append_only,
     verify_consistency,
     verify_inclusion,
 )
@@ -321,3 +322,39 @@ def test_bad_requests():
     with pytest.raises(ValueError):
         log.append_leaf_hash(b"x" * 31)
     assert log.consistency_proof(2, 2) == []
+
+
+def test_append_only_from_the_empty_tree():
+    """The protocol step from an older checkpoint (`verify_append_only`) follows C2SP tlog-witness
+    from old size 0: an empty proof and the empty tree's root are enough (0 -> 0 and 0 -> n), a
+    non-empty proof or another root is refused."""
+    log = MerkleLog()
+    for i in range(5):
+        log.append(b"%d" % i)
+    verify_append_only(0, 0, [], EMPTY_ROOT, EMPTY_ROOT)
+    verify_append_only(0, 5, [], EMPTY_ROOT, log.root())
+    with pytest.raises(ProofError, match="must be empty"):
+        verify_append_only(0, 5, [EMPTY_ROOT], EMPTY_ROOT, log.root())
+    with pytest.raises(ProofError, match="empty tree's root"):
+        verify_append_only(0, 5, [], log.root(3), log.root())
+    with pytest.raises(ProofError, match="empty tree's root"):
+        verify_append_only(0, 0, [], EMPTY_ROOT, log.root())
+    verify_append_only(3, 5, log.consistency_proof(3, 5), log.root(3), log.root())
+    with pytest.raises(ProofError):
+        verify_append_only(3, 5, [], log.root(3), log.root())
+
+
+@pytest.mark.parametrize("path", CONSISTENCY, ids=_id)
+def test_append_only_agrees_with_every_vector(path: Path):
+    """`verify_append_only` gives every transparency-dev consistency probe its expected answer:
+    the ``size1 = 0`` probes fail for a reason of their own (a non-empty proof, or a root that is
+    not the empty tree's or not a 32-byte hash), not for ``size1 = 0`` alone."""
+    d = json.loads(path.read_text())
+    args = (d["size1"], d["size2"], [_b(x) for x in d["proof"] or []], _b(d["root1"]),
+            _b(d["root2"]))
+    if d["wantErr"]:
+        with pytest.raises(ProofError) as err:
+            verify_append_only(*args)
+        assert "meaningless" not in str(err.value)
+    else:
+        verify_append_only(*args)

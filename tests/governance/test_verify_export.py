@@ -254,3 +254,17 @@ def test_command_over_http(monkeypatch, export):
     rep = verify_command("http://log.example/", [], semantic=False,
                            console=Console(file=io.StringIO()))
     assert rep.ok and calls == ["http://log.example/log/export"]
+
+
+def test_older_checkpoint_of_the_empty_tree(export):
+    """An older checkpoint of size 0 is consistent with every tree when its root is the empty
+    tree's (C2SP tlog-witness, no proof needed); one claiming another root for size 0 fails."""
+    from skyfence.governance.log.hasher import EMPTY_ROOT
+
+    empty = sign_checkpoint(ORIGIN, 0, EMPTY_ROOT, KEY)
+    rep = verify_export(export, verifier_key=VKEY, older_checkpoints=[empty])
+    assert rep.ok and rep.older_checkpoints == 1, rep.errors
+    bogus = sign_checkpoint(ORIGIN, 0, b"\x01" * 32, KEY)
+    rep = verify_export(export, verifier_key=VKEY, older_checkpoints=[bogus])
+    assert rep.first_error.startswith("older checkpoint 0 (size 0): not consistent")
+    assert "empty tree's root" in rep.first_error

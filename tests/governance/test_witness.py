@@ -304,6 +304,11 @@ def test_split_view_is_caught_by_the_witness_and_by_a_verifier(witness):
     assert detect_fork(later, later) is None
     with pytest.raises(WitnessError, match="consistency proof is needed"):
         detect_fork(seen_by_auditor, note_of(tree_of(9), 9))
+    # the empty tree: consistent with every tree without a proof, unless its root is not empty
+    empty = sign_checkpoint(ORIGIN, 0, EMPTY_ROOT, LOG_KEY)
+    assert detect_fork(empty, seen_by_auditor) is None
+    fork = detect_fork(sign_checkpoint(ORIGIN, 0, honest.root(6), LOG_KEY), seen_by_auditor)
+    assert fork is not None and "sizes 0 and 6" in fork.message()
 
 
 # --------------------------------------------------------------------------- policies

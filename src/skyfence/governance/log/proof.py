@@ -10,12 +10,20 @@ Every function is pure (bytes in, bytes or None out), states its preconditions, 
   ``size1 == size2`` the proof is empty and only ``root1 == root2`` is checked.
 
   A proof from the empty tree (``size1 == 0``, also 0 -> 0) is rejected, as transparency-dev/merkle
-  ``proof/verify.go`` does (``RootFromConsistencyProof``: "consistency proof from empty tree is
-  meaningless", since its commit 8c666a7, PR #236) and as its test vectors require (every probe
-  with ``size1 = 0`` in ``testdata/consistency`` has ``wantErr: true``). The empty tree is
-  consistent with every tree, so there is nothing to prove: a protocol step from size 0 (the old
-  size 0 of a C2SP tlog-witness ``add-checkpoint``, whose proof must be empty) accepts it without
-  a proof check.
+  ``proof/verify.go`` does at the commit the vectors come from (417fb0c): ``RootFromConsistencyProof``
+  answers "consistency proof from empty tree is meaningless" for every ``size1 == 0``, checked
+  before ``size1 == size2``. Its CHANGELOG calls this a breaking change: up to v0.0.2,
+  ``VerifyConsistency`` accepted an empty proof from size 0 to any size ("Any size greater than 0
+  is consistent with size 0"); commit 022f84c (PR #140, 2024-09-18) made 0 -> n fail and commit
+  8c666a7 (PR #236) 0 -> 0 and proof generation too. Its vectors require it: the ``size1 = 0``
+  probes of ``testdata/consistency`` all have ``wantErr: true``, among them three with an empty
+  proof (``additional/size1-is-zero-and-size2-is-not-zero``, ``size1-is-zero-and-does-not-equal-
+  size2`` and ``sizes-are-equal-zero-and-proof-is-empty``) that v0.0.2 accepted.
+* `verify_append_only`: the protocol step from an older checkpoint to a newer one (C2SP
+  tlog-witness ``add-checkpoint``, a verifier holding an older checkpoint). From old size 0 it
+  follows tlog-witness: "the empty tree is consistent with any tree, so no proof is necessary":
+  the proof must be empty and a size-0 root must be the empty tree's root (SHA-256 of nothing);
+  otherwise it is `verify_consistency`.
 
 `inclusion_ok` / `consistency_ok` are the boolean forms.
 """
@@ -25,7 +33,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from skyfence.errors import ProofError
-from skyfence.governance.log.hasher import HASH_SIZE, node_hash
+from skyfence.governance.log.hasher import EMPTY_ROOT, HASH_SIZE, node_hash
 
 __all__ = [
     "root_from_inclusion_proof",
@@ -33,6 +41,7 @@ __all__ = [
     "verify_consistency",
     "inclusion_ok",
     "consistency_ok",
+    "verify_append_only",
 ]
 
 
@@ -142,6 +151,32 @@ def verify_consistency(size1: int, size2: int, proof: Sequence[bytes], root1: by
         raise ProofError(f"consistency proof {size1} -> {size2}: old root does not match")
     if sr != root2:
         raise ProofError(f"consistency proof {size1} -> {size2}: new root does not match")
+
+
+def verify_append_only(size1: int, size2: int, proof: Sequence[bytes], root1: bytes,
+                       root2: bytes) -> None:
+    """Verify that the tree (`size2`, `root2`) extends the tree (`size1`, `root1`), the step a
+    C2SP tlog-witness takes from the size it cosigned last. Returns None; `ProofError` on failure.
+
+    From ``size1 == 0`` (tlog-witness: "If the old size is zero, the consistency proof MUST be
+    empty, because the empty tree is consistent with any tree"): a non-empty proof fails, both
+    roots must be 32-byte hashes, `root1` the empty tree's root, and so must `root2` be when
+    ``size2 == 0``. Otherwise
+    `verify_consistency` (which refuses ``size1 == 0``, as transparency-dev/merkle does)."""
+    if size1 != 0:
+        verify_consistency(size1, size2, proof, root1, root2)
+        return
+    if size2 < 0:
+        raise ProofError("negative tree size")
+    if proof:
+        raise ProofError(f"from the empty tree (size 0) the proof must be empty, got "
+                         f"{len(proof)} hash(es)")
+    _check_hash("root1", root1)
+    _check_hash("root2", root2)
+    if bytes(root1) != EMPTY_ROOT:
+        raise ProofError("a tree of size 0 must have the empty tree's root (SHA-256 of nothing)")
+    if size2 == 0 and bytes(root2) != EMPTY_ROOT:
+        raise ProofError("a tree of size 0 must have the empty tree's root (SHA-256 of nothing)")
 
 
 def inclusion_ok(leaf_hash: bytes, index: int, tree_size: int,

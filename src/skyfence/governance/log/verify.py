@@ -29,7 +29,7 @@ from skyfence.governance.log.checkpoint import (
 )
 from skyfence.governance.log.export import EXPORT_FORMAT, export_entry_bytes, load_export
 from skyfence.governance.log.hasher import leaf_hash
-from skyfence.governance.log.proof import verify_consistency
+from skyfence.governance.log.proof import verify_append_only
 from skyfence.governance.log.tree import MerkleLog
 
 __all__ = ["MAX_ERRORS", "VerificationReport", "verify_export"]
@@ -215,7 +215,7 @@ def verify_export(export: Mapping[str, Any] | str | Path, *,
         if 0 < size < newest.size:
             try:
                 proof = tree.consistency_proof(size, newest.size)
-                verify_consistency(size, newest.size, proof, cp.root_hash, newest.root_hash)
+                verify_append_only(size, newest.size, proof, cp.root_hash, newest.root_hash)
             except ProofError as exc:
                 fail(f"checkpoint of size {size}: not consistent with size {newest.size}: {exc}")
     for k, note in enumerate(older_checkpoints):
@@ -232,12 +232,9 @@ def verify_export(export: Mapping[str, Any] | str | Path, *,
             fail(f"{where}: newer than the export's newest checkpoint (size {newest.size}): "
                  "the log was truncated or rolled back")
             continue
-        if cp.size == 0:
-            rep.notes.append(f"{where}: empty tree, consistent with anything (not checked)")
-            continue
         try:
-            proof = tree.consistency_proof(cp.size, newest.size)
-            verify_consistency(cp.size, newest.size, proof, cp.root_hash, newest.root_hash)
+            proof = [] if cp.size == 0 else tree.consistency_proof(cp.size, newest.size)
+            verify_append_only(cp.size, newest.size, proof, cp.root_hash, newest.root_hash)
         except ProofError as exc:
             fail(f"{where}: not consistent with the export's checkpoint of size "
                  f"{newest.size} ({exc}): the log's history was rewritten")

@@ -17,7 +17,7 @@ from skyfence.governance.log.checkpoint import (
     parse_checkpoint,
     verify_checkpoint,
 )
-from skyfence.governance.log.proof import verify_consistency
+from skyfence.governance.log.proof import verify_append_only
 
 __all__ = ["Fork", "detect_fork"]
 
@@ -47,7 +47,7 @@ def detect_fork(checkpoint_a: str | Checkpoint, checkpoint_b: str | Checkpoint,
     size: the roots must be equal. Different sizes: `proof` (the consistency proof from the
     smaller to the larger, as the log serves it) must verify; None when no proof is given and the
     sizes differ raises `WitnessError` (two sizes alone prove nothing). A size-0 checkpoint is
-    consistent with every tree."""
+    consistent with every tree when its root is the empty tree's (`verify_append_only`)."""
     a, b = (_checkpoint(c, log_keys) for c in (checkpoint_a, checkpoint_b))
     if a.origin != b.origin:
         raise WitnessError(f"checkpoints of two logs ({a.origin!r}, {b.origin!r})")
@@ -57,13 +57,13 @@ def detect_fork(checkpoint_a: str | Checkpoint, checkpoint_b: str | Checkpoint,
                         f"two different roots for size {a.size}")
         return None
     small, big = (a, b) if a.size < b.size else (b, a)
-    if small.size == 0:
-        return None
+    if proof is None and small.size == 0:
+        proof = []  # from the empty tree no proof is needed (C2SP tlog-witness)
     if proof is None:
         raise WitnessError(f"checkpoints of sizes {a.size} and {b.size}: a consistency proof "
                            "is needed to compare them")
     try:
-        verify_consistency(small.size, big.size, proof, small.root_hash, big.root_hash)
+        verify_append_only(small.size, big.size, proof, small.root_hash, big.root_hash)
     except ProofError as exc:
         return Fork(a.origin, a.size, b.size, a.root_hash, b.root_hash,
                     f"no valid consistency proof: {exc}")

@@ -36,7 +36,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from skyfence.errors import CheckpointError, ProofError
 from skyfence.governance.log.checkpoint import open_note, parse_checkpoint
 from skyfence.governance.log.hasher import EMPTY_ROOT, HASH_SIZE
-from skyfence.governance.log.proof import verify_consistency
+from skyfence.governance.log.proof import verify_append_only
 from skyfence.governance.witness.cosignature import cosign, cosigner_vkey
 from skyfence.governance.witness.state import WitnessState
 
@@ -165,13 +165,12 @@ class Witness:
         def decide(stored_size: int, stored_root: bytes | None) -> tuple[int, bytes, str]:
             if stored_size != req.old_size:
                 raise _Refuse(409, f"{stored_size}", SIZE_CONTENT_TYPE)
-            if req.old_size > 0:  # from size 0 (the empty tree) there is nothing to prove
-                try:
-                    verify_consistency(req.old_size, cp.size, req.proof, stored_root or b"",
-                                       cp.root_hash)
-                except ProofError as exc:
-                    raise _Refuse(422, f"inconsistent with the cosigned size {stored_size}: "
-                                       f"{exc}") from None
+            try:  # from size 0 the proof is empty (checked above): nothing more to prove
+                verify_append_only(req.old_size, cp.size, req.proof, stored_root or EMPTY_ROOT,
+                                   cp.root_hash)
+            except ProofError as exc:
+                raise _Refuse(422, f"inconsistent with the cosigned size {stored_size}: "
+                                   f"{exc}") from None
             ts = max(1, int(self._clock()))
             lines.append(cosign(note_body, self.name, self.private_key, ts))
             note = note_body + "\n" + "".join(s.line() for s in log_sigs) + lines[0]
