@@ -141,21 +141,19 @@ def frame_angles(
     return el, az, rng
 
 
-def slant_range_bound_km(
-    sat_radius_km: float, ground_radius_km: float, elevation_deg: float
-) -> float:
+def slant_range_bound_km(sat_radius_km, ground_radius_km, elevation_deg):
     """Slant range (km) of a satellite at geocentric radius ``sat_radius_km`` seen at *geocentric*
     elevation ``elevation_deg`` from ground radius ``ground_radius_km`` (plane triangle: Earth
     centre, ground, satellite): ``sqrt(r_s^2 - r_g^2 cos^2 e) - r_g sin e``.
 
     For ``e >= 0`` it is the largest range at which the satellite is at or above ``e``; it grows
     with ``r_s`` and shrinks with ``r_g``. For ``e < 0`` the trivial bound ``r_s + r_g`` is
-    returned.
+    returned; 0 where ``r_s <= r_g``. Scalars give a float; arrays broadcast elementwise.
     """
-    rs, rg = float(sat_radius_km), float(ground_radius_km)
-    if rs <= rg:
-        return 0.0
-    if elevation_deg < 0.0:
-        return rs + rg
-    e = np.radians(elevation_deg)
-    return float(np.sqrt(rs * rs - (rg * np.cos(e)) ** 2) - rg * np.sin(e))
+    rs, rg = np.asarray(sat_radius_km, dtype=float), np.asarray(ground_radius_km, dtype=float)
+    e_deg = np.asarray(elevation_deg, dtype=float)
+    e = np.radians(e_deg)
+    with np.errstate(invalid="ignore"):
+        r = np.sqrt(rs * rs - (rg * np.cos(e)) ** 2) - rg * np.sin(e)
+    out = np.where(rs <= rg, 0.0, np.where(e_deg < 0.0, rs + rg, r))
+    return float(out) if out.ndim == 0 else out

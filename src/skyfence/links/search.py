@@ -104,35 +104,39 @@ class Ground:
         """The mask of ground rows ``gi``: one float when all share it, else ``[len(gi)]``."""
         return self.mask_one_deg if self.mask_one_deg is not None else self.mask_deg[gi]
 
-    def sure_radius_km(self, rs_min: float) -> float:
+    def sure_radius_km(self, rs_min):
         """Slant range below which every pair with a satellite at geocentric radius >= ``rs_min``
-        passes the test (0: none known): its geocentric elevation is at least the largest mask plus
-        the largest vertical deflection (plus a margin) and its range is under ``max_range_km``."""
+        (a float or an array) passes the test (0: none known): its geocentric elevation is at
+        least the largest mask plus the largest vertical deflection (plus a margin) and its range
+        is under ``max_range_km``."""
+        rs = np.asarray(rs_min, dtype=float)
+        radius = np.full(rs.shape, np.inf)
         if self.e_bound is None and self.max_range_km is None:
-            return 0.0
-        radius = np.inf
-        if self.mask_deg is not None:
+            radius = np.zeros(rs.shape)
+        elif self.mask_deg is not None:
             e_need = float(np.max(self.mask_deg)) + (float(np.min(self.mask_deg)) - self.e_bound) + _SURE_DEG
-            if e_need < 0.0:
-                return 0.0
-            radius = slant_range_bound_km(rs_min, self.r_max, e_need)
+            radius = np.zeros(rs.shape) if e_need < 0.0 else slant_range_bound_km(rs, self.r_max, e_need)
         if self.max_range_km is not None:
-            radius = min(radius, self.max_range_km)
-        return max(0.0, radius - _SLACK_KM)
+            radius = np.minimum(radius, self.max_range_km)
+        out = np.maximum(0.0, radius - _SLACK_KM)
+        return float(out) if out.ndim == 0 else out
 
-    def radius_km(self, rs_max: float) -> float:
-        """KD-tree search radius for satellites up to geocentric radius ``rs_max`` (<= 0: none)."""
-        radius = np.inf
+    def radius_km(self, rs_max):
+        """KD-tree search radius for satellites up to geocentric radius ``rs_max`` (a float or an
+        array; <= 0: none)."""
+        rs = np.asarray(rs_max, dtype=float)
+        radius = np.full(rs.shape, np.inf)
+        below = np.zeros(rs.shape, dtype=bool)  # no satellite up to rs_max can be above the mask
         if self.e_bound is not None:
             if self.e_bound >= 0.0:
-                radius = slant_range_bound_km(rs_max, self.r_min, self.e_bound)
-                if radius <= 0.0:
-                    return 0.0
+                radius = slant_range_bound_km(rs, self.r_min, self.e_bound)
+                below = radius <= 0.0
             else:  # masks below the vertical deflection: no pruning (|s - g| <= |s| + |g|)
-                radius = rs_max + self.r_max
+                radius = rs + self.r_max
         if self.max_range_km is not None:
-            radius = min(radius, self.max_range_km)
-        return radius + _SLACK_KM
+            radius = np.minimum(radius, self.max_range_km)
+        out = np.where(below, 0.0, radius + _SLACK_KM)
+        return float(out) if out.ndim == 0 else out
 
 
 def _sat_bands(r_km: np.ndarray) -> list[np.ndarray]:
@@ -167,10 +171,8 @@ def dense_candidates(ground: Ground, s: np.ndarray) -> tuple[np.ndarray, np.ndar
 
 
 def kd_candidates(ground: Ground, s: np.ndarray, r_s: np.ndarray):
-    """(ground row, satellite row, sure) candidate arrays: per satellite band and ground block, or,
-    for at most :data:`FEW_POINTS` ground points, from one satellite tree queried at each point.
-    ``sure`` (bool, or None) marks the pairs close enough to pass the test whatever the exact
-    geometry (:meth:`Ground.sure_radius_km`); the others need :func:`linked_rows`."""
+    """(ground row, satellite row) candidate arrays: per satellite band and ground block, or, for
+    at most :data:`FEW_POINTS` ground points, from one satellite tree queried at each point."""
     if len(ground.idx) <= FEW_POINTS:
         radius = ground.radius_km(float(r_s.max()))
         if radius <= 0.0:
@@ -178,19 +180,18 @@ def kd_candidates(ground: Ground, s: np.ndarray, r_s: np.ndarray):
         hits = cKDTree(s).query_ball_point(ground.g, r=radius, return_sorted=False)
         counts = np.fromiter((len(h) for h in hits), dtype=np.int64, count=len(hits))
         sj = np.fromiter((j for h in hits for j in h), dtype=np.int64, count=int(counts.sum()))
-        yield np.repeat(np.arange(len(hits)), counts), sj, None
+        yield np.repeat(np.arange(len(hits)), counts), sj
         return
     bands = _sat_bands(r_s) if ground.mask_deg is not None else [np.arange(len(s))]
     for band in bands:
         radius = ground.radius_km(float(r_s[band].max()))
         if radius <= 0.0:
             continue
-        sure_km = ground.sure_radius_km(float(r_s[band].min()))
         sat_tree = cKDTree(s[band])
         for lo, tree in ground.blocks:
             cand = tree.sparse_distance_matrix(sat_tree, radius, output_type="ndarray")
             if len(cand):
-                yield cand["i"].astype(np.int64) + lo, band[cand["j"].astype(np.int64)], cand["v"] < sure_km
+                yield cand["i"].astype(np.int64) + lo, band[cand["j"].astype(np.int64)]
 
 
 def linked_rows(d: np.ndarray, gi: np.ndarray, ground: Ground) -> np.ndarray:

@@ -38,8 +38,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from skyfence.links import search
+from skyfence.links.counting import GroundIndex, count_steps
 from skyfence.links.geometry import frame_angles
-from skyfence.links.search import Ground, dense_candidates, kd_candidates, limits, linked_rows
+from skyfence.links.search import Ground, dense_candidates, kd_candidates, limits
 
 __all__ = [
     "Visibility",
@@ -142,29 +143,19 @@ _EMPTY_I = np.empty(0, dtype=np.int64)
 _EMPTY_F = np.empty(0, dtype=float)
 
 
-def _step_pairs(
-    ground: Ground, s_step: np.ndarray, azimuth: bool = False, count_only: bool = False
-) -> tuple[np.ndarray, ...]:
-    """Linked pairs of one step: (point, sat, elevation_deg, range_km, azimuth_deg or empty).
-    ``count_only``: only the point column is filled (others empty)."""
+def _step_pairs(ground: Ground, s_step: np.ndarray, azimuth: bool = False) -> tuple[np.ndarray, ...]:
+    """Linked pairs of one step: (point, sat, elevation_deg, range_km, azimuth_deg or empty)."""
     empty = (_EMPTY_I, _EMPTY_I, _EMPTY_F, _EMPTY_F, _EMPTY_F)
     sat_ok = np.flatnonzero(np.all(np.isfinite(s_step), axis=1))
     if len(sat_ok) == 0 or len(ground.idx) == 0:
         return empty
     s = s_step[sat_ok]
     if len(ground.idx) * len(s) <= search.DENSE_PAIRS:
-        cands = [(*dense_candidates(ground, s), None)]
+        cands = [dense_candidates(ground, s)]
     else:
         cands = kd_candidates(ground, s, np.sqrt(np.einsum("ij,ij->i", s, s)))
     pts, sats, els, rngs, azs = [], [], [], [], []
-    for gi, sj, sure in cands:
-        if count_only:
-            if sure is not None:  # pairs linked whatever the exact geometry: counted as they are
-                pts.append(ground.idx[gi[sure]])
-                gi, sj = gi[~sure], sj[~sure]
-            d = s[sj] - ground.g[gi]
-            pts.append(ground.idx[gi[linked_rows(d, gi, ground)]])
-            continue
+    for gi, sj in cands:
         d = s[sj] - ground.g[gi]
         el, az, rng = frame_angles(d, ground.u[gi], ground.east[gi], ground.north[gi],
                                    azimuth=azimuth)
@@ -180,17 +171,15 @@ def _step_pairs(
             azs.append(az[keep])
     if not pts:
         return empty
-    if count_only:
-        return np.concatenate(pts), _EMPTY_I, _EMPTY_F, _EMPTY_F, _EMPTY_F
     return (np.concatenate(pts), np.concatenate(sats), np.concatenate(els),
             np.concatenate(rngs), np.concatenate(azs) if azimuth else _EMPTY_F)
 
 
-def _iterate(g, u, s, mobile, test, progress, azimuth=False, count_only=False):
+def _iterate(g, u, s, mobile, test, progress, azimuth=False):
     fixed = None if mobile else Ground(g, u, test)
     for k in range(s.shape[1]):
         ground = fixed if fixed is not None else Ground(g[:, k], u[:, k], test)
-        yield k, _step_pairs(ground, s[:, k], azimuth, count_only)
+        yield k, _step_pairs(ground, s[:, k], azimuth)
         if progress is not None:
             progress(1)
 
@@ -265,7 +254,17 @@ def count_visible(
     n_pt, n_time = g.shape[0], s.shape[1]
     test = limits(min_elevation_deg, max_range_km, n_pt)
     out = np.zeros((n_pt, n_time), dtype=np.int16)
-    for k, (p, *_rest) in _iterate(g, u, s, mobile, test, progress, count_only=True):
-        if len(p):
-            out[:, k] = np.bincount(p, minlength=n_pt)
+    if mobile:
+        for k in range(n_time):
+            index = GroundIndex(Ground(g[:, k], u[:, k], test))
+            out[index.ground.idx, k] = count_steps(index, s[:, k : k + 1])[:, 0]
+            if progress is not None:
+                progress(1)
+        return out
+    index = GroundIndex(Ground(g, u, test))
+    step = max(1, n_time) if progress is None else 1
+    for k in range(0, n_time, step):
+        out[index.ground.idx, k : k + step] = count_steps(index, s[:, k : k + step])
+        if progress is not None:
+            progress(1)
     return out

@@ -1,0 +1,260 @@
+"""Satellites linked per ground point and step, counted by a compiled kernel over a latitude-row
+index of the ground points (no pair is ever stored).
+
+Index (built once while the points are fixed): the finite ground points sorted by row of
+geocentric latitude (:data:`ROW_DEG` wide), then by geocentric longitude within a row.
+
+Kernel (numba, one core), per step and satellite:
+
+1. the search radius ``rho`` (the KD-tree path's :meth:`skyfence.links.search.Ground.radius_km`
+   for this satellite's geocentric radius: a slant range no linked pair exceeds) and the sure
+   radius (:meth:`~skyfence.links.search.Ground.sure_radius_km`: every pair closer is linked)
+   are turned into the largest geocentric angle ``theta`` between the satellite and any ground
+   point within ``rho`` (plane triangle Earth centre, point, satellite, over the points' radii);
+2. only the rows that cross the spherical cap of radius ``theta`` are visited, each over the
+   longitudes of the cap within the row's latitudes (the cap's half-width at the row's edges or
+   at its widest latitude ``asin(sin(lat_s) / cos(theta))``), found by binary search (both
+   sides of the antimeridian when needed); ``1e-6`` rad of margin on every angle;
+3. each point there: ``d = sat - ground``; beyond ``rho``: not linked; within the sure radius:
+   linked; else the test of :func:`skyfence.links.search.linked_rows`: ``q = d.u / |d|``
+   against the mask's sine, decided when more than ``1e-9`` away, and ``|d|`` against the range
+   cut-off, decided when more than ``1e-9`` km away; the pairs left undecided (elevation within
+   about ``1e-7`` deg of the mask, or range within ``1e-9`` km of the cut-off, a handful per
+   million) are handed back and decided in NumPy by the very test of ``visible_pairs``
+   (:func:`~skyfence.links.search.linked_rows`, :func:`~skyfence.links.geometry.frame_angles`).
+
+The sums are written in the order NumPy's ``einsum("ij,ij->i")`` adds three terms, so the
+decided tests see the same ``d.d`` and ``d.u``; either way the margins keep every decided pair
+on the same side as the exact test, so the counts equal ``visible_pairs(...).counts()``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from skyfence.links.search import Ground, linked_rows
+
+__all__ = ["ROW_DEG", "GroundIndex", "count_steps"]
+
+#: latitude rows of the index, degrees
+ROW_DEG = 0.5
+#: angular margin of the rows and longitudes visited, radians
+_MARGIN_RAD = 1e-6
+#: undecided pairs handed back per kernel call before it stops and is called again, larger
+_NEAR_CAPACITY = 4096
+
+
+class GroundIndex:
+    """Fixed ground points (a :class:`~skyfence.links.search.Ground`) sorted by latitude row and
+    longitude, with the arrays the kernel reads."""
+
+    def __init__(self, ground: Ground):
+        self.ground = ground
+        g = ground.g
+        lat = np.arctan2(g[:, 2], np.hypot(g[:, 0], g[:, 1]))
+        lon = np.arctan2(g[:, 1], g[:, 0])
+        self.n_rows = int(round(180.0 / ROW_DEG))
+        self.row_rad = math.radians(ROW_DEG)
+        row = np.clip(((lat + np.pi / 2) // self.row_rad).astype(np.int64), 0, self.n_rows - 1)
+        self.order = np.lexsort((lon, row))
+        self.lon = np.ascontiguousarray(lon[self.order])
+        self.row_start = np.searchsorted(row[self.order], np.arange(self.n_rows + 1)).astype(np.int64)
+        self.g = np.ascontiguousarray(g[self.order])
+        self.u = np.ascontiguousarray(ground.u[self.order])
+        if ground.mask_deg is None:
+            self.sin_mask = np.zeros(1)
+        elif ground.mask_one_deg is not None:
+            self.sin_mask = np.array([np.sin(np.radians(ground.mask_one_deg))])
+        else:
+            self.sin_mask = np.ascontiguousarray(np.sin(np.radians(ground.mask_deg[self.order])))
+
+    def cap_angles(self, rho_km: np.ndarray, r_s: np.ndarray) -> np.ndarray:
+        """Largest geocentric angle (rad) between a satellite at radius ``r_s`` and a ground point
+        (radius within the points' radii) at most ``rho_km`` away: ``cos(theta)`` is the smallest
+        ``(r_s^2 + r_g^2 - rho^2) / (2 r_s r_g)`` over ``r_g`` (at the ends or at
+        ``r_g = sqrt(r_s^2 - rho^2)``). ``pi`` where nothing bounds it."""
+        r_lo, r_hi = self.ground.r_min, self.ground.r_max
+        rs2, rho2 = r_s * r_s, rho_km * rho_km
+
+        def f(rg):
+            return (rs2 + rg * rg - rho2) / (2.0 * r_s * rg)
+
+        with np.errstate(invalid="ignore", divide="ignore"):
+            c = np.minimum(f(r_lo), f(r_hi))
+            r_star = np.sqrt(np.maximum(rs2 - rho2, 0.0))
+            inside = (r_star > r_lo) & (r_star < r_hi)
+            c = np.where(inside, np.minimum(c, f(np.where(inside, r_star, r_lo))), c)
+            theta = np.arccos(np.clip(c, -1.0, 1.0)) + _MARGIN_RAD
+        return np.where(np.isfinite(theta), np.minimum(theta, np.pi), np.pi)
+
+
+@njit(cache=True, nogil=True)
+def _half_width(sin_s, cos_s, cos_t, a, b):
+    """Largest longitude half-width (rad) of the cap (centre latitude with sine/cosine
+    ``sin_s``/``cos_s``, angular radius with cosine ``cos_t``) over latitudes ``[a, b]``."""
+    best = 0.0
+    for phi in (a, b):
+        den = cos_s * math.cos(phi)
+        if den < 1e-12:
+            return math.pi
+        c = (cos_t - sin_s * math.sin(phi)) / den
+        if c <= -1.0:
+            return math.pi
+        if c < 1.0:
+            best = max(best, math.acos(c))
+    if cos_t > 1e-12:
+        q = sin_s / cos_t
+        if -1.0 < q < 1.0:
+            phi = math.asin(q)
+            if a < phi < b:
+                den = cos_s * math.cos(phi)
+                if den < 1e-12:
+                    return math.pi
+                c = (cos_t - sin_s * math.sin(phi)) / den
+                if c <= -1.0:
+                    return math.pi
+                if c < 1.0:
+                    best = max(best, math.acos(c))
+    return best
+
+
+@njit(cache=True, nogil=True)
+def _count(g, u, sin_mask, lon, row_start, row_rad, has_mask, has_range, max_range_km,
+           sats, rho_km, sure_km, theta, counts, near, k_start):  # fmt: skip
+    """Counts of steps ``k_start..`` into ``counts[point, step]``; undecided pairs into ``near``
+    rows (point, sat, step) until full. Returns (next step to do, pairs in ``near``)."""
+    n_rows = len(row_start) - 1
+    n_sat, n_time = sats.shape[0], sats.shape[1]
+    one_mask = len(sin_mask) == 1
+    n_near = 0
+    cap = near.shape[0]
+    for k in range(k_start, n_time):
+        if n_near + 64 > cap and n_near > 0:
+            return k, n_near
+        for j in range(n_sat):
+            rho = rho_km[j, k]
+            if not rho > 0.0:
+                continue
+            sx, sy, sz = sats[j, k, 0], sats[j, k, 1], sats[j, k, 2]
+            rho2 = rho * rho
+            sure = sure_km[j, k]
+            sure2 = sure * sure if sure > 0.0 else -1.0
+            th = theta[j, k]
+            r_s = math.sqrt(sx * sx + sy * sy + sz * sz)
+            lat_s = math.asin(min(1.0, max(-1.0, sz / r_s)))
+            lon_s = math.atan2(sy, sx)
+            sin_s, cos_s, cos_t = math.sin(lat_s), math.cos(lat_s), math.cos(th)
+            lo_lat = lat_s - th
+            hi_lat = lat_s + th
+            r_lo = max(0, int((lo_lat + 0.5 * math.pi) // row_rad))
+            r_hi = min(n_rows - 1, int((hi_lat + 0.5 * math.pi) // row_rad))
+            for r in range(r_lo, r_hi + 1):
+                i0, i1 = row_start[r], row_start[r + 1]
+                if i0 == i1:
+                    continue
+                a = max(lo_lat, -0.5 * math.pi + r * row_rad - _MARGIN_RAD)
+                b = min(hi_lat, -0.5 * math.pi + (r + 1) * row_rad + _MARGIN_RAD)
+                if th >= 0.5 * math.pi:
+                    hw = math.pi
+                else:
+                    hw = _half_width(sin_s, cos_s, cos_t, a, b) + _MARGIN_RAD
+                if hw >= math.pi:
+                    spans = ((i0, i1), (i1, i1))
+                else:
+                    lo, hi = lon_s - hw, lon_s + hw
+                    row_lon = lon[i0:i1]
+                    if lo < -math.pi:
+                        spans = ((i0 + np.searchsorted(row_lon, lo + 2.0 * math.pi), i1),
+                                 (i0, i0 + np.searchsorted(row_lon, hi, side="right")))
+                    elif hi > math.pi:
+                        spans = ((i0 + np.searchsorted(row_lon, lo), i1),
+                                 (i0, i0 + np.searchsorted(row_lon, hi - 2.0 * math.pi, side="right")))
+                    else:
+                        spans = ((i0 + np.searchsorted(row_lon, lo), i0 + np.searchsorted(row_lon, hi, side="right")),
+                                 (i1, i1))  # fmt: skip
+                for span in spans:
+                    for i in range(span[0], span[1]):
+                        d0 = sx - g[i, 0]
+                        d1 = sy - g[i, 1]
+                        d2 = sz - g[i, 2]
+                        dd = d0 * d0 + d1 * d1 + d2 * d2
+                        if dd > rho2:
+                            continue
+                        if dd < sure2:
+                            counts[i, k] += 1
+                            continue
+                        rng = math.sqrt(dd)
+                        undecided = False
+                        if has_range:
+                            if rng > max_range_km + 1e-9:
+                                continue
+                            if rng >= max_range_km - 1e-9:
+                                undecided = True
+                        if has_mask:
+                            sm = sin_mask[0] if one_mask else sin_mask[i]
+                            q = (d0 * u[i, 0] + d1 * u[i, 1] + d2 * u[i, 2]) / rng
+                            if q < sm - 1e-9:
+                                continue
+                            if not q > sm + 1e-9:  # near the mask, or NaN (d = 0)
+                                undecided = True
+                        if undecided:
+                            if n_near < cap:
+                                near[n_near, 0] = i
+                                near[n_near, 1] = j
+                                near[n_near, 2] = k
+                            n_near += 1
+                        else:
+                            counts[i, k] += 1
+        if n_near > cap:  # overflowed within this step: redo it alone with room
+            return -k - 1, n_near
+    return n_time, n_near
+
+
+def count_steps(index: GroundIndex, sats: np.ndarray) -> np.ndarray:
+    """Satellites linked per indexed point and step, int32 ``[n_points, n_time]`` in the
+    ground's row order (``index.ground.idx``). ``sats``: ``[n_sat, n_time, 3]`` ECEF km (NaN
+    rows: no link)."""
+    ground = index.ground
+    s = np.ascontiguousarray(sats, dtype=float)
+    n_pt, n_time = len(index.order), s.shape[1]
+    counts = np.zeros((n_pt, n_time), dtype=np.int32)
+    if n_pt == 0 or s.shape[0] == 0:
+        return counts[np.argsort(index.order)]
+    with np.errstate(invalid="ignore"):
+        r_s = np.sqrt(np.einsum("ijk,ijk->ij", s, s))
+    finite = np.isfinite(r_s)
+    r_ok = np.where(finite, r_s, ground.r_max + 1.0)
+    rho = np.where(finite, ground.radius_km(r_ok), -1.0)
+    sure = np.where(finite, ground.sure_radius_km(r_ok), 0.0)
+    theta = index.cap_angles(np.maximum(rho, 0.0), r_ok)
+    has_mask, has_range = ground.mask_deg is not None, ground.max_range_km is not None
+    max_range = ground.max_range_km if has_range else np.inf
+    capacity = _NEAR_CAPACITY
+    k = 0
+    while k < n_time:
+        near = np.empty((capacity, 3), dtype=np.int64)
+        k_next, n_near = _count(index.g, index.u, index.sin_mask, index.lon, index.row_start, index.row_rad,
+                                has_mask, has_range, float(max_range), s, rho, sure, theta, counts, near, k)  # fmt: skip
+        if k_next < 0:  # step k_bad overflowed the buffer: the steps before it are kept, it runs again
+            k_bad = -k_next - 1
+            _resolve(index, s, near[near[:, 2] < k_bad], counts)
+            counts[:, k_bad] = 0
+            capacity = 2 * n_near + 64
+            k = k_bad
+            continue
+        _resolve(index, s, near[:n_near], counts)
+        k = k_next
+    return counts[np.argsort(index.order)]
+
+
+def _resolve(index: GroundIndex, s: np.ndarray, near: np.ndarray, counts: np.ndarray) -> None:
+    """Decide the undecided (sorted point, sat, step) rows by the exact test and count them."""
+    if len(near) == 0:
+        return
+    gi = index.order[near[:, 0]]  # rows of the ground
+    d = s[near[:, 1], near[:, 2]] - index.ground.g[gi]
+    ok = linked_rows(d, gi, index.ground)
+    np.add.at(counts, (near[ok, 0], near[ok, 2]), 1)
