@@ -28,3 +28,20 @@ for (const [name, dir] of [...pkgs].sort()) {
 }
 writeFileSync(join(out, 'LICENSES.txt'), text);
 console.log(`bundled ${pkgs.size} packages: ${[...pkgs.keys()].sort().join(', ')}`);
+
+// the governance page at / of `skyfence serve`: one self-contained HTML file (script and style
+// inline, no npm package bundled) in ../src/skyfence/api/static/landing.html
+const gov = await build({
+  entryPoints: ['src/governance.js'], bundle: true, minify: true, format: 'iife', target: 'es2020',
+  write: false, metafile: true, legalComments: 'none', logLevel: 'warning',
+});
+const govCss = await build({ entryPoints: ['src/governance.css'], bundle: true, minify: true, write: false, logLevel: 'warning' });
+const govPkgs = Object.keys(gov.metafile.inputs).filter((i) => i.includes('node_modules/'));
+if (govPkgs.length) throw new Error(`the governance page bundles npm packages (add their licences): ${govPkgs}`);
+const govJs = gov.outputFiles[0].text;
+if (/<\/script/i.test(govJs)) throw new Error('the governance script contains </script');
+const govHtml = readFileSync('src/governance.html', 'utf8')
+  .replace('<!--STYLE-->', () => `<style>${govCss.outputFiles[0].text.trim()}</style>`)
+  .replace('<!--SCRIPT-->', () => `<script>${govJs.trim()}</script>`);
+writeFileSync('../src/skyfence/api/static/landing.html', govHtml);
+console.log(`governance page: ${govHtml.length} bytes`);

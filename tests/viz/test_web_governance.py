@@ -1,0 +1,234 @@
+"""The governance page at ``/`` of ``skyfence serve`` in a real browser: headless Chromium (Debian's
+``/usr/bin/chromium``) driven by Playwright for Python; skipped with the reason when either is
+missing. The server is the app `skyfence serve` runs (`create_app`) under uvicorn in a thread, on
+a governance log made by `tests.governance.fixtures.make_plane` (approvers alice, bob, carol,
+dave; operator op; auditor and viewer added by a membership change). Expected values come from
+the log (`Ledger.state`); the page is read back through its DOM and ``window.__skyfence``.
+Screenshots are written to each test's folder."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import threading
+import time
+from urllib.parse import urlparse
+
+import httpx
+import pytest
+
+from skyfence.api.app import create_app
+from skyfence.governance import policies, registry
+from skyfence.governance.log.checkpoint import parse_note
+from skyfence.governance.witness.client import store_witnessed
+from skyfence.governance.witness.cosignature import cosign
+from tests.governance.fixtures import free_port, make_plane
+from tests.viz.test_web import CHROMIUM
+
+WAIT_MS = 15_000
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium chromium-driver; .ci/run does)")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM))
+        yield b
+        b.close()
+
+
+class Served:
+    """A plane (`make_plane`) served by `create_app` under uvicorn on 127.0.0.1 in a thread."""
+
+    def __init__(self, tmp_path):
+        import uvicorn
+
+        self.path = tmp_path / "gov.db"
+        self.plane = make_plane(f"sqlite:///{self.path}")
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        app = create_app(self.plane.url, self.plane.log_key)
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port,
+                                                    log_level="warning", lifespan="off"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> Served:
+        self.thread.start()
+        deadline = time.monotonic() + 30
+        while not self.server.started:
+            assert time.monotonic() < deadline and self.thread.is_alive(), "server did not start"
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+        self.plane.db.dispose()
+
+    def post(self, who: str, path: str, body: dict) -> dict:
+        r = httpx.post(self.base + path, json=body, headers={"X-API-Key": self.plane.api_keys[who]},
+                       timeout=30)
+        assert r.status_code == 201, r.text
+        return r.json()
+
+
+@pytest.fixture
+def served(tmp_path):
+    with Served(tmp_path) as s:
+        yield s
+
+
+def _open(browser, url: str):
+    """The page at `url` once its first poll is done, with console errors and requested URLs."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    errors: list[str] = []
+    requests: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("request", lambda r: requests.append(r.url))
+    page.goto(url)
+    page.wait_for_function("window.__skyfence && (window.__skyfence.ready || window.__skyfence.error)",
+                           timeout=WAIT_MS)
+    assert page.evaluate("window.__skyfence.error") is None
+    return page, errors, requests
+
+
+def _offsite(requests: list[str], url: str) -> list[str]:
+    origin = urlparse(url).netloc
+    return [u for u in requests if urlparse(u).netloc != origin and not u.startswith("data:")]
+
+
+def _text(page, selector: str) -> str:
+    return page.eval_on_selector(selector, "el => el.innerText")
+
+
+def test_view_shows_membership_quorum_entries_and_verifies(browser, served, tmp_path):
+    p = served.plane
+    with p.db.read_session() as s:  # a witness cosigns the latest checkpoint
+        note = p.ledger.latest_checkpoint(s)
+    line = cosign(parse_note(note)[0], "w1.example/witness", p.keys["dave"], int(time.time()))
+    with p.db.write_session() as s:
+        store_witnessed(s, note, [line], p.ledger.now_utc())
+    page, errors, requests = _open(browser, served.base + "/")
+    page.wait_for_function("window.__skyfence.verify.client && window.__skyfence.verify.server", timeout=WAIT_MS)
+    page.screenshot(path=str(tmp_path / "governance.png"), full_page=True)
+    assert errors == []
+    assert _offsite(requests, served.base) == []
+
+    with p.db.read_session() as s:
+        st = p.ledger.state(s)
+        size = p.ledger.size(s)
+    rows = page.eval_on_selector_all(
+        "#principals tbody tr", "rs => rs.map(r => [...r.cells].map(c => c.innerText))")
+    want = [[pid, ", ".join(v["roles"]),
+             hashlib.sha256(bytes.fromhex(v["public_key"])).hexdigest()[:16] if v.get("public_key") else "(no key)",
+             str(sum(1 for o in st.api_keys.values() if o == pid))]
+            for pid, v in sorted(st.principals.items())]
+    assert rows == want
+    quorum = _text(page, "#quorum")
+    n_approvers = len(st.approver_keys())
+    assert f"{st.quorum_k} of {n_approvers} approvers" in quorum
+    assert f"{st.membership_k} of {n_approvers} approvers" in quorum
+    # entries: index, kind and time of each, and who signed the genesis
+    got = page.eval_on_selector_all("#entries tbody tr", "rs => rs.map(r => [...r.cells].map(c => c.innerText))")
+    with p.db.read_session() as s:
+        logged = p.ledger.entries(s, 0, size)
+    assert [(int(r[0]), r[1], r[2]) for r in got] == [(e["index"], e["kind"], e["t_utc"]) for e in reversed(logged)]
+    assert set(got[-1][3].split(" (")[0].split(", ")) == set(logged[0]["data"]["signatures"])
+    # the membership change that added aud and vic: enacted by bob and carol
+    (prop,) = st.proposals
+    row = f'#proposals tr[data-proposal="{prop}"]'
+    assert page.get_attribute(row, "data-status") == "enacted"
+    assert "2 of 2 needed" in _text(page, row) and "2 distinct signer key(s)" in _text(page, row)
+    # verification: the root recomputed in the browser is the checkpoint's; the server's check
+    client = page.evaluate("window.__skyfence.verify.client")
+    server = page.evaluate("window.__skyfence.verify.server")
+    assert client["ok"] and client["size"] == size and server["ok"] and server["size"] == size
+    assert client["root"] == parse_note(note)[0].split("\n")[2] == server["root_hash"]
+    assert page.is_hidden("#alarm"), _text(page, "#alarm")
+    assert "w1.example/witness" in _text(page, "#witnessed")
+    assert "no policy in force" in _text(page, "#policy")
+
+
+def test_enacted_after_two_approvals_without_reload(browser, served, tmp_path):
+    p = served.plane
+    page, errors, _ = _open(browser, served.base + "/")
+    page.evaluate("window.__notReloaded = true")
+    fields = p.proposal("alice", title="crimea geofence")
+    served.post("alice", "/proposals", {"proposal": fields, "signature": p.sign("alice", fields)})
+    row = f'#proposals tr[data-proposal="{fields["id"]}"]'
+    page.wait_for_selector(f'{row}[data-status="open"]', timeout=WAIT_MS)
+    assert "0 of 2 needed" in _text(page, row)
+    served.post("bob", f"/proposals/{fields['id']}/approvals", {"signature": p.sign("bob", fields)})
+    page.wait_for_selector(f'{row}[data-approvals="1"]', timeout=WAIT_MS)
+    assert page.get_attribute(row, "data-status") == "open"
+    served.post("carol", f"/proposals/{fields['id']}/approvals", {"signature": p.sign("carol", fields)})
+    page.wait_for_selector(f'{row}[data-status="enacted"]', timeout=WAIT_MS)
+    page.wait_for_function("document.querySelector('#policy').innerText.includes('crimea geofence')", timeout=WAIT_MS)
+    assert page.evaluate("window.__notReloaded") is True
+    text = _text(page, row)
+    assert "2 of 2 needed" in text and "bob" in text and "carol" in text
+    page.screenshot(path=str(tmp_path / "governance-enacted.png"), full_page=True)
+    # the policy in force at a time before the enactment: none
+    page.fill("#at", "2001-01-01T00:00:00")
+    page.dispatch_event("#at", "change")
+    page.wait_for_function("window.__skyfence.inForce && window.__skyfence.inForce.at_utc.startsWith('2001')", timeout=WAIT_MS)
+    assert "no policy in force" in _text(page, "#policy")
+    assert errors == []
+
+
+def test_tampered_database_is_flagged(browser, served, tmp_path):
+    page, _, _ = _open(browser, served.base + "/")
+    assert page.is_hidden("#alarm"), _text(page, "#alarm")
+    # the operator lowers the quorum in the table (the log says 2)
+    with sqlite3.connect(served.path) as con:
+        con.execute("UPDATE settings SET value = '1' WHERE key = 'quorum_k'")
+    page.wait_for_selector("#alarm:not([hidden])", timeout=WAIT_MS)
+    page.wait_for_function("window.__skyfence.verify.server && !window.__skyfence.verify.server.ok", timeout=WAIT_MS)
+    alarm = _text(page, "#alarm")
+    assert "TAMPERED" in alarm and "HTTP 503" in alarm and "quorum_k" in alarm
+    assert page.eval_on_selector("#alarm", "el => getComputedStyle(el).backgroundColor") == "rgb(198, 40, 40)"
+    page.screenshot(path=str(tmp_path / "governance-tampered.png"), full_page=True)
+    # put back: the flag goes away without a reload
+    with sqlite3.connect(served.path) as con:
+        con.execute("UPDATE settings SET value = '2' WHERE key = 'quorum_k'")
+    page.wait_for_function("document.querySelector('#alarm').hidden", timeout=WAIT_MS)
+
+
+def test_pasted_receipt_verifies_and_a_modified_one_fails(browser, served, tmp_path):
+    p = served.plane
+    registry.register_terminal(p.ledger, "op", "kyiv1", 50.45, 30.52, status="active")
+    fields = p.proposal("alice", title="first")
+    policies.submit_proposal(p.ledger, "alice", fields, p.sign("alice", fields))
+    for a in ("bob", "carol"):
+        policies.submit_approval(p.ledger, a, fields["id"], p.sign(a, fields))
+    at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 5))
+    r = httpx.get(served.base + "/service", params={"terminal": "kyiv1", "at": at},
+                  headers={"X-API-Key": p.api_keys["vic"]}, timeout=60)
+    assert r.status_code == 200, r.text
+    page, errors, _ = _open(browser, served.base + "/")
+
+    def check(text: str) -> dict:
+        page.evaluate("window.__skyfence.receipt = null")
+        page.fill("#receipt", text)
+        page.click("#verify-receipt")
+        page.wait_for_function("window.__skyfence.receipt", timeout=WAIT_MS)
+        return page.evaluate("window.__skyfence.receipt")
+
+    good = check(r.text)
+    assert good["client"]["ok"], good
+    assert good["server"]["ok"], good
+    assert any("inclusion proofs recomputed" in n for n in good["client"]["notes"])
+    assert any("distinct valid approver" in n for n in good["client"]["notes"])
+    assert any("Cedar" in n for n in good["server"]["notes"])
+    page.screenshot(path=str(tmp_path / "governance-receipt.png"), full_page=True)
+    doc = json.loads(r.text)
+    doc["decision"] = "denied" if doc["decision"] == "served" else "served"
+    bad = check(json.dumps(doc))
+    assert not bad["client"]["ok"] and "signature" in bad["client"]["error"]
+    assert not bad["server"]["ok"] and "signature" in bad["server"]["error"]
+    assert "INVALID" in _text(page, "#receipt-client")
+    assert errors == []
