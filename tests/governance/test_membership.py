@@ -4,6 +4,7 @@ every one of them; every later membership change is a proposal enacted by the me
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -189,3 +190,68 @@ def test_service_refuses_a_terminal_row_edited_behind_the_log(plane):
         r = c.get("/service", params={"terminal": "t1"},
                   headers={"X-API-Key": plane.api_keys["vic"]})
     assert r.status_code == 503 and "t1" in r.json()["detail"]
+
+
+def test_verify_across_a_log_key_rotation(tmp_path):
+    """A log whose key the membership quorum rotated verifies (export, SQLite file): every
+    checkpoint under the key in force at its size (the rotation's own checkpoint under the old
+    key, the next under the new); a checkpoint the old key signs after the rotation fails,
+    naming its size and the key in force."""
+    from rich.console import Console
+
+    from skyfence.errors import CheckpointError, VerificationError
+    from skyfence.governance.audit import verify_command
+    from skyfence.governance.log.checkpoint import sign_checkpoint, verify_checkpoint
+
+    path = tmp_path / "gov.db"
+    L, keys = _ledger(f"sqlite:///{path}")
+    found_log(L, {n: (["approver", "operator"], keys[n]) for n in NAMES})
+    registry.create_group(L, "ann", "g1")
+    new = Ledger(L.db, Ed25519PrivateKey.generate())
+    out = enact_membership(L, keys, "ann", ["ben", "cat"],
+                           [{"op": "log_key", "verifier_key": new.verifier_key}])
+    r = out["enacted_index"]
+    with L.db.read_session() as s:  # the rotation's checkpoint: the old key's
+        assert L.size(s) == r + 1
+        head = L.latest_checkpoint(s)
+    verify_checkpoint(head, L.verifier_key)
+    with pytest.raises(CheckpointError):
+        verify_checkpoint(head, new.verifier_key)
+    new.start()  # restarted with the new key: the head checkpoint gets its signature too
+    with L.db.read_session() as s:
+        head = L.latest_checkpoint(s)
+    assert {verify_checkpoint(head, k).size for k in (L.verifier_key, new.verifier_key)} == {r + 1}
+    verify_log(export_ledger(new))
+    registry.create_group(new, "ann", "g2")  # checkpoint r + 2: the new key's alone
+    quiet = Console(file=open(tmp_path / "out.txt", "w"))  # noqa: SIM115
+    for vkey in (None, L.verifier_key, new.verifier_key):
+        verify_log(export_ledger(new), verifier_key=vkey)
+        rep = verify_command(str(path), verifier_key=vkey, console=quiet)
+        assert rep.verifier_key == new.verifier_key and rep.size == r + 2
+    with pytest.raises(VerificationError, match="is not a key the log names"):
+        verify_log(export_ledger(new), verifier_key=Ledger(L.db, Ed25519PrivateKey.generate())
+                   .verifier_key)
+    # the holder of the old key signs the newest tree: refused, naming the size and the key
+    doc = export_ledger(new)
+    with L.db.read_session() as s:
+        forged = sign_checkpoint(L.origin, r + 2, L.root(s, r + 2), L.log_key)
+    doc["checkpoints"][-1] = forged
+    with pytest.raises(VerificationError, match=rf"size {r + 2}\): .*the log key in force at "
+                                                rf"size {r + 2} is {re.escape(new.verifier_key)}"):
+        verify_log(doc)
+    with pytest.raises(VerificationError, match=rf"size {r + 2}"):
+        verify_log(doc, older_checkpoints=[forged], verifier_key=L.verifier_key)
+
+
+def test_a_rotation_ends_its_transaction_and_the_old_key_cannot_start(gov_url):
+    L, keys = _ledger(gov_url)
+    found_log(L, {n: (["approver", "operator"], keys[n]) for n in NAMES})
+    new = Ledger(L.db, Ed25519PrivateKey.generate())
+    enact_membership(L, keys, "ann", ["ben", "cat"],
+                     [{"op": "log_key", "verifier_key": new.verifier_key}])
+    with pytest.raises(GovernanceError, match="entries name"):
+        L.start()
+    with pytest.raises(GovernanceError, match="ends its transaction"), new.transaction() as tx:
+        tx.append("membership.enacted", "ann", {"changes": [{"op": "log_key",
+                                                             "verifier_key": "x"}]})
+        tx.append("group.created", "ann", {"group": "g", "description": ""})

@@ -142,3 +142,33 @@ def test_witnessed_checkpoint_in_the_receipt_and_the_policy(tmp_path, capsys):
     assert main(["receipt", "verify", str(path), "--witness-policy", str(policy_file)]) == 2
     assert "NOT met" in capsys.readouterr().err
     p.db.dispose()
+
+
+def test_receipts_across_a_log_key_rotation(served, tmp_path):
+    """After the membership quorum rotates the log's key and the server restarts with the new
+    key, a receipt made before is still fresh (the log names the new key, every entry checked)
+    and a receipt made after verifies offline under the new key."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from skyfence.governance.ledger import Ledger
+    from tests.governance.fixtures import ServerProcess, enact_membership
+
+    p, srv = served
+    before, _ = _receipt(srv, p, tmp_path)
+    new_key = Ed25519PrivateKey.generate()
+    new = Ledger(p.db, new_key)
+    enact_membership(p.ledger, p.keys, "alice", ["bob", "carol"],
+                     [{"op": "log_key", "verifier_key": new.verifier_key}])
+    srv.kill()
+    with ServerProcess(p.url, write_log_key(tmp_path / "new.key", new_key)) as srv2:
+        assert any("membership" in n for n in check_fresh(before, srv2.base))
+        after, _ = _receipt(srv2, p, tmp_path, "after.json")
+        assert after["log_verifier_key"] == new.verifier_key
+        verify_receipt(after, verifier_key=new.verifier_key)
+        registry.create_group(new, "op", "g-after")  # a checkpoint of the new key alone
+        check_fresh(before, srv2.base)
+        check_fresh(after, srv2.base)
+        with pytest.raises(VerificationError, match="not signed by the receipt's log"):
+            check_fresh({**before, "log_verifier_key": verifier_key(p.ledger.origin,
+                                                                    Ed25519PrivateKey.generate())},
+                        srv2.base)

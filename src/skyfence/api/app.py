@@ -152,10 +152,7 @@ def create_app(db_url: str, log_key=None, *, origin: str | None = None,
     key = resolve_log_key(db_url, log_key)
     db = db or init_db(db_url)
     ledger = Ledger(db, key, origin=origin)
-    with db.read_session() as s:
-        first = ledger.entries(s, 0, 1)
-    if first and first[0]["data"].get("verifier_key") != ledger.verifier_key:
-        raise GovernanceError("the log key does not match this log (entry 0 names another key)")
+    ledger.start()  # the key the log names now (genesis or latest rotation), else an error
     app = FastAPI(
         title="skyfence governance plane",
         version="1",

@@ -2,9 +2,9 @@
 
 `verify_log` and `verify_command` run :func:`skyfence.governance.log.verify.verify_export` with
 the rules of :mod:`skyfence.governance.rules.entries` on every entry (the genesis signed by every
-founder, membership changed only by an enacted membership proposal, signatures, roles, quorums)
-and `check_tables` on the whole export (the log key the membership names is the key of the
-checkpoints; the database's tables, the terminal registry's included, agree with the log). The checks are
+founder, membership changed only by an enacted membership proposal, signatures, roles, quorums),
+every checkpoint under the log key in force at its size (:mod:`skyfence.governance.logkeys`)
+and `check_tables` on the whole export (the database's tables, the terminal registry's included, agree with the log). The checks are
 imported and run unconditionally: a failure to run them fails the verification.
 """
 
@@ -22,6 +22,7 @@ from skyfence.governance.client import export_url, fetch_export, fetch_tiled_exp
 from skyfence.governance.export import export_sqlite_file, is_sqlite_file
 from skyfence.governance.log.export import export_entries, load_export
 from skyfence.governance.log.verify import VerificationReport, verify_export
+from skyfence.governance.logkeys import KeyedChecker
 from skyfence.governance.rules.canonical import canonical_json
 from skyfence.governance.rules.entries import EntryChecker, replay_state
 from skyfence.governance.state import disagreements, expected_rows
@@ -77,11 +78,6 @@ def check_tables(export: Mapping[str, Any], checker: EntryChecker | None = None)
     first difference. `checker`: the `EntryChecker` that checked the export's entries (its state
     is reused)."""
     texts = export_entries(export)
-    named = checker.state.log_key if checker is not None else None
-    vkey = export.get("verifier_key")
-    if named and vkey and named != vkey:
-        raise EntryError(f"the log's membership names the log key {named}, but its checkpoints "
-                         f"are signed by {vkey}")
     cols = export.get("entry_columns") or []
     for c in cols:
         i = c.get("idx")
@@ -124,10 +120,11 @@ def verify_log(export: Mapping[str, Any], older_checkpoints: list[str] | None = 
     """Verify an export with the governance checks (`EntryChecker` per entry, `check_tables` on
     the whole export). Returns the report's notes; raises `VerificationError` with the first
     failure (naming the entry) otherwise."""
-    checker = EntryChecker()
+    checker = KeyedChecker()
     rep = verify_export(export, older_checkpoints=older_checkpoints or [],
                         check_entry=checker, check_export=lambda doc: check_tables(doc, checker),
-                        verifier_key=verifier_key, raise_on_error=True)
+                        verifier_key=verifier_key, key_schedule=lambda: checker.schedule,
+                        raise_on_error=True)
     return [f"{rep.entries} entries verified", f"{rep.checkpoints} checkpoints verified",
             f"{rep.older_checkpoints} older checkpoint(s) consistent", *rep.notes]
 
@@ -166,9 +163,9 @@ def verify_command(path_or_url: str, older: list[str] | None = None, *,
         source = (f"{tiles_prefix(path_or_url)} (tlog-tiles)" if doc.get("source") == "tlog-tiles"
                   else export_url(path_or_url))
     olds = [_older_note(o) for o in (older or [])]
-    checker = EntryChecker()
-    hooks = ({"check_entry": checker, "check_export": lambda doc: check_tables(doc, checker)}
-             if semantic else {})
+    checker = KeyedChecker()
+    hooks = ({"check_entry": checker, "check_export": lambda doc: check_tables(doc, checker),
+              "key_schedule": lambda: checker.schedule} if semantic else {})
     rep = verify_export(doc, older_checkpoints=olds, verifier_key=verifier_key, **hooks)
     if not semantic:
         rep.notes.append("governance checks not requested: Merkle tree and checkpoints only")

@@ -4,7 +4,9 @@
 layout (``/checkpoint`` and the tiles, every tile checked against the checkpoint's root:
 :func:`skyfence.governance.client.fetch_tiled_export`), then checks:
 
-* the current checkpoint is signed by the receipt's log key (and, with a witness policy, cosigned
+* the current checkpoint is signed by the receipt's log: by the key in force at its size, which
+  is the receipt's key or one the log's entries rotated to from it (every entry checked by the
+  log's rules, :mod:`skyfence.governance.logkeys`) (and, with a witness policy, cosigned
   by the policy's quorum of witnesses);
 * the log extends the receipt's: the root of its first ``tree_size`` entries is the root of the
   receipt's checkpoint (a log that shows the receipt's holder another history is a fork);
@@ -30,6 +32,7 @@ from skyfence.governance.client import fetch_tiled_export
 from skyfence.governance.log.checkpoint import parse_checkpoint, verify_checkpoint
 from skyfence.governance.log.export import export_entries
 from skyfence.governance.log.tree import MerkleLog
+from skyfence.governance.logkeys import key_in_force, key_schedule
 from skyfence.governance.rules.canonical import iso_utc
 
 __all__ = ["StaleReceiptError", "check_fresh", "later_changes"]
@@ -89,11 +92,21 @@ def check_fresh(receipt: Mapping[str, Any], url: str, *, verifier_key: str | Non
     export = fetch_tiled_export(url)
     note = export["checkpoints"][-1]
     note = note if isinstance(note, str) else note["note"]
+    entries = export_entries(export)
+    try:  # the log's keys over its history, every entry checked by the log's rules
+        schedule = key_schedule(entries)
+    except GovernanceError as exc:
+        raise VerificationError(f"{url}: the log breaks its rules: {exc}") from None
+    if key not in [k for _, k in schedule]:
+        raise VerificationError(f"{url}: the current checkpoint is not signed by the receipt's "
+                                f"log: the receipt's key {key} is not a key this log names")
     try:
+        size = parse_checkpoint(note).size
+        key = key_in_force(schedule, size) or key
         current = verify_checkpoint(note, key)
     except GovernanceError as exc:
         raise VerificationError(f"{url}: the current checkpoint is not signed by the receipt's "
-                                f"log: {exc}") from None
+                                f"log (the key in force at its size is {key}): {exc}") from None
     notes = [f"current checkpoint of {url}: size {current.size}, signed by the receipt's log"]
     if witness_policy is not None:
         try:
@@ -103,7 +116,6 @@ def check_fresh(receipt: Mapping[str, Any], url: str, *, verifier_key: str | Non
         if not res.quorum_met:
             raise VerificationError(f"{url}: current checkpoint: {res.summary()}")
         notes.append(res.summary())
-    entries = export_entries(export)
     mine = parse_checkpoint(receipt["checkpoint"])
     if mine.size != receipt["tree_size"]:
         raise VerificationError("receipt: its checkpoint's size differs from its tree_size")

@@ -25,15 +25,22 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+import logging
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from skyfence.errors import ConflictError, GovernanceError, InvalidError, RefusedError
+from skyfence.errors import (
+    CheckpointError,
+    ConflictError,
+    GovernanceError,
+    InvalidError,
+    RefusedError,
+)
 from skyfence.governance.db import (
     ApiKey,
     Checkpoint,
@@ -43,8 +50,16 @@ from skyfence.governance.db import (
     MerkleNode,
     Principal,
     Setting,
+    WitnessedCheckpoint,
 )
-from skyfence.governance.log.checkpoint import sign_checkpoint, verifier_key
+from skyfence.governance.log.checkpoint import (
+    parse_checkpoint,
+    parse_note,
+    sign_checkpoint,
+    sign_note,
+    verifier_key,
+    verify_checkpoint,
+)
 from skyfence.governance.log.tree import MerkleLog
 from skyfence.governance.rules.canonical import iso_utc
 from skyfence.governance.rules.entries import (
@@ -64,6 +79,16 @@ from skyfence.governance.state import (
 )
 
 __all__ = ["Ledger", "Tx", "SqlHashStore", "DEFAULT_ORIGIN"]
+
+_log = logging.getLogger(__name__)
+
+
+def _signed_by(note: str, vkey: str) -> bool:
+    try:
+        verify_checkpoint(note, vkey)
+    except CheckpointError:
+        return False
+    return True
 
 DEFAULT_ORIGIN = "skyfence.example/governance"
 
@@ -106,11 +131,20 @@ class Tx:
     now_utc: str
     size: int
     appended: list[int] = field(default_factory=list)
+    rotated: bool = False
     _tree: MerkleLog | None = None
 
     def append(self, kind: str, actor: str, data: Mapping[str, Any]) -> int:
-        """Append one entry (in this transaction) of a registered kind; returns its log index."""
+        """Append one entry (in this transaction) of a registered kind; returns its log index.
+        A rotation of the log's key is the last entry of its transaction (the checkpoint that
+        holds it is signed by the old key, the next one by the new: `skyfence.governance.logkeys`);
+        `GovernanceError` for an entry after it."""
         entry_kind(kind)
+        if self.rotated:
+            raise GovernanceError("a rotation of the log's key ends its transaction: no entry "
+                                  "may follow it before the checkpoint")
+        self.rotated = kind == "membership.enacted" and any(
+            isinstance(c, Mapping) and c.get("op") == "log_key" for c in data.get("changes") or ())
         index = self.size
         body = entry_bytes(index, self.now_utc, kind, actor, data)
         self.session.add(LogEntry(idx=index, t_utc=self.now_utc, kind=kind,
@@ -137,6 +171,9 @@ class Ledger:
         self._states: dict[int, LogState] = {}
         self._memo: dict[tuple, Any] = {}
         self._lock = threading.Lock()
+        self.on_grow: list[Callable[[int], None]] = []
+        """Called with the new tree size after each committed write that grew the log (e.g.
+        :class:`skyfence.governance.witness.background.WitnessCosigner.notify`); must not block."""
 
     # ----------------------------------------------------------------- writes
 
@@ -183,6 +220,40 @@ class Ledger:
                 s.add(Checkpoint(tree_size=tx.size, note=note, t_utc=now))
                 head.size = tx.size
                 s.flush()
+        if tx.appended:
+            for listener in list(self.on_grow):
+                try:
+                    listener(tx.size)
+                except Exception:  # noqa: BLE001 -- a listener never undoes a committed write
+                    _log.exception("listener of the log's growth failed")
+
+    def start(self) -> None:
+        """Check, before serving, that this ledger holds the key the log names now (its genesis'
+        or its latest ``log_key`` rotation); `GovernanceError` otherwise. If the newest entry
+        rotated the key to this ledger's, its checkpoint (signed by the old key) gets this key's
+        signature too, here and on its witnessed note, so that receipts and witnesses find the
+        newest checkpoint under the key in force; the old signature stays."""
+        with self.db.write_session() as s:
+            size = self.size(s)
+            if not size:
+                return
+            named = self.log_state(s, size).log_key
+            if named != self.verifier_key:
+                raise GovernanceError(f"the log key does not match this log: its entries name "
+                                      f"{named}, this key is {self.verifier_key}")
+            row = s.get(Checkpoint, size)
+            if row is None or _signed_by(row.note, self.verifier_key):
+                return
+            cp = parse_checkpoint(row.note)
+            if cp.origin != self.origin or cp.root_hash != MerkleLog(SqlHashStore(s), size).root():
+                raise StateMismatchError(f"the checkpoint of size {size} is not this log's: "
+                                         "refusing to sign it")
+            body, _ = parse_note(row.note)
+            line = sign_note(body, [(self.origin, self.log_key)])[len(body) + 1:]
+            old, row.note = row.note, row.note + line
+            w = s.get(WitnessedCheckpoint, size)
+            if w is not None and w.note.startswith(old):
+                w.note = row.note + w.note[len(old):]
 
     def genesis(self, doc: Mapping[str, Any], signatures: Mapping[str, str]) -> int:
         """Start the log with its genesis entry: `doc` (see

@@ -7,6 +7,11 @@ consistency proof from every checkpoint (and every older checkpoint the caller k
 an earlier audit) to the newest one. Failures are reported in order, each naming the entry index
 or checkpoint ("entry 17: leaf hash mismatch ...").
 
+A log that changed its own key names the key in force per tree size: ``key_schedule()`` (called
+once every entry was checked, so a hook that checks entries can build it) returns ``(first tree
+size, vkey)`` pairs in order; each checkpoint must then verify under the key in force at its size
+(a failure names the size and that key), and the export's (or a pinned) key must be one of them.
+
 Hooks: ``check_entry(index, entry_bytes)`` is called for every entry in index order with the
 entry's leaf data (bytes; for skyfence logs the canonical JSON); it raises (any exception) on a
 semantic problem. ``check_export(export)`` is called once with the whole export document.
@@ -15,7 +20,7 @@ semantic problem. ``check_export(export)`` is called once with the whole export 
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,7 +37,7 @@ from skyfence.governance.log.hasher import leaf_hash
 from skyfence.governance.log.proof import verify_append_only
 from skyfence.governance.log.tree import MerkleLog
 
-__all__ = ["MAX_ERRORS", "VerificationReport", "verify_export"]
+__all__ = ["MAX_ERRORS", "VerificationReport", "verify_export", "key_in_force"]
 
 MAX_ERRORS = 50
 """At most this many failures are listed in a report (the first is always the earliest)."""
@@ -85,6 +90,17 @@ def _note_text(c: Any) -> str | None:
     return None
 
 
+def key_in_force(schedule: Sequence[tuple[int, str]], size: int) -> str | None:
+    """The vkey of `schedule` (``(first tree size, vkey)`` pairs in order) in force for a
+    checkpoint of `size` entries; None before the first pair."""
+    key = None
+    for first, vkey in schedule:
+        if first > size:
+            break
+        key = vkey
+    return key
+
+
 def _prefixed(where: str, exc: BaseException) -> str:
     msg = str(exc) or type(exc).__name__
     return msg if msg.startswith(where) else f"{where}: {msg}"
@@ -95,12 +111,15 @@ def verify_export(export: Mapping[str, Any] | str | Path, *,
                   check_entry: Callable[[int, bytes], None] | None = None,
                   check_export: Callable[[Mapping[str, Any]], None] | None = None,
                   verifier_key: str | None = None,
+                  key_schedule: Callable[[], Sequence[tuple[int, str]]] | None = None,
                   raise_on_error: bool = False) -> VerificationReport:
     """Verify an exported log (a dict, or a path / JSON text given to `load_export`).
 
     `older_checkpoints`: checkpoint note texts kept from earlier (they must verify with the log
     key and be consistent with the newest checkpoint of the export). `verifier_key`: pin the
     log's vkey (otherwise the export's own "verifier_key" is trusted -- noted in the report).
+    `key_schedule`: the log's own keys per tree size (module docstring); the report's
+    `verifier_key` is then the key in force at the newest checkpoint.
     `check_entry(index, entry_bytes)` / `check_export(export)`: semantic hooks that raise on
     problems. Returns a `VerificationReport`; with `raise_on_error`, raises `VerificationError`
     (first failure) instead of returning a failed report."""
@@ -127,7 +146,7 @@ def verify_export(export: Mapping[str, Any] | str | Path, *,
     rep.origin = origin if isinstance(origin, str) else None
     vkey = export.get("verifier_key")
     if verifier_key is not None:
-        if vkey is not None and vkey != verifier_key:
+        if vkey is not None and vkey != verifier_key and key_schedule is None:
             fail("export: its verifier_key is not the pinned log key")
         vkey = verifier_key
     else:
@@ -171,6 +190,32 @@ def verify_export(export: Mapping[str, Any] | str | Path, *,
     n = tree.size
     rep.entries = n
 
+    # ---- the log's keys: one, or the schedule its entries name
+    schedule = list(key_schedule()) if key_schedule is not None else []
+    verifiers: dict[str, Any] = {vkey: verifier}
+    if schedule:
+        named = [k for _, k in schedule]
+        for what, k in (("pinned log key", verifier_key), ("export's verifier_key",
+                                                            export.get("verifier_key"))):
+            if k is not None and k not in named:
+                fail(f"export: the {what} {k} is not a key the log names")
+        for k in named:
+            try:
+                verifiers.setdefault(k, parse_verifier_key(k))
+            except CheckpointError as exc:
+                fail(f"export: log key {k}: {exc}")
+
+    def verify_signed(note: str, size: int) -> Checkpoint:
+        key = key_in_force(schedule, size) or vkey
+        try:
+            return verify_checkpoint(note, [verifiers.get(key) or verifier], origin=rep.origin)
+        except CheckpointError as exc:
+            if not schedule:
+                raise
+            first = max((f for f, k in schedule if f <= size), default=0)
+            raise CheckpointError(f"{exc} (the log key in force at size {size} is {key}, "
+                                  f"named for sizes >= {first})") from None
+
     # ---- checkpoints: signature, root at size
     raw_cps = export.get("checkpoints")
     if not isinstance(raw_cps, list):
@@ -186,7 +231,7 @@ def verify_export(export: Mapping[str, Any] | str | Path, *,
         try:
             cp = parse_checkpoint(note)
             where = f"checkpoint {j} (size {cp.size})"
-            cp = verify_checkpoint(note, [verifier], origin=rep.origin)
+            cp = verify_signed(note, cp.size)
         except CheckpointError as exc:
             fail(f"{where}: {exc}")
             continue
@@ -206,6 +251,8 @@ def verify_export(export: Mapping[str, Any] | str | Path, *,
         return done()
     newest = max(good, key=lambda t: t[0])[1]
     rep.size, rep.root_hash = newest.size, newest.root_hash
+    if schedule:
+        rep.verifier_key = key_in_force(schedule, newest.size) or vkey
     if newest.size < n:
         fail(f"entry {newest.size}: not covered by any signed checkpoint "
              f"(entries [{newest.size}, {n}) are unsigned)")
@@ -223,7 +270,7 @@ def verify_export(export: Mapping[str, Any] | str | Path, *,
         try:
             cp = parse_checkpoint(note)
             where = f"older checkpoint {k} (size {cp.size})"
-            cp = verify_checkpoint(note, [verifier], origin=rep.origin)
+            cp = verify_signed(note, cp.size)
         except CheckpointError as exc:
             fail(f"{where}: {exc}")
             continue
