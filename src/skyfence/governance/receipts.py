@@ -14,7 +14,9 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Mapping
+import math
+from collections.abc import Mapping, Sequence
+from json.encoder import encode_basestring
 from typing import Any
 
 from sqlalchemy import select
@@ -43,7 +45,7 @@ from skyfence.governance.rules.in_force import Enactment
 from skyfence.governance.rules.membership import MEMBERSHIP_KINDS, principal_keys
 from skyfence.governance.rules.proposal import policy_sha256, verify_signature
 
-__all__ = ["RECEIPT_VERSION", "CanonicalParts", "policy_block", "verify_receipt"]
+__all__ = ["RECEIPT_VERSION", "ReceiptTemplate", "policy_block", "verify_receipt"]
 
 RECEIPT_VERSION = "skyfence-receipt-v1"
 RECEIPT_CONTEXT = b"skyfence-receipt-v1\n"
@@ -53,43 +55,65 @@ def _b64(b: bytes) -> str:
     return base64.b64encode(b).decode()
 
 
-class CanonicalParts:
-    """A receipt's canonical JSON assembled from its fields and from parts already serialised
-    (`raw`: key -> canonical JSON text, e.g. a policy block kept per log size): byte for byte
-    `canonical_json` of the whole receipt."""
+class ReceiptTemplate:
+    """Receipts that share every field but the `slots`, filled per receipt: their canonical JSON
+    (`canonical_json` of the whole receipt, keys sorted) is cut once into the fixed text between
+    the slots, and `sign` fills them in. `fields` are plain values; `raw` maps keys to parts
+    already serialised as canonical JSON (e.g. a policy block kept per log size). Byte for byte
+    what serialising and signing each whole receipt gives."""
 
-    def __init__(self) -> None:
-        self.raw: dict[str, str] = {}
-
-    def sign(self, fields: Mapping[str, Any], log_key) -> bytes:
-        """The receipt of `fields` and `raw` with the log key's ``signature``, as UTF-8 bytes:
-        the signature is over ``RECEIPT_CONTEXT`` || the canonical bytes without it."""
-        pieces = self._pieces(fields, "signature")
-        body = ("{" + ",".join(p for p in pieces if p is not None) + "}").encode("utf-8")
-        sig = json.dumps(_b64(log_key.sign(RECEIPT_CONTEXT + body)))
-        return ("{" + ",".join(p if p is not None else '"signature":' + sig
-                               for p in pieces) + "}").encode("utf-8")
-
-    def text(self, fields: Mapping[str, Any]) -> str:
-        """Canonical JSON of `fields` with the `raw` parts (a key in both: the raw part)."""
-        return "{" + ",".join(self._pieces(fields)) + "}"
-
-    def _pieces(self, fields: Mapping[str, Any], slot: str | None = None) -> list[str | None]:
-        """The ``"key":value`` texts in key order, runs of plain fields serialised together; a
-        None where `slot` goes."""
-        out: list[str | None] = []
-        run: dict[str, Any] = {}
-        for k in sorted(set(fields) | set(self.raw) | ({slot} if slot else set())):
-            if k in self.raw or k == slot:
-                if run:
-                    out.append(canonical_json(run)[1:-1])
-                    run = {}
-                out.append(None if k == slot else json.dumps(k, ensure_ascii=False) + ":" + self.raw[k])
+    def __init__(self, fields: Mapping[str, Any], slots: Sequence[str] = (),
+                 raw: Mapping[str, str] | None = None):
+        raw = raw or {}
+        self.slots = tuple(slots)
+        at = {k: i for i, k in enumerate(self.slots)}
+        # before / after the signature: [text, slot index, text, slot index, ..., text]
+        halves: list[list[str | int]] = [[], []]
+        half = 0
+        pending: list[str] = []
+        for k in sorted(set(fields) | set(raw) | set(at) | {"signature"}):
+            if k == "signature":
+                halves[0].append(",".join(pending))
+                half, pending = 1, []
+                continue
+            name = _value_text(k) + ":"
+            if k in at:
+                pending.append(name)
+                halves[half].append(",".join(pending))
+                halves[half].append(at[k])
+                pending = [""]
             else:
-                run[k] = fields[k]
-        if run:
-            out.append(canonical_json(run)[1:-1])
-        return out
+                pending.append(name + (raw[k] if k in raw else _value_text(fields[k])))
+        halves[1].append(",".join(pending))
+        self._before, self._after = halves
+
+    @staticmethod
+    def _fill(parts: list[str | int], values: list[str]) -> list[str]:
+        return [values[p] if type(p) is int else p for p in parts]
+
+    def sign(self, values: Sequence[Any], log_key) -> bytes:
+        """The receipt with `values` in the slots (in `slots` order) and the log key's
+        ``signature`` over ``RECEIPT_CONTEXT`` || the canonical bytes without it, as UTF-8."""
+        texts = [_value_text(v) for v in values]
+        before = "".join(self._fill(self._before, texts))
+        after = "".join(self._fill(self._after, texts))
+        sep = "," if before and after else ""
+        body = ("{" + before + sep + after + "}").encode("utf-8")
+        sig = '"signature":"' + _b64(log_key.sign(RECEIPT_CONTEXT + body)) + '"'
+        return ("{" + before + ("," if before else "") + sig + ("," if after else "") + after
+                + "}").encode("utf-8")
+
+
+def _value_text(v: Any) -> str:
+    """`canonical_json(v)`, for strings, integers and finite floats without the encoder's setup."""
+    t = type(v)
+    if t is str:
+        return encode_basestring(v)
+    if t is int:
+        return int.__repr__(v)
+    if t is float and math.isfinite(v):
+        return float.__repr__(v)
+    return canonical_json(v)
 
 
 def _support(ledger: Ledger, s: Session, index: int, size: int) -> dict:

@@ -45,6 +45,7 @@ import base64
 import datetime as dt
 import functools
 import json
+import os
 import threading
 from collections import OrderedDict
 from typing import Any
@@ -59,7 +60,7 @@ from skyfence.governance.evaluate import cedar_decide
 from skyfence.governance.ledger import Ledger
 from skyfence.governance.log.checkpoint import parse_checkpoint
 from skyfence.governance.policies import policy_at
-from skyfence.governance.receipts import RECEIPT_VERSION, CanonicalParts, policy_block
+from skyfence.governance.receipts import RECEIPT_VERSION, ReceiptTemplate, policy_block
 from skyfence.governance.rules.canonical import canonical_json, iso_utc, parse_utc
 from skyfence.governance.rules.in_force import policy_in_force
 from skyfence.governance.view import LogView, StaleView, cached_view, open_view
@@ -75,8 +76,16 @@ from skyfence.orbits.catalog import load_elements
 from skyfence.orbits.frames import julian_date_utc, teme_to_ecef
 from skyfence.policy.cedar import ServicePolicy
 
-__all__ = ["DEFAULT_H3_RESOLUTION", "MAX_ELEMENTS_AGE_DAYS", "elements_valid_range",
+__all__ = ["CACHING", "DEFAULT_H3_RESOLUTION", "MAX_ELEMENTS_AGE_DAYS", "elements_valid_range",
            "elevations_deg", "visible_satellites", "decide_service", "service_receipt_json"]
+
+CACHING = os.environ.get("SKYFENCE_SERVICE_CACHE", "on").strip().lower() not in (
+    "0", "off", "false", "no")
+"""Whether decisions use what is kept between requests (the checked governance view, satellite
+positions per instant, Cedar answers, receipt templates). ``SKYFENCE_SERVICE_CACHE=off`` in the
+server's environment: every request reads and checks the tables in a session of its own, runs
+SGP4 for every satellite, Cedar and the receipt's serialisation anew (the same answers, slower:
+the benchmark's "before")."""
 
 MAX_ELEMENTS_AGE_DAYS = 366
 """Decisions are made only for instants within this many days of the elements' epochs (before
@@ -135,9 +144,21 @@ def _frame(lat_deg: float, lon_deg: float) -> GroundFrame:
     return ground_frame(lat_deg, lon_deg, 0.0)
 
 
+def _sky_at(elements: str, t_ns: int) -> _Sky:
+    """SGP4 positions of every satellite of `elements` at the instant `t_ns` (ns since 1970 UTC),
+    in ECEF, as a `_Sky` (SGP4 runs straight on the cached SatrecArray)."""
+    t = np.array([t_ns], dtype="datetime64[ns]")
+    jd, fr = julian_date_utc(t)
+    err, r_teme, _v = _satrec_array(elements).sgp4(jd, fr)
+    r = np.asarray(teme_to_ecef(r_teme, t))[:, 0, :].copy()
+    ok = (np.asarray(err)[:, 0] == 0) & np.all(np.isfinite(r), axis=1)
+    r[~ok] = 0.0
+    return _Sky(r)
+
+
 class _PositionCache:
     """`_Sky` of recent instants per elements set (LRU, thread-safe; SGP4 runs once per instant
-    even when many requests ask for it at once). SGP4 runs straight on the cached SatrecArray."""
+    even when many requests ask for it at once)."""
 
     def __init__(self, size: int = 256):
         self.size = size
@@ -157,6 +178,8 @@ class _PositionCache:
         """Compute the instant `t_ns` in a background thread unless kept or under way (the next
         second of "now" is ready before its first request)."""
         key = (elements, t_ns)
+        if not CACHING:
+            return
         with self._lock:
             if key in self._d or key in self._pending:
                 return
@@ -172,10 +195,15 @@ class _PositionCache:
         threading.Thread(target=run, name="skyfence-positions", daemon=True).start()
 
     def has(self, elements: str, t_ns: int) -> bool:
+        if not CACHING:
+            return False
         with self._lock:
             return (elements, t_ns) in self._d
 
     def get(self, elements: str, t_ns: int) -> _Sky:
+        """The kept `_Sky` of the instant (`_sky_at` when not kept, or when `CACHING` is off)."""
+        if not CACHING:
+            return _sky_at(elements, t_ns)
         key = (elements, t_ns)
         sky = self._hit(key)
         if sky is not None:
@@ -184,13 +212,7 @@ class _PositionCache:
             sky = self._hit(key)
             if sky is not None:
                 return sky
-            t = np.array([t_ns], dtype="datetime64[ns]")
-            jd, fr = julian_date_utc(t)
-            err, r_teme, _v = _satrec_array(elements).sgp4(jd, fr)
-            r = np.asarray(teme_to_ecef(r_teme, t))[:, 0, :].copy()
-            ok = (np.asarray(err)[:, 0] == 0) & np.all(np.isfinite(r), axis=1)
-            r[~ok] = 0.0
-            sky = _Sky(r)
+            sky = _sky_at(elements, t_ns)
             with self._lock:
                 self._d[key] = sky
                 while len(self._d) > self.size:
@@ -243,7 +265,7 @@ def visible_satellites(lat_deg: float, lon_deg: float, at_utc: dt.datetime | str
     if min_elevation_deg is None:
         min_elevation_deg = default_min_elevation_deg(elements)
     sky = _POSITIONS.get(elements, _t_ns(at_utc))
-    frame = _frame(float(lat_deg), float(lon_deg))
+    frame = (_frame if CACHING else _frame.__wrapped__)(float(lat_deg), float(lon_deg))
     near = sky.candidates(frame, min_elevation_deg)
     if near is not None and len(near):
         el = frame_elevations_deg(frame, sky.r_km[near])
@@ -288,6 +310,9 @@ def _cedar(pol: dict, terminal_id: str, groups: list[str], cell: str, at: str,
     """`cedar_decide` for the enacted policy `pol`, kept per request (the instant only when the
     policy reads it)."""
     h = pol["policy_sha256"]
+    if not CACHING:
+        return cedar_decide(pol["cedar"], pol["regions"], h, terminal_id, groups, cell, at,
+                            h3_resolution)
     when = at if _policy_reads_time(h, pol["cedar"]) else None
     key = (h, terminal_id, tuple(groups), cell, int(h3_resolution), when)
     with _CEDAR_LOCK:
@@ -341,6 +366,11 @@ def service_receipt_json(ledger: Ledger, terminal_id: str,
     from what is kept and hands the rest to a thread)."""
     at = decision_instant(at_utc)
     _check_at(at, elements)
+    if not CACHING:  # every request reads and checks the tables in a session of its own
+        if cached_only:
+            return None
+        with open_view(ledger, session_bound=True) as view:
+            return _receipt(ledger, view, terminal_id, at, elements, h3_resolution)
     if at_utc is None:  # "now": the next second's positions are computed ahead
         _POSITIONS.prefetch(elements, _t_ns(at) + 1_000_000_000)
     if cached_only:
@@ -365,6 +395,11 @@ def _no_read(_fn):
     raise StaleView
 
 
+def _memo(ledger: Ledger, key: tuple, make):
+    """`ledger.memo(key, make)`; `make()` when `CACHING` is off."""
+    return ledger.memo(key, make) if CACHING else make()
+
+
 def _witnessed_block(ledger: Ledger, view: LogView, read) -> str | None:
     """Canonical JSON of the receipt's ``witnessed`` part: the latest witnessed checkpoint (with
     the witnesses' cosignatures) and the consistency proof from its size to the receipt's."""
@@ -378,70 +413,132 @@ def _witnessed_block(ledger: Ledger, view: LogView, read) -> str | None:
         return canonical_json({"checkpoint": view.witnessed, "tree_size": w,
                                "consistency_proof": [_b64(h) for h in proof]})
 
-    return ledger.memo(("receipt-witnessed", view.witnessed, size), make)
+    return _memo(ledger, ("receipt-witnessed", view.witnessed, size), make)
 
 
 def _b64(h: bytes) -> str:
     return base64.b64encode(h).decode()
 
 
+#: the receipt fields that differ between the receipts of one template (`ReceiptTemplate` slots)
+_UNREGISTERED_SLOTS = ("at_utc", "terminal")
+_REGISTERED_SLOTS = ("at_utc", "decision", "groups", "h3_cell", "lat_deg", "lon_deg",
+                     "max_elevation_deg", "reason", "regions", "status", "terminal",
+                     "visible_satellites")
+
+
+class _Templates:
+    """`ReceiptTemplate`s of the most recent views (a new view, i.e. any commit, starts afresh),
+    per elements, resolution, registered or not and policy in force."""
+
+    def __init__(self, views: int = 4, per_view: int = 64):
+        self.views, self.per_view = views, per_view
+        self._d: OrderedDict[int, tuple[LogView, dict]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, view: LogView, key: tuple, make) -> ReceiptTemplate:
+        if not CACHING:
+            return make()
+        with self._lock:
+            kept = self._d.get(id(view))
+            if kept is None or kept[0] is not view:
+                kept = self._d[id(view)] = (view, {})
+                while len(self._d) > self.views:
+                    self._d.popitem(last=False)
+            tpl = kept[1].get(key)
+        if tpl is None:
+            tpl = make()
+            with self._lock:
+                if len(kept[1]) >= self.per_view:
+                    kept[1].clear()
+                kept[1][key] = tpl
+        return tpl
+
+
+_TEMPLATES = _Templates()
+
+
+def _template(ledger: Ledger, view: LogView, registered: bool, pol: dict | None, elements: str,
+              h3_resolution: int, read) -> ReceiptTemplate:
+    """The fields every receipt of this view, terminal kind and policy shares (the log's
+    checkpoints and key, the mask, the policy block), with the per-decision fields as slots."""
+    size = view.size
+
+    def make() -> ReceiptTemplate:
+        fields: dict[str, Any] = {
+            "version": RECEIPT_VERSION, "h3_resolution": int(h3_resolution),
+            "min_elevation_deg": default_min_elevation_deg(elements), "elements": elements,
+            "tree_size": size, "checkpoint": view.checkpoint,
+            "log_verifier_key": _memo(ledger, ("verifier-key", ledger.log_key),
+                                      lambda: ledger.verifier_key),
+        }
+        raw = {}
+        witnessed = _witnessed_block(ledger, view, read)
+        if witnessed is not None:
+            raw["witnessed"] = witnessed
+        if not registered:
+            fields.update(decision="denied", reason="terminal not registered (only registered "
+                          "terminals are served)", lat_deg=None, lon_deg=None, groups=[],
+                          status=None, h3_cell=None, regions=[], visible_satellites=None,
+                          policy=None)
+            return ReceiptTemplate(fields, _UNREGISTERED_SLOTS, raw)
+        if pol is None:
+            fields["policy"] = None
+        else:
+            raw["policy"] = _memo(
+                ledger, ("receipt-policy-json", pol["enacted_index"], size),
+                lambda: canonical_json(read(lambda s: policy_block(ledger, s, pol, size))))
+        return ReceiptTemplate(fields, _REGISTERED_SLOTS, raw)
+
+    key = (elements, int(h3_resolution), registered, None if pol is None else pol["enacted_index"])
+    return _TEMPLATES.get(view, key, make)
+
+
+@functools.lru_cache(maxsize=65_536)
+def _cell(lat_deg: float, lon_deg: float, h3_resolution: int) -> str:
+    """The H3 cell (hex text) of a terminal's position at `h3_resolution`."""
+    return cells_to_str(cell_of(lat_deg, lon_deg, h3_resolution))[0]
+
+
 def _receipt(ledger: Ledger, view: LogView, terminal_id: str, at: str, elements: str,
              h3_resolution: int, cached_only: bool = False) -> bytes:
     read = _no_read if cached_only else view.read
-    mask_deg = default_min_elevation_deg(elements)
-    size, state = view.size, view.state
     term = view.terminal(terminal_id, cached_only=cached_only)
-    current = ledger.memo(("in-force", size, at), lambda: policy_in_force(state.enactments, at))
-    pol = None if current is None else ledger.memo(
-        ("policy", current.index, size), lambda: read(lambda s: policy_at(ledger, s, at)))
-    receipt: dict[str, Any] = {
-        "version": RECEIPT_VERSION, "terminal": terminal_id, "at_utc": at,
-        "h3_resolution": int(h3_resolution), "min_elevation_deg": mask_deg,
-        "elements": elements, "tree_size": size, "checkpoint": view.checkpoint,
-        "log_verifier_key": ledger.memo(("verifier-key", ledger.log_key),
-                                        lambda: ledger.verifier_key),
-    }
-    parts = CanonicalParts()
-    witnessed = _witnessed_block(ledger, view, read)
-    if witnessed is not None:
-        parts.raw["witnessed"] = witnessed
     if term is None:
-        receipt.update(decision="denied", reason="terminal not registered (only registered "
-                       "terminals are served)", lat_deg=None, lon_deg=None, groups=[],
-                       status=None, h3_cell=None, regions=[], visible_satellites=None,
-                       policy=None)
-        return parts.sign(receipt, ledger.log_key)
-    cell = cells_to_str(cell_of(term["lat_deg"], term["lon_deg"], h3_resolution))[0]
+        return _template(ledger, view, False, None, elements, h3_resolution, read).sign(
+            [at, terminal_id], ledger.log_key)
+    size, state = view.size, view.state
+    current = _memo(ledger, ("in-force", size, at),
+                    lambda: policy_in_force(state.enactments, at))
+    pol = None if current is None else _memo(
+        ledger, ("policy", current.index, size), lambda: read(lambda s: policy_at(ledger, s, at)))
+    tpl = _template(ledger, view, True, pol, elements, h3_resolution, read)
+    lat, lon = term["lat_deg"], term["lon_deg"]
+    cell = (_cell if CACHING else _cell.__wrapped__)(lat, lon, int(h3_resolution))
+    mask_deg = default_min_elevation_deg(elements)
     try:
-        n_vis, max_el = visible_satellites(term["lat_deg"], term["lon_deg"], at,
-                                           elements=elements, min_elevation_deg=mask_deg)
+        n_vis, max_el = visible_satellites(lat, lon, at, elements=elements,
+                                           min_elevation_deg=mask_deg)
     except (ValueError, OverflowError, ArithmeticError) as exc:
         raise InvalidError(f"at: cannot compute satellite positions at {at}: {exc}") from None
-    receipt.update(lat_deg=term["lat_deg"], lon_deg=term["lon_deg"], groups=list(term["groups"]),
-                   status=term["status"], h3_cell=cell, visible_satellites=n_vis,
-                   max_elevation_deg=round(max_el, 3), regions=[], policy=None)
-    allowed, why = True, []
+    groups = list(term["groups"])
+    allowed, why, regions = True, [], []
     if pol is not None:
-        allowed, why, receipt["regions"] = _cedar(pol, terminal_id, receipt["groups"], cell, at,
-                                                  h3_resolution)
-        del receipt["policy"]
-        parts.raw["policy"] = ledger.memo(
-            ("receipt-policy-json", pol["enacted_index"], size),
-            lambda: canonical_json(read(lambda s: policy_block(ledger, s, pol, size))))
-    receipt.update(zip(("decision", "reason"), _decision(receipt, pol, allowed, why, mask_deg,
-                                                          max_el, cell), strict=True))
-    return parts.sign(receipt, ledger.log_key)
+        allowed, why, regions = _cedar(pol, terminal_id, groups, cell, at, h3_resolution)
+    decision, reason = _decision(term["status"], n_vis, regions, pol, allowed, why, mask_deg,
+                                 max_el, cell)
+    return tpl.sign([at, decision, groups, cell, lat, lon, round(max_el, 3), reason, regions,
+                     term["status"], terminal_id, n_vis], ledger.log_key)
 
 
-def _decision(receipt: dict, pol: dict | None, allowed: bool, why: list[str], mask_deg: float,
-              max_el: float, cell: str) -> tuple[str, str]:
+def _decision(status: str, n_visible: int, regions: list[str], pol: dict | None, allowed: bool,
+              why: list[str], mask_deg: float, max_el: float, cell: str) -> tuple[str, str]:
     """(decision, reason) of a registered terminal: coverage, then status, then the policy."""
-    regions = receipt["regions"]
     where = f" in region(s) {', '.join(regions)}" if regions else ""
-    if receipt["visible_satellites"] == 0:
+    if n_visible == 0:
         return "uncovered", f"no satellite above {mask_deg:g} deg elevation (highest {max_el:.1f} deg)"
-    if receipt["status"] != "active":
-        return "denied", f"terminal is {receipt['status']}, not active"
+    if status != "active":
+        return "denied", f"terminal is {status}, not active"
     if pol is None:
         return "served", "no service policy in force: covered is served"
     if allowed:
