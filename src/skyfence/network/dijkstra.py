@@ -1,4 +1,9 @@
-"""Dijkstra from a few source nodes to their own target nodes, compiled with numba.
+"""Shortest paths from a few source nodes, compiled with numba: Dijkstra to targets, and trees
+kept from one time step to the next.
+
+:class:`ShortestPathTrees` (what routing uses) keeps every source's whole tree: Dijkstra to
+every node at its first step, then, as the graph changes a little per step, label correcting
+from the previous trees; same distances as Dijkstra (see the class).
 
 :func:`dijkstra_to_targets` returns the same distances and predecessors as
 ``scipy.sparse.csgraph.dijkstra(csr, directed=True, indices=sources, return_predecessors=True)``
@@ -8,16 +13,18 @@ Dial's bucket queue instead of a heap and stops a source's search once all of th
 targets are settled. Nodes not settled may hold tentative values: read only the targets and
 the predecessor chains back from them. Predecessors can differ from scipy's only between paths
 of exactly equal length. On the 10,281-satellite Starlink snapshot with its inferred +Grid,
-99 sources (the 4,950 pairs of the top-100 cities) take ~75 ms of CPU against scipy's ~175 ms.
+99 sources (the 4,950 pairs of the top-100 cities) take ~75 ms of CPU against scipy's ~175 ms;
+kept trees take ~45 ms (benchmarks/scale.py).
 """
 
 from __future__ import annotations
 
 import numpy as np
 from numba import njit
+from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import dijkstra as scipy_dijkstra
 
-__all__ = ["NO_PREDECESSOR", "dijkstra_to_targets"]
+__all__ = ["NO_PREDECESSOR", "ShortestPathTrees", "dijkstra_to_targets"]
 
 NO_PREDECESSOR = -9999
 #: above this ratio of the longest to the shortest edge, scipy's heap is used instead of buckets
@@ -128,3 +135,205 @@ def dijkstra_to_targets(csr, sources: np.ndarray, targets: list[np.ndarray] | No
         sources, target_ptr, target_idx, dist, pred,
     )  # fmt: skip
     return dist, pred
+
+
+# --- shortest-path trees of every source, kept from step to step -------------------------------
+
+
+@njit(cache=True, nogil=True)
+def _bucket_size(weights):
+    """Dial's bucket width (half the shortest edge) as its inverse, and a power-of-two ring size."""
+    w_min = np.inf
+    w_max = 0.0
+    for w in weights:
+        w_min = min(w_min, w)
+        w_max = max(w_max, w)
+    width = 0.5 * w_min
+    size = 1
+    while size < int(w_max / width) + 2:
+        size *= 2
+    return 1.0 / width, size
+
+
+@njit(cache=True, nogil=True)
+def _settle_all(indptr, indices, weights, source, inv_width, mask, dist, pred, settled, head,
+                ent_node, ent_next):  # fmt: skip
+    """Distances and predecessors from ``source`` to every node: :func:`_search` without targets
+    (a power-of-two ring of buckets; a settled node already holds a shorter distance than any
+    relaxation offers, so it needs no check)."""
+    dist[:] = np.inf
+    pred[:] = NO_PREDECESSOR
+    settled[:] = False
+    head[:] = -1
+    dist[source] = 0.0
+    ent_node[0] = source
+    ent_next[0] = -1
+    head[0] = 0
+    n_ent = 1
+    pending = 1
+    cur = 0
+    while pending > 0:
+        b = cur & mask
+        k = head[b]
+        if k < 0:
+            cur += 1
+            continue
+        head[b] = ent_next[k]
+        pending -= 1
+        u = ent_node[k]
+        if settled[u]:
+            continue
+        settled[u] = True
+        d = dist[u]
+        for e in range(indptr[u], indptr[u + 1]):
+            v = indices[e]
+            nd = d + weights[e]
+            if nd < dist[v]:
+                dist[v] = nd
+                pred[v] = u
+                nb = int(nd * inv_width) & mask
+                ent_node[n_ent] = v
+                ent_next[n_ent] = head[nb]
+                head[nb] = n_ent
+                n_ent += 1
+                pending += 1
+
+
+@njit(cache=True, nogil=True)
+def _fold_tree(indptr, indices, weights, source, dist, pred, done, stack):
+    """Each node's distance along its previous tree path with this step's weights (a real path's
+    length, so an upper bound); infinite, with no predecessor, where a tree edge is gone."""
+    n = len(dist)
+    done[:] = False
+    dist[source] = 0.0
+    done[source] = True
+    for v0 in range(n):
+        top = 0
+        v = v0
+        while not done[v]:  # climb to a node already done
+            p = pred[v]
+            if p < 0:
+                dist[v] = np.inf
+                done[v] = True
+                break
+            stack[top] = v
+            top += 1
+            v = p
+        while top > 0:  # and sum back down
+            top -= 1
+            v = stack[top]
+            p = pred[v]
+            dp = dist[p]
+            nd = np.inf
+            if dp < np.inf:
+                for e in range(indptr[p], indptr[p + 1]):
+                    if indices[e] == v:
+                        nd = dp + weights[e]
+                        break
+            dist[v] = nd
+            if nd == np.inf:
+                pred[v] = NO_PREDECESSOR
+            done[v] = True
+
+
+@njit(cache=True, nogil=True)
+def _correct(indptr, indices, weights, dist, pred, queue, in_queue):
+    """Label correcting from upper bounds: every edge relaxed once (nodes in number order), then
+    the nodes whose distance dropped, first in first out, until no edge shortens any distance.
+    The distances are then the minimum over all paths, as Dijkstra's."""
+    n = len(dist)
+    q_head = 0
+    q_len = 0
+    for u in range(n + 1):
+        if u == n and q_len == 0:
+            break
+        if u == n:
+            u = -1
+        while True:
+            if u < 0:
+                if q_len == 0:
+                    break
+                x = queue[q_head]
+                q_head = q_head + 1 if q_head + 1 < n else 0
+                q_len -= 1
+                in_queue[x] = False
+            else:
+                x = u
+            dx = dist[x]
+            if dx < np.inf:
+                for e in range(indptr[x], indptr[x + 1]):
+                    v = indices[e]
+                    nd = dx + weights[e]
+                    if nd < dist[v]:
+                        dist[v] = nd
+                        pred[v] = x
+                        if not in_queue[v]:
+                            in_queue[v] = True
+                            t = q_head + q_len
+                            queue[t - n if t >= n else t] = v
+                            q_len += 1
+            if u >= 0:
+                break
+
+
+@njit(cache=True, nogil=True)
+def _update_trees(indptr, indices, weights, sources, warm, dist, pred):
+    n = len(indptr) - 1
+    inv_width, size = _bucket_size(weights)
+    head = np.empty(size, dtype=np.int64)
+    ent_node = np.empty(len(indices) + 1, dtype=np.int32)
+    ent_next = np.empty(len(indices) + 1, dtype=np.int64)
+    flags = np.zeros(n, dtype=np.bool_)
+    stack = np.empty(n, dtype=np.int32)
+    for k in range(len(sources)):
+        if warm:
+            _fold_tree(indptr, indices, weights, sources[k], dist[k], pred[k], flags, stack)
+            flags[:] = False
+            _correct(indptr, indices, weights, dist[k], pred[k], stack, flags)
+        else:
+            _settle_all(indptr, indices, weights, sources[k], inv_width, size - 1, dist[k],
+                        pred[k], flags, head, ent_node, ent_next)  # fmt: skip
+
+
+class ShortestPathTrees:
+    """The shortest-path trees of ``sources`` over a graph of ``n_nodes`` nodes whose edges change
+    from step to step (a time-varying network): :meth:`update` with each step's CSR arrays.
+
+    The first update (and the first after :meth:`reset`) runs Dial's bucket Dijkstra from every
+    source to every node; later ones start from the previous step's trees (:func:`_fold_tree`,
+    :func:`_correct`): about half the work when the graph changes a little, and the same
+    distances: both give the minimum, over all paths, of the edge lengths summed from the source
+    in path order. Predecessors are set on strictly shorter paths only, so between paths of
+    exactly equal length the one kept can depend on the steps since the last reset (reset at
+    fixed steps for answers that do not depend on where a run starts). Weights must be positive
+    (otherwise scipy's Dijkstra runs every step).
+
+    ``dist`` ``[n_sources, n_nodes]`` (inf: unreachable) and ``pred`` (:data:`NO_PREDECESSOR`
+    at the source and unreachable nodes) hold the last update's trees.
+    """
+
+    def __init__(self, n_nodes: int, sources: np.ndarray) -> None:
+        self.sources = np.asarray(sources, dtype=np.int64)
+        self.dist = np.full((len(self.sources), n_nodes), np.inf)
+        self.pred = np.full((len(self.sources), n_nodes), NO_PREDECESSOR, dtype=np.int32)
+        self.warm = False
+
+    def reset(self) -> None:
+        """Forget the trees: the next update searches from scratch."""
+        self.warm = False
+
+    def update(self, indptr: np.ndarray, indices: np.ndarray, weights: np.ndarray) -> None:
+        """The trees over this step's graph (CSR arrays; a row's edges in any order)."""
+        if len(self.sources) == 0:
+            return
+        weights = np.asarray(weights, dtype=np.float64)
+        if len(weights) == 0 or not weights.min() > 0.0 or weights.max() / weights.min() > MAX_BUCKETS:
+            # zero or very uneven lengths: scipy's heap, every step
+            csr = csr_matrix((weights, indices, indptr), shape=(len(indptr) - 1,) * 2)
+            self.dist[:], self.pred[:] = scipy_dijkstra(csr, directed=True, indices=self.sources,
+                                                        return_predecessors=True)  # fmt: skip
+            self.warm = False
+            return
+        _update_trees(np.asarray(indptr, dtype=np.int64), np.asarray(indices, dtype=np.int32),
+                      weights, self.sources, self.warm, self.dist, self.pred)  # fmt: skip
+        self.warm = True

@@ -21,9 +21,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numba import njit
 from scipy.sparse import csr_matrix
 
 from skyfence.links import Visibility
+
+__all__ = ["StepGraph", "build_step_graph", "hypatia_node_ids", "relay_flags", "step_csr_arrays"]
 
 
 @dataclass
@@ -47,6 +50,75 @@ class StepGraph:
         return self.n_sat + self.n_gs + np.asarray(gs)
 
 
+@njit(cache=True, nogil=True)
+def _csr(n_sat, n_gs, isl_a, isl_b, isl_km, g_point, g_sat, g_km, relay):
+    n = n_sat + 2 * n_gs
+    deg = np.zeros(n + 1, dtype=np.int64)
+    for k in range(len(isl_a)):
+        deg[isl_a[k] + 1] += 1
+        deg[isl_b[k] + 1] += 1
+    for k in range(len(g_point)):
+        deg[n_sat + g_point[k] + 1] += 1  # station out node -> satellite
+        deg[g_sat[k] + 1] += 1 + relay[g_point[k]]  # satellite -> in node (and -> out node)
+    for u in range(n):
+        deg[u + 1] += deg[u]
+    indptr = deg.copy()
+    fill = deg[:-1].copy()
+    indices = np.empty(indptr[-1], dtype=np.int32)
+    weights = np.empty(indptr[-1], dtype=np.float64)
+    for k in range(len(isl_a)):
+        a, b, w = isl_a[k], isl_b[k], isl_km[k]
+        indices[fill[a]] = b
+        weights[fill[a]] = w
+        fill[a] += 1
+        indices[fill[b]] = a
+        weights[fill[b]] = w
+        fill[b] += 1
+    for k in range(len(g_point)):
+        i, s, w = g_point[k], g_sat[k], g_km[k]
+        out = n_sat + i
+        indices[fill[out]] = s
+        weights[fill[out]] = w
+        fill[out] += 1
+        if relay[i]:
+            indices[fill[s]] = out
+            weights[fill[s]] = w
+            fill[s] += 1
+        indices[fill[s]] = n_sat + n_gs + i
+        weights[fill[s]] = w
+        fill[s] += 1
+    return indptr, indices, weights
+
+
+def step_csr_arrays(
+    n_sat: int,
+    n_gs: int,
+    isl_pairs: np.ndarray,
+    isl_length_km: np.ndarray,
+    gsl: Visibility,
+    relay: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """CSR arrays ``(indptr, indices, weights)`` of one step's graph (layout above): ISLs both
+    ways, station out node -> satellite and satellite -> station in node for each ground link of
+    ``gsl``, and satellite -> out node where ``relay[station]`` (bool ``[n_gs]``). A row lists
+    its ISLs in the order of ``isl_pairs``, then its ground links in the order of ``gsl``."""
+    isl_pairs = np.asarray(isl_pairs, dtype=np.int64).reshape(-1, 2)
+    if relay is None:
+        relay = np.zeros(n_gs, dtype=np.int64)
+    return _csr(n_sat, n_gs, isl_pairs[:, 0], isl_pairs[:, 1],
+                np.asarray(isl_length_km, dtype=np.float64), gsl.point.astype(np.int64),
+                gsl.sat.astype(np.int64), np.asarray(gsl.range_km, dtype=np.float64),
+                np.asarray(relay, dtype=np.int64))  # fmt: skip
+
+
+def relay_flags(n_gs: int, relay_gs: np.ndarray | None) -> np.ndarray:
+    """``[n_gs]`` 0/1: which stations may relay."""
+    relay = np.zeros(n_gs, dtype=np.int64)
+    if relay_gs is not None and len(relay_gs):
+        relay[np.asarray(relay_gs, dtype=np.int64)] = 1
+    return relay
+
+
 def build_step_graph(
     n_sat: int,
     n_gs: int,
@@ -56,30 +128,13 @@ def build_step_graph(
     *,
     relay_gs: np.ndarray | None = None,
 ) -> StepGraph:
-    """Assemble the CSR graph of one step from the usable ISLs (``[n, 2]`` pairs and their lengths
-    in km, each undirected link once) and the ground-satellite links ``gsl`` of this step
-    (``point`` is the station index; see :func:`skyfence.links.visible_pairs`).
-    """
-    isl_pairs = np.asarray(isl_pairs, dtype=np.int64).reshape(-1, 2)
-    a, b = isl_pairs[:, 0], isl_pairs[:, 1]
-    g_out = n_sat + gsl.point
-    g_in = n_sat + n_gs + gsl.point
-    rows = [a, b, g_out, gsl.sat]
-    cols = [b, a, gsl.sat, g_in]
-    vals = [isl_length_km, isl_length_km, gsl.range_km, gsl.range_km]
-    if relay_gs is not None and len(relay_gs):
-        relay = np.zeros(n_gs, dtype=bool)
-        relay[np.asarray(relay_gs, dtype=np.int64)] = True
-        m = relay[gsl.point]
-        rows.append(gsl.sat[m])
-        cols.append(g_out[m])
-        vals.append(gsl.range_km[m])
+    """The CSR graph of one step from the usable ISLs (``[n, 2]`` pairs and their lengths in km,
+    each undirected link once) and the ground-satellite links ``gsl`` of this step (``point`` is
+    the station index; see :func:`skyfence.links.visible_pairs`): :func:`step_csr_arrays`."""
+    indptr, indices, weights = step_csr_arrays(n_sat, n_gs, isl_pairs, isl_length_km, gsl,
+                                               relay_flags(n_gs, relay_gs))  # fmt: skip
     n = n_sat + 2 * n_gs
-    csr = csr_matrix(
-        (np.concatenate(vals).astype(float), (np.concatenate(rows), np.concatenate(cols))),
-        shape=(n, n),
-    )
-    return StepGraph(csr, n_sat, n_gs)
+    return StepGraph(csr_matrix((weights, indices, indptr), shape=(n, n)), n_sat, n_gs)
 
 
 def hypatia_node_ids(nodes: np.ndarray, n_sat: int, n_gs: int) -> np.ndarray:

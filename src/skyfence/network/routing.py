@@ -1,10 +1,11 @@
 """Shortest paths over the time-varying graph, RTTs and path changes.
 
-Per step: the ISLs and ground-satellite links valid at that step form a :class:`StepGraph`
-(see :mod:`skyfence.network.graph`); Dijkstra runs from the source stations' out nodes only
-(one row per distinct source station, each stopping once its own destinations are settled:
-:func:`skyfence.network.dijkstra.dijkstra_to_targets`), and paths are read back for all
-requested pairs at once by walking the predecessor matrix vectorized over pairs.
+Per step: the ISLs and ground-satellite links valid at that step form the step's graph
+(:func:`skyfence.network.graph.step_csr_arrays`); the shortest-path trees of the distinct source
+stations' out nodes are brought up to date (:class:`skyfence.network.dijkstra.ShortestPathTrees`:
+Dijkstra at every :data:`TREE_RESET_STEPS`-th step of a run, label correcting from the previous
+step's trees in between, the same distances), and each pair's path is read back from its
+source's tree (:func:`source_trees` gives the trees alone, for callers that need only lengths).
 
 RTT = 2 x one-way length / c (c = 299,792.458 km/s), as Hypatia reports it. Disconnected
 pairs have ``length_km = inf``, ``rtt_ms = NaN`` and ``hops = -1`` (never 0).
@@ -12,31 +13,37 @@ pairs have ``length_km = inf``, ``rtt_ms = NaN`` and ``hops = -1`` (never 0).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
+from numba import njit
 from scipy.sparse.csgraph import dijkstra
 
 from skyfence.ground.fibre import C_KM_S
 from skyfence.links import visible_pairs
-from skyfence.network.dijkstra import NO_PREDECESSOR, dijkstra_to_targets
-from skyfence.network.graph import StepGraph, build_step_graph, hypatia_node_ids
+from skyfence.network.dijkstra import NO_PREDECESSOR, ShortestPathTrees
+from skyfence.network.graph import build_step_graph, relay_flags, step_csr_arrays
 from skyfence.network.isl import DEFAULT_GRAZING_ALT_KM, valid_isl_mask
 
-_NO_PRED = NO_PREDECESSOR
+__all__ = [
+    "LINK_CHUNK_STEPS",
+    "TREE_RESET_STEPS",
+    "RouteSeries",
+    "gateway_rtt_ms",
+    "path_length_km",
+    "route_series",
+    "rtt_ms_from_length_km",
+    "source_trees",
+]
+
 #: ground links are computed for this many steps at once (the station KD-trees are reused)
 LINK_CHUNK_STEPS = 32
-
-
-@dataclass
-class StepPaths:
-    """Result of one step for ``P`` pairs: lengths (km, inf if disconnected), hop counts (-1 if
-    disconnected) and paths as a padded ``[P, L]`` array of Hypatia node ids (-1 padding)."""
-
-    length_km: np.ndarray
-    hops: np.ndarray
-    paths: np.ndarray
+#: the trees are searched from scratch at every multiple of this many steps of a run's time grid,
+#: so a run cut into time chunks at such multiples gives the very same paths (ties included)
+TREE_RESET_STEPS = 60
+_FNV_OFFSET = np.uint64(1469598103934665603)
+_FNV_PRIME = np.uint64(1099511628211)
 
 
 def rtt_ms_from_length_km(length_km: np.ndarray) -> np.ndarray:
@@ -45,41 +52,6 @@ def rtt_ms_from_length_km(length_km: np.ndarray) -> np.ndarray:
     with np.errstate(invalid="ignore"):
         rtt = 2.0 * length_km / C_KM_S * 1000.0
     return np.where(np.isfinite(length_km), rtt, np.nan)
-
-
-def shortest_paths_step(graph: StepGraph, src_gs: np.ndarray, dst_gs: np.ndarray) -> StepPaths:
-    """Shortest paths for the pairs ``(src_gs[p], dst_gs[p])`` (station indices) on one graph."""
-    src_gs = np.asarray(src_gs, dtype=np.int64)
-    dst_gs = np.asarray(dst_gs, dtype=np.int64)
-    sources, row = np.unique(src_gs, return_inverse=True)
-    targets = graph.in_node(dst_gs)
-    by_row = np.argsort(row, kind="stable")
-    per_source = np.split(targets[by_row], np.cumsum(np.bincount(row, minlength=len(sources)))[:-1])
-    dist, pred = dijkstra_to_targets(graph.csr, graph.out_node(sources), per_source)
-    length_km = dist[row, targets]
-    # walk predecessors back from every target at once
-    cur = targets.copy()
-    cur[~np.isfinite(length_km)] = _NO_PRED
-    cols = []
-    while True:
-        alive = cur != _NO_PRED
-        if not alive.any():
-            break
-        cols.append(np.where(alive, cur, -1))
-        nxt = np.full_like(cur, _NO_PRED)
-        nxt[alive] = pred[row[alive], cur[alive]]
-        cur = nxt
-    if cols:
-        rev = np.stack(cols, axis=1)  # [P, L], destination first
-        n = (rev >= 0).sum(axis=1)
-        j = n[:, None] - 1 - np.arange(rev.shape[1])[None, :]
-        paths = np.where(j >= 0, np.take_along_axis(rev, np.clip(j, 0, None), axis=1), -1)
-        paths = hypatia_node_ids(paths, graph.n_sat, graph.n_gs)
-    else:
-        n = np.zeros(len(src_gs), dtype=np.int64)
-        paths = np.full((len(src_gs), 0), -1, dtype=np.int64)
-    hops = np.where(n > 0, n - 1, -1)
-    return StepPaths(length_km, hops, paths)
 
 
 @dataclass
@@ -119,14 +91,94 @@ class RouteSeries:
         return (self.path_hash[1:] != self.path_hash[:-1]).sum(axis=0)
 
 
-def _hash_paths(paths: np.ndarray) -> np.ndarray:
-    h = np.full(paths.shape[0], 1469598103934665603, dtype=np.uint64)
-    with np.errstate(over="ignore"):
-        for j in range(paths.shape[1]):
-            h = (h ^ (paths[:, j].astype(np.int64) + 2).astype(np.uint64)) * np.uint64(
-                1099511628211
-            )
-    return h
+@njit(cache=True, nogil=True)
+def _walk_paths(pred, dist, row, target, n_sat, n_gs):
+    """Per pair (tree ``row[p]``, node ``target[p]``): length, hop count (-1: disconnected), path
+    hash (FNV-1a of the Hypatia node ids + 2, source first) and the path nodes, concatenated."""
+    n_pair = len(row)
+    length = np.empty(n_pair)
+    counts = np.zeros(n_pair, dtype=np.int64)
+    for p in range(n_pair):
+        length[p] = dist[row[p], target[p]]
+        if length[p] < np.inf:
+            v = target[p]
+            while v != NO_PREDECESSOR:
+                counts[p] += 1
+                v = pred[row[p], v]
+    ends = np.cumsum(counts)
+    nodes = np.empty(ends[-1] if n_pair else 0, dtype=np.int32)
+    hashes = np.empty(n_pair, dtype=np.uint64)
+    for p in range(n_pair):
+        k = ends[p]
+        v = target[p]
+        for _ in range(counts[p]):
+            k -= 1
+            nodes[k] = v - n_gs if v >= n_sat + n_gs else v
+            v = pred[row[p], v]
+        h = _FNV_OFFSET
+        for j in range(ends[p] - counts[p], ends[p]):
+            h = (h ^ np.uint64(nodes[j] + 2)) * _FNV_PRIME
+        hashes[p] = h
+    hops = np.where(counts > 0, counts - 1, -1)
+    return length, hops, hashes, nodes, counts
+
+
+def _step_graphs(sat, isl_pairs, gs, gs_up, min_elevation_deg, max_gsl_range_km, max_isl_length_km,
+                 grazing_alt_km, relay):  # fmt: skip
+    """Each step's CSR arrays: ground links per chunk of :data:`LINK_CHUNK_STEPS` steps, ISLs
+    checked per step."""
+    n_sat, n_time = sat.shape[0], sat.shape[1]
+    links = None
+    for t in range(n_time):
+        if t % LINK_CHUNK_STEPS == 0:
+            links = visible_pairs(
+                gs, gs_up, sat[:, t : t + LINK_CHUNK_STEPS], min_elevation_deg,
+                max_range_km=max_gsl_range_km, azimuth=False,
+            ).sorted()  # fmt: skip
+        r = sat[:, t, :]
+        ok = valid_isl_mask(
+            r, isl_pairs, max_length_km=max_isl_length_km, grazing_alt_km=grazing_alt_km
+        )
+        pairs_t = isl_pairs[ok]
+        d = r[pairs_t[:, 1]] - r[pairs_t[:, 0]]
+        len_t = np.sqrt(np.einsum("nk,nk->n", d, d))
+        yield t, step_csr_arrays(n_sat, len(gs), pairs_t, len_t, links.step(t % LINK_CHUNK_STEPS), relay)
+
+
+def source_trees(
+    sat_ecef_km: np.ndarray,
+    isl_pairs: np.ndarray,
+    gs_ecef_km: np.ndarray,
+    sources_gs: np.ndarray,
+    *,
+    max_gsl_range_km: float | None = None,
+    min_elevation_deg: float | np.ndarray | None = None,
+    gs_up: np.ndarray | None = None,
+    max_isl_length_km: float | None = None,
+    grazing_alt_km: float | None = DEFAULT_GRAZING_ALT_KM,
+    relay_gs: np.ndarray | None = None,
+    first_step: int = 0,
+) -> Iterator[tuple[int, ShortestPathTrees]]:
+    """``(t, trees)`` for every step ``t`` of ``sat_ecef_km``: the shortest-path trees from the
+    out nodes of stations ``sources_gs`` (row ``k`` of ``trees.dist``/``trees.pred`` is
+    ``sources_gs[k]``; station ``j``'s in node is ``n_sat + n_gs + j``). ``first_step`` is the
+    index of the first step in the run's time grid (trees restart at multiples of
+    :data:`TREE_RESET_STEPS`). The same ``trees`` object is updated in place. Arguments as
+    :func:`route_series`."""
+    sat = np.asarray(sat_ecef_km, dtype=float)
+    if sat.ndim == 2:
+        sat = sat[:, None, :]
+    gs = np.asarray(gs_ecef_km, dtype=float)
+    n_sat, n_gs = sat.shape[0], len(gs)
+    isl_pairs = np.asarray(isl_pairs, dtype=np.int64).reshape(-1, 2)
+    trees = ShortestPathTrees(n_sat + 2 * n_gs, n_sat + np.asarray(sources_gs, dtype=np.int64))
+    graphs = _step_graphs(sat, isl_pairs, gs, gs_up, min_elevation_deg, max_gsl_range_km,
+                          max_isl_length_km, grazing_alt_km, relay_flags(n_gs, relay_gs))  # fmt: skip
+    for t, (indptr, indices, weights) in graphs:
+        if (first_step + t) % TREE_RESET_STEPS == 0:
+            trees.reset()
+        trees.update(indptr, indices, weights)
+        yield t, trees
 
 
 def route_series(
@@ -142,6 +194,7 @@ def route_series(
     max_isl_length_km: float | None = None,
     grazing_alt_km: float | None = DEFAULT_GRAZING_ALT_KM,
     relay_gs: np.ndarray | None = None,
+    first_step: int = 0,
     progress: Callable[[int], None] | None = None,
 ) -> RouteSeries:
     """Route pairs of ground stations over every step of ``sat_ecef_km`` ``[n_sat, n_time, 3]`` km.
@@ -151,46 +204,33 @@ def route_series(
     (:func:`skyfence.links.visible_pairs`) use ``max_gsl_range_km`` and/or ``min_elevation_deg``
     (one value or one per station) against the stations' up vectors ``gs_up`` (``None``: the
     geocentric radial); ``relay_gs`` are station indices allowed to relay (bent-pipe gateways).
+    ``first_step``: the index of ``sat_ecef_km``'s first step in the run's time grid (a run cut
+    into chunks at multiples of :data:`TREE_RESET_STEPS` gives the same result as in one piece).
     ``progress(t)`` is called after each step.
     """
     sat = np.asarray(sat_ecef_km, dtype=float)
     if sat.ndim == 2:
         sat = sat[:, None, :]
-    n_sat, n_time = sat.shape[0], sat.shape[1]
-    gs = np.asarray(gs_ecef_km, dtype=float)
-    n_gs = len(gs)
-    isl_pairs = np.asarray(isl_pairs, dtype=np.int64).reshape(-1, 2)
+    n_sat, n_time, n_gs = sat.shape[0], sat.shape[1], len(gs_ecef_km)
     src_gs = np.asarray(src_gs, dtype=np.int64)
-    dst_gs = np.asarray(dst_gs, dtype=np.int64)
+    target = n_sat + n_gs + np.asarray(dst_gs, dtype=np.int64)
+    sources, row = np.unique(src_gs, return_inverse=True)
     n_pair = len(src_gs)
     length = np.empty((n_time, n_pair))
     hops = np.empty((n_time, n_pair), dtype=np.int64)
     hashes = np.empty((n_time, n_pair), dtype=np.uint64)
     nodes_chunks, counts = [], []
-    links = None
-    for t in range(n_time):
-        if t % LINK_CHUNK_STEPS == 0:
-            links = visible_pairs(
-                gs, gs_up, sat[:, t : t + LINK_CHUNK_STEPS], min_elevation_deg,
-                max_range_km=max_gsl_range_km, azimuth=False,
-            ).sorted()  # fmt: skip
-        r = sat[:, t, :]
-        ok = valid_isl_mask(
-            r, isl_pairs, max_length_km=max_isl_length_km, grazing_alt_km=grazing_alt_km
+    trees = source_trees(
+        sat, isl_pairs, gs_ecef_km, sources, max_gsl_range_km=max_gsl_range_km,
+        min_elevation_deg=min_elevation_deg, gs_up=gs_up, max_isl_length_km=max_isl_length_km,
+        grazing_alt_km=grazing_alt_km, relay_gs=relay_gs, first_step=first_step,
+    )  # fmt: skip
+    for t, tr in trees:
+        length[t], hops[t], hashes[t], nodes, count = _walk_paths(
+            tr.pred, tr.dist, row.astype(np.int64), target, n_sat, n_gs
         )
-        pairs_t = isl_pairs[ok]
-        d = r[pairs_t[:, 1]] - r[pairs_t[:, 0]]
-        len_t = np.sqrt(np.einsum("nk,nk->n", d, d))
-        graph = build_step_graph(
-            n_sat, n_gs, pairs_t, len_t, links.step(t % LINK_CHUNK_STEPS), relay_gs=relay_gs
-        )
-        step = shortest_paths_step(graph, src_gs, dst_gs)
-        length[t] = step.length_km
-        hops[t] = step.hops
-        hashes[t] = _hash_paths(step.paths)
-        valid = step.paths >= 0
-        nodes_chunks.append(step.paths[valid].astype(np.int32))  # row-major: pair by pair
-        counts.append(valid.sum(axis=1))
+        nodes_chunks.append(nodes)  # pair by pair
+        counts.append(count)
         if progress is not None:
             progress(t)
     counts_all = np.concatenate(counts) if counts else np.zeros(0, dtype=np.int64)
