@@ -132,10 +132,12 @@ def _pages(app: FastAPI) -> None:
 
 def create_app(db_url: str, log_key=None, *, origin: str | None = None,
                elements: str = "starlink", db: Database | None = None,
-               h3_resolution: int = DEFAULT_H3_RESOLUTION) -> FastAPI:
+               h3_resolution: int = DEFAULT_H3_RESOLUTION, witness_policy=None) -> FastAPI:
     """The governance API over the database at `db_url` (migrated to the latest schema),
     signing checkpoints and receipts with `log_key` (see `resolve_log_key`); service decisions
-    use the satellites of `elements` and terminals' H3 cells at `h3_resolution`."""
+    use the satellites of `elements` and terminals' H3 cells at `h3_resolution`. With
+    `witness_policy` (a `WitnessPolicy`), the witnesses that have a URL are asked to cosign every
+    new checkpoint in the background (`skyfence.governance.witness.background`)."""
     from skyfence.api.routers import (
         funding,
         groups,
@@ -169,6 +171,10 @@ def create_app(db_url: str, log_key=None, *, origin: str | None = None,
     app.state.ledger = ledger
     app.state.elements = elements
     app.state.h3_resolution = int(h3_resolution)
+    if witness_policy is not None:
+        from skyfence.governance.witness.background import WitnessCosigner
+
+        app.state.witness_cosigner = WitnessCosigner(ledger, witness_policy).start()  # daemon
 
     def _err(status: int, exc: Exception) -> JSONResponse:
         return JSONResponse(status_code=status, content={"detail": str(exc)})

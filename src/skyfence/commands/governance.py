@@ -84,14 +84,29 @@ def serve(
     elements: str = typer.Option("starlink", "--elements", help="satellites for coverage"),
     h3_resolution: int = typer.Option(5, "--h3-resolution", min=0, max=15,
                                       help="H3 resolution of the terminals' cells in decisions"),
+    witness: list[str] = typer.Option([], "--witness", help="a witness's add-checkpoint URL "
+                                      "prefix, asked to cosign every checkpoint; repeatable"),
+    witness_key: list[str] = typer.Option([], "--witness-key", help="that witness's cosigner "
+                                          "vkey (one per --witness, same order)"),
+    witness_policy: Path | None = typer.Option(None, "--witness-policy", help="a tlog-policy "
+                                               "file: its witnesses with a URL are asked"),
 ) -> None:
-    """Run the governance plane's REST API (OpenAPI at /docs); migrates the database first."""
+    """Run the governance plane's REST API (OpenAPI at /docs); migrates the database first.
+    With witnesses, each new checkpoint is sent to them in the background (C2SP tlog-witness)
+    and their cosignatures are served on /checkpoint and in receipts."""
     import uvicorn
 
     from skyfence.api.app import create_app
+    from skyfence.governance.witness.background import policy_of_witnesses
+    from skyfence.governance.witness.policy import load_policy
 
+    pol = load_policy(witness_policy) if witness_policy else None
+    if witness or witness_key:
+        if pol is not None:
+            raise GovernanceError("give --witness/--witness-key or --witness-policy, not both")
+        pol = policy_of_witnesses(witness, witness_key)
     api = create_app(db, log_key=str(log_key) if log_key else None, elements=elements,
-                     h3_resolution=h3_resolution)
+                     h3_resolution=h3_resolution, witness_policy=pol)
     if api.state.ledger.size() == 0:
         raise GovernanceError(f"{db}: no governance log yet: start it with skyfence init "
                               "(draft, sign, create)")

@@ -66,7 +66,8 @@ def submit_checkpoint(url: str, old_size: int, proof: Sequence[bytes], note: str
 
 
 def cosign_with(witness: PolicyWitness, note: str, proof_from: Callable[[int], list[bytes]], *,
-                old_size: int = 0, http: httpx.Client | None = None) -> tuple[str, int]:
+                old_size: int = 0, http: httpx.Client | None = None,
+                timeout_s: float = 10.0) -> tuple[str, int]:
     """The verified cosignature line(s) of `witness` on checkpoint `note`, and the size the
     witness now holds. `proof_from(old)` gives the consistency proof from size `old` to the
     checkpoint's size. A witness ahead of the checkpoint is a `WitnessError` (it saw a larger
@@ -80,7 +81,8 @@ def cosign_with(witness: PolicyWitness, note: str, proof_from: Callable[[int], l
                                f"the log's checkpoint {size}")
         proof = [] if old_size in (0, size) else proof_from(old_size)
         try:
-            lines = submit_checkpoint(witness.url, old_size, proof, note, http=http)
+            lines = submit_checkpoint(witness.url, old_size, proof, note, http=http,
+                                      timeout_s=timeout_s)
         except WitnessConflict as exc:
             if attempt:
                 raise
@@ -108,20 +110,27 @@ class CosignResult:
 class Witnessing:
     """Obtains cosignatures for a `Ledger`'s checkpoints from the witnesses of `policy`."""
 
-    def __init__(self, ledger, policy: WitnessPolicy, *, http: httpx.Client | None = None):
+    def __init__(self, ledger, policy: WitnessPolicy, *, http: httpx.Client | None = None,
+                 timeout_s: float = 10.0):
         self.ledger = ledger
         self.policy = policy
         self.http = http
+        self.timeout_s = timeout_s
         self.sizes: dict[str, int] = {}
 
     def cosign_latest(self) -> CosignResult:
-        """Submit the log's latest checkpoint to every witness with a URL, store the note with
-        the cosignatures obtained; witnesses that fail are listed in `errors`."""
+        """Submit the log's latest checkpoint to every witness with a URL whose cosignature its
+        stored witnessed note lacks, store the note with the cosignatures obtained; witnesses
+        that fail are listed in `errors` (each request times out after `timeout_s`)."""
         with self.ledger.db.read_session() as s:
             note = self.ledger.latest_checkpoint(s)
             if note is None:
                 raise WitnessError("the log has no checkpoint yet")
             size = parse_checkpoint(note).size
+            row = s.get(WitnessedCheckpoint, size)
+            stored = None if row is None else row.note
+            have = set() if stored is None else set(cosignatures(
+                stored, [w.key for w in self.policy.witness_urls()]))
             proofs: dict[int, list[bytes]] = {}
 
             def proof_from(old: int) -> list[bytes]:
@@ -132,9 +141,12 @@ class Witnessing:
             res = CosignResult(note, size)
             lines: list[str] = []
             for w in self.policy.witness_urls():
+                if w.key.name in have:
+                    res.cosigned_by.append(w.name)
+                    continue
                 try:
                     got, held = cosign_with(w, note, proof_from, old_size=self.sizes.get(w.name, 0),
-                                            http=self.http)
+                                            http=self.http, timeout_s=self.timeout_s)
                 except WitnessError as exc:
                     res.errors[w.name] = str(exc)
                     continue
@@ -144,6 +156,8 @@ class Witnessing:
         if lines:
             with self.ledger.db.write_session() as s:
                 res.note = store_witnessed(s, note, lines, self.ledger.now_utc())
+        elif stored is not None:
+            res.note = stored
         return res
 
 
