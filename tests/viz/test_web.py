@@ -20,9 +20,11 @@ import skyfence
 from skyfence.cli import main
 from skyfence.coverage.stats import STATE_NAMES
 from skyfence.errors import SkyfenceError
+from skyfence.policy.cedar import cedar_answer, load_policies
 from skyfence.service.scenario import example_path
 from skyfence.viz.web import (
     VIEW_FILES,
+    deciding_labels,
     page_html,
     read_view_files,
     run_view_files,
@@ -102,6 +104,39 @@ def test_view_files_and_page(run_dir):
     assert (out / "index.html").stat().st_size > 1_000_000
 
 
+def test_view_data_names_the_deciding_policies(run_dir):
+    """terminal_events.arrow's ``reason`` at sampled (terminal, step): cedarpy's diagnostics.reasons."""
+    import pyarrow as pa
+
+    out, result = run_dir
+    meta = json.loads((out / "view" / "meta.json").read_text())
+    ev = pa.ipc.open_stream((out / "view" / "terminal_events.arrow").read_bytes()).read_all().to_pandas()
+    states = result.decisions.terminal_states
+    rng = np.random.default_rng(5)
+    drone = result.terminals["id"].tolist().index("sea-drone-1")
+    picks = [(drone, t) for t in range(states.shape[1])] + [tuple(x) for x in rng.integers(0, states.shape, (40, 2))]
+    policy = load_policies(result.scenario.policy_files, base_dir=result.scenario.base_dir)
+    seen = set()
+    for k, t in picks:
+        if states[k, t] == 3:  # absent: no request
+            continue
+        rows = ev[(ev["row"] == k) & (ev["step"] <= t)]
+        reason = int(rows["reason"].iloc[-1])
+        allowed, reasons = _cedar_answer(result, k, t)
+        assert meta["deciding"][reason] == deciding_labels([policy.explain(reasons)])[0], (k, t)
+        assert allowed == bool(result.decisions.terminal_allowed[k, t])
+        seen.add(reasons)
+    assert ("policy0",) in seen and any(r and r != ("policy0",) for r in seen)  # served and geofenced
+
+
+def test_state_events_with_reasons():
+    states = np.array([[1, 1, 2, 2], [0, 0, 0, 0]], np.int8)
+    reasons = np.array([[0, 1, 1, 2], [0, 0, 0, 0]], np.int16)
+    ev = state_events(states, reasons).to_pydict()
+    assert list(zip(ev["row"], ev["step"], ev["state"], ev["reason"], strict=True)) == [
+        (0, 0, 1, 0), (0, 1, 1, 1), (0, 2, 2, 1), (0, 3, 2, 2), (1, 0, 0, 0)]
+
+
 @pytest.fixture(scope="module")
 def browser():
     if not CHROMIUM.exists():
@@ -142,6 +177,22 @@ def _record(tmp_path, **timings) -> None:
 def _set_step(page, t: int) -> None:
     page.eval_on_selector("#slider", "(el, t) => { el.value = String(t); el.dispatchEvent(new Event('input')); }", t)
     assert page.evaluate("window.__skyfence.step()") == t
+
+
+def _cedar_answer(result, k: int, t: int) -> tuple[bool, tuple[str, ...]]:
+    """cedarpy's answer (allowed, diagnostics.reasons) for terminal row ``k``'s request at step ``t``,
+    built from the run's ground as skyfence.service.simulate describes it (the H3 cell holding the
+    terminal's position, the regions holding the position itself, its ground speed)."""
+    from skyfence.geo.cells import cell_of
+
+    ground = result.ground
+    terms, n_t = ground.terminals, len(ground.t_utc)
+    lat, lon = (np.atleast_2d(a)[k, t] for a in terms.positions(n_t))
+    speed = np.nan_to_num(terms.speeds_kmh(n_t)[k, t]) if terms.mobile else 0.0
+    regions = ground.regions.point_region_names(np.array([lat]), np.array([lon]))[0]
+    cell = int(cell_of(np.array([lat]), np.array([lon]), ground.regions.resolution)[0])
+    policy = load_policies(result.scenario.policy_files, base_dir=result.scenario.base_dir)
+    return cedar_answer(policy, str(terms.ids[k]), terms.groups[k], cell, regions, ground.t_utc[t], speed)
 
 
 def _changes(states: np.ndarray) -> tuple[int, np.ndarray]:
@@ -191,7 +242,26 @@ def test_served_page_follows_the_slider(browser, served, run_dir, tmp_path):
     assert page.evaluate("window.__skyfence.terminalState('sea-drone-1')") == "denied"
     assert page.evaluate("window.__skyfence.terminalColor('sea-drone-1')") == colors["terminal"]["denied"]
     assert page.evaluate("([id, t]) => window.__skyfence.terminalState(id, t)", ["sea-drone-1", first - 1]) != "denied"
+    # hovering the drone: its tooltip names the policies that denied it, Cedar's own diagnostics.reasons
+    allowed, reasons = _cedar_answer(result, k, first)
+    assert not allowed and reasons
+    want = deciding_labels([load_policies(result.scenario.policy_files, base_dir=result.scenario.base_dir).explain(reasons)])[0]
+    assert any("geofence" in w for w in want)
+    lon, lat = page.evaluate("window.__skyfence.terminalPosition('sea-drone-1')")
+    x, y = page.evaluate("([lon, lat]) => window.__skyfence.pagePixel(lon, lat)", [lon, lat])
+    page.mouse.move(x, y)
+    page.wait_for_selector(".deck-tooltip", state="visible", timeout=10_000)
+    tip = page.inner_text(".deck-tooltip")
+    assert "sea-drone-1" in tip and "denied" in tip
+    assert f"decided by: {', '.join(want)}" in tip, tip
+    assert page.evaluate("window.__skyfence.terminalDecidedBy('sea-drone-1')") == ", ".join(want)
     page.screenshot(path=str(tmp_path / "run-view-drone-denied.png"))
+    # a step where the drone is served: the permit that allowed it
+    served = int(np.flatnonzero(result.decisions.terminal_states[k] == 1)[0])
+    allowed, reasons = _cedar_answer(result, k, served)
+    assert allowed
+    want = deciding_labels([load_policies(result.scenario.policy_files, base_dir=result.scenario.base_dir).explain(reasons)])[0]
+    assert page.evaluate("([id, t]) => window.__skyfence.terminalDecidedBy(id, t)", ["sea-drone-1", served]) == ", ".join(want)
     # a mouse click on a cell's centre selects it: the panel shows its statistics and regions
     crimea = result.cells.loc[result.cells["regions"].map(lambda r: "crimea" in r), "h3"]
     for h3 in (crimea.iloc[len(crimea) // 2], result.cells["h3"].iloc[0]):

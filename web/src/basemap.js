@@ -1,6 +1,7 @@
-// The map's static layers on plain 2D canvases, one under and one over the deck.gl canvas:
-// land (under), country outlines, geofences, tracks and paths (over). Web Mercator, in step with
-// deck.gl's viewport (no pitch, no bearing); no WebGL, so nothing to compile.
+// The map's layers on plain 2D canvases around the deck.gl canvas: land (under), the layer a view
+// redraws at every step under deck.gl's (mid: the run view's cells), country outlines, geofences,
+// tracks and paths (over), and what moves at every step on top (terminals). Web Mercator, in step
+// with deck.gl's viewport (no pitch, no bearing); no WebGL, so nothing to compile.
 const TILE = 512;
 
 // Web Mercator "world" coordinates of deck.gl at zoom 0 (x east, y south), 512 units round
@@ -32,11 +33,13 @@ export class Basemap {
   constructor(parent) {
     this.parent = parent;
     this.under = this._canvas(0);
+    this.mid = this._canvas(1); // before deck.gl's canvas (z-index 1 too), so under it
     this.over = this._canvas(2);
-    this.top = this._canvas(3);
+    this.top = this._canvas(2); // z-index 2 as deck.gl's widgets (the tooltip), which come later: over it
     this.land = [];
     this.overlays = []; // functions (g, basemap) drawing over the deck canvas when the view moves
     this.dynamic = null; // a function (g, basemap) drawing on the top canvas at every step too
+    this.dynamicUnder = null; // a function (g, basemap) drawing on the mid canvas at every step too
     this.vs = null;
   }
 
@@ -53,7 +56,7 @@ export class Basemap {
     const [cx, cy] = mercator(vs.longitude, vs.latitude);
     const k = 2 ** vs.zoom;
     this.tx = { k, ox: w / 2 - cx * k, oy: h / 2 - cy * k };
-    for (const c of [this.under, this.over, this.top]) {
+    for (const c of [this.under, this.mid, this.over, this.top]) {
       if (c.width !== Math.round(w * r) || c.height !== Math.round(h * r)) { c.width = Math.round(w * r); c.height = Math.round(h * r); }
       const g = c.getContext('2d');
       g.setTransform(r, 0, 0, r, 0, 0);
@@ -90,15 +93,18 @@ export class Basemap {
     this.drawDynamic(false);
   }
 
-  // redraw the top canvas only (a new step: terminals move and change colour)
+  // redraw the mid and top canvases only (a new step: cells and terminals change colour, move)
   drawDynamic(clear = true) {
-    if (!this.vs || !this.dynamic) return;
-    const g = this.top.getContext('2d');
-    if (clear) {
-      const r = devicePixelRatio || 1;
-      g.setTransform(r, 0, 0, r, 0, 0);
-      g.clearRect(0, 0, this.parent.clientWidth, this.parent.clientHeight);
+    if (!this.vs) return;
+    for (const [c, fn] of [[this.mid, this.dynamicUnder], [this.top, this.dynamic]]) {
+      if (!fn) continue;
+      const g = c.getContext('2d');
+      if (clear) {
+        const r = devicePixelRatio || 1;
+        g.setTransform(r, 0, 0, r, 0, 0);
+        g.clearRect(0, 0, this.parent.clientWidth, this.parent.clientHeight);
+      }
+      fn(g, this);
     }
-    this.dynamic(g, this);
   }
 }

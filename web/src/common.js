@@ -27,7 +27,8 @@ export function rows(table) {
   return { cols, get: (i) => Object.fromEntries(cols.map((c) => [c, table.getChild(c).get(i)])) };
 }
 
-export const fmt = (v) => (typeof v === 'number' ? (Number.isInteger(v) ? v.toLocaleString('en') : v.toFixed(4)) : typeof v === 'bigint' ? v.toLocaleString('en') : v ?? '');
+const NUM = new Intl.NumberFormat('en'); // one formatter: toLocaleString builds one per call
+export const fmt = (v) => (typeof v === 'number' ? (Number.isInteger(v) ? NUM.format(v) : v.toFixed(4)) : typeof v === 'bigint' ? NUM.format(v) : v ?? '');
 export const pct = (v) => (v == null ? '' : `${(100 * v).toFixed(1)}%`);
 export const esc = (s) => String(s).replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]);
 export const hex = (c) => '#' + c.slice(0, 3).map((x) => x.toString(16).padStart(2, '0')).join('');

@@ -4,7 +4,7 @@ import { Deck, MapView, WebMercatorViewport } from '@deck.gl/core';
 import { Basemap, featureRings } from './basemap.js';
 import { mark } from './common.js';
 
-export function makeMap(el, meta, { layers, tooltip }) {
+export function makeMap(el, meta, { layers, tooltip, onClick = null }) {
   const basemap = new Basemap(el);
   basemap.land = featureRings(meta.countries);
   const [x0, y0, x1, y1] = meta.extent;
@@ -17,7 +17,7 @@ export function makeMap(el, meta, { layers, tooltip }) {
     parent: el, views: new MapView({ repeat: false }),
     initialViewState: { longitude: fit.longitude, latitude: fit.latitude, zoom: fit.zoom, pitch: 0, bearing: 0 },
     controller: { dragRotate: false, touchRotate: false, doubleClickZoom: true },
-    layers: [], getTooltip: tooltip,
+    layers: [], getTooltip: tooltip, onClick,
     style: { zIndex: 1 },
     onDeviceInitialized: () => mark('device'),
     onAfterRender: () => {

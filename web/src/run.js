@@ -1,10 +1,11 @@
-// The run view: H3 cells and terminals coloured by service state at the chosen step (deck.gl, the
-// only WebGL), outlines, geofences and tracks on 2D canvases, the summary and the state chart.
+// The run view: H3 cells and terminals coloured by service state at the chosen step, outlines,
+// geofences and tracks, all on 2D canvases in step with deck.gl's viewport (deck.gl pans, zooms and
+// reports hovers and clicks; nothing is compiled for WebGL, so the first frame is cheap on software
+// WebGL), the summary, the state chart, and each terminal's deciding policies in its tooltip.
 // The impact view is the same page over two sets of states (as things stand, and under the new
 // policy or funding) with a before / after toggle, the cells and terminals that differ outlined.
-import { SolidPolygonLayer } from '@deck.gl/layers';
-import { cellToBoundary } from 'h3-js';
-import { $, arrow, cursorChart, esc, fmt, hex, json, mark, pct, rows, timeline } from './common.js';
+import { getResolution, latLngToCell } from 'h3-js';
+import { $, arrow, cursorChart, esc, fmt, hex, mark, pct, rows, timeline } from './common.js';
 import { mercator } from './basemap.js';
 import { makeMap, outlines, pagePixel } from './map.js';
 
@@ -13,28 +14,49 @@ export const NAMES = ['uncovered', 'served', 'denied', 'absent'];
 export const CELL_RGBA = [[158, 158, 158, 200], [44, 162, 95, 200], [222, 45, 38, 215], [0, 0, 0, 0]];
 export const TERM_RGBA = [[110, 110, 110, 255], [20, 120, 60, 255], [200, 20, 20, 255], [0, 0, 0, 0]];
 
-// state changes (row, step, state; sorted by row then step) -> Int8Array [steps * rows], step-major
+// state changes (row, step, state; sorted by row then step) -> { states: Int8Array [steps * rows],
+// step-major; counts: Int32Array [steps * 4] of rows per state }. The events are bucketed by step
+// (a counting sort), then each step is the step before (one copy) with that step's events applied,
+// and the counts follow the events: time in the number of events, not of steps x rows.
 export function expand(events, nRows, nSteps) {
   const out = new Int8Array(nRows * nSteps).fill(ABSENT);
+  const c = new Int32Array(nSteps * 4);
   const row = events.getChild('row').toArray();
   const step = events.getChild('step').toArray();
   const state = events.getChild('state').toArray();
   const n = row.length;
-  for (let i = 0; i < n; i++) {
-    const r = row[i], s = state[i];
-    const end = i + 1 < n && row[i + 1] === r ? step[i + 1] : nSteps;
-    for (let t = step[i]; t < end; t++) out[t * nRows + r] = s;
-  }
-  return out;
-}
-
-function counts(states, nRows, nSteps) {
-  const c = new Int32Array(nSteps * 4);
+  const start = new Int32Array(nSteps + 1);
+  for (let i = 0; i < n; i++) start[step[i] + 1]++;
+  for (let t = 0; t < nSteps; t++) start[t + 1] += start[t];
+  const order = new Int32Array(n), fill = start.slice(0, nSteps);
+  for (let i = 0; i < n; i++) order[fill[step[i]]++] = i;
+  let now = [0, 0, 0, nRows];
   for (let t = 0; t < nSteps; t++) {
     const o = t * nRows;
-    for (let r = 0; r < nRows; r++) c[t * 4 + states[o + r]]++;
+    if (t) out.copyWithin(o, o - nRows, o);
+    for (let k = start[t]; k < start[t + 1]; k++) {
+      const i = order[k], r = row[i], s = state[i];
+      now[out[o + r]]--; now[s]++;
+      out[o + r] = s;
+    }
+    c.set(now, t * 4);
   }
-  return c;
+  return { states: out, counts: c };
+}
+
+// for one row's events (rows sorted by row then step): the index of the event in force at step t
+function rowStarts(events, nRows) {
+  const row = events.getChild('row').toArray();
+  const start = new Int32Array(nRows + 1);
+  for (let i = 0; i < row.length; i++) start[row[i] + 1]++;
+  for (let r = 0; r < nRows; r++) start[r + 1] += start[r];
+  return start;
+}
+function eventAt(starts, step, r, t) {
+  let lo = starts[r], hi = starts[r + 1] - 1;
+  if (hi < lo || step[lo] > t) return -1;
+  while (lo < hi) { const m = (lo + hi + 1) >> 1; if (step[m] <= t) lo = m; else hi = m - 1; }
+  return lo;
 }
 
 const STATE_SERIES = [[SERVED, '#2ca25f'], [DENIED, '#de2d26'], [UNCOVERED, '#9e9e9e']];
@@ -63,16 +85,24 @@ function stackedChart(panels, nT, series = STATE_SERIES, scaleToMax = false) {
         n = 1;
         for (let t = 0; t < nT; t++) n = Math.max(n, c[t * 4] + c[t * 4 + 1] + c[t * 4 + 2]);
       }
-      const bw = Math.max(w / nT, 1) + 0.5;
-      for (let t = 0; t < nT; t++) {
-        const x = (t / nT) * w;
-        let below = 0;
-        for (const [k, col] of series) {
-          const v = c[t * 4 + k];
-          g.fillStyle = col;
-          g.fillRect(x, top + ph * (1 - (below + v) / n), bw, (ph * v) / n);
-          below += v;
+      // each series one filled outline of steps: its top edge left to right, its base back
+      const below = new Float64Array(nT);
+      for (const [k, col] of series) {
+        const y = (v) => top + ph * (1 - v / n);
+        g.beginPath();
+        for (let t = 0; t < nT; t++) {
+          const v = below[t] + c[t * 4 + k];
+          g.lineTo((t / nT) * w, y(v));
+          g.lineTo(((t + 1) / nT) * w, y(v));
         }
+        for (let t = nT - 1; t >= 0; t--) {
+          g.lineTo(((t + 1) / nT) * w, y(below[t]));
+          g.lineTo((t / nT) * w, y(below[t]));
+          below[t] += c[t * 4 + k];
+        }
+        g.closePath();
+        g.fillStyle = col;
+        g.fill();
       }
       g.fillStyle = '#000';
       g.font = `${11 * devicePixelRatio}px system-ui, sans-serif`;
@@ -83,26 +113,48 @@ function stackedChart(panels, nT, series = STATE_SERIES, scaleToMax = false) {
 
 export async function runView(meta, hook) {
   const el = $('map');
-  const map = makeMap(el, meta, { layers: () => layers(), tooltip: (info) => tooltip(info) });
+  const map = makeMap(el, meta, { layers: () => [], tooltip: (info) => tooltip(info), onClick: (info) => select(cellAtInfo(info)) });
   const impact = meta.kind === 'impact';
-  const [cells, cellEv, terms, termEv, tracks, cellEvB, termEvB] = await Promise.all(
-    ['cells.arrow', 'cell_events.arrow', 'terminals.arrow', 'terminal_events.arrow', 'tracks.arrow',
+  const [cells, shapes, cellEv, terms, termEv, tracks, cellEvB, termEvB] = await Promise.all(
+    ['cells.arrow', 'cell_shapes.arrow', 'cell_events.arrow', 'terminals.arrow', 'terminal_events.arrow', 'tracks.arrow',
       ...(impact ? ['cell_events_before.arrow', 'terminal_events_before.arrow'] : [])].map(arrow));
   mark('tables');
   const nT = meta.time.steps, nC = cells.numRows, nK = terms.numRows;
-  const states = { after: [expand(cellEv, nC, nT), expand(termEv, nK, nT)] };
-  if (impact) states.before = [expand(cellEvB, nC, nT), expand(termEvB, nK, nT)];
+  const expanded = { after: [expand(cellEv, nC, nT), expand(termEv, nK, nT)] };
+  if (impact) expanded.before = [expand(cellEvB, nC, nT), expand(termEvB, nK, nT)];
+  const states = Object.fromEntries(Object.entries(expanded).map(([k, [c, t]]) => [k, [c.states, t.states]]));
   let version = 'after';
   let [cellStates, termStates] = states.after;
-  let cellCounts = counts(cellStates, nC, nT), termCounts = counts(termStates, nK, nT);
+  let cellCounts = expanded.after[0].counts, termCounts = expanded.after[1].counts;
   const cellChanges = impact && changeCounts(states.before[0], states.after[0], nC, nT);
   const termChanges = impact && changeCounts(states.before[1], states.after[1], nK, nT);
+  // the policies that decided each terminal's request: its events' `reason` at the step in force
+  const deciding = meta.deciding || [];
+  const reasonCol = termEv.getChild('reason');
+  const reasonOf = reasonCol ? reasonCol.toArray() : null;
+  const termEvStarts = reasonOf && rowStarts(termEv, nK), termEvStep = termEv.getChild('step').toArray();
+  const decidedBy = (i, t) => {
+    if (!reasonOf || version !== 'after') return null;
+    const e = eventAt(termEvStarts, termEvStep, i, t);
+    if (e < 0) return null;
+    const k = reasonOf[e];
+    return k < 0 ? 'no policy in force (everything covered is served)'
+      : deciding[k].length ? deciding[k].join(', ') : 'no permit applies (Cedar denies by default)';
+  };
   mark('states');
 
+  // cells: rings in Web Mercator world coordinates, from their boundaries (cell_shapes.arrow)
   const h3 = cells.getChild('h3').toArray();
   const cellIndex = new Map();
-  const cellPolys = new Array(nC);
-  for (let i = 0; i < nC; i++) { cellIndex.set(h3[i], i); cellPolys[i] = cellToBoundary(h3[i], true); }
+  for (let i = 0; i < nC; i++) cellIndex.set(h3[i], i);
+  const shRow = shapes.getChild('row').toArray(), shLon = shapes.getChild('lon_deg').toArray(), shLat = shapes.getChild('lat_deg').toArray();
+  const shStart = new Int32Array(nC + 1);
+  for (let j = 0; j < shRow.length; j++) shStart[shRow[j] + 1]++;
+  for (let i = 0; i < nC; i++) shStart[i + 1] += shStart[i];
+  const cellWorld = new Float64Array(shRow.length * 2);
+  for (let j = 0; j < shRow.length; j++) { const [x, y] = mercator(shLon[j], shLat[j]); cellWorld[2 * j] = x; cellWorld[2 * j + 1] = y; }
+  const cellRing = (i) => cellWorld.subarray(2 * shStart[i], 2 * shStart[i + 1]);
+  const resolution = nC ? getResolution(h3[0]) : 0;
   const cellRows = rows(cells);
   mark('cells');
   const tLat = terms.getChild('lat_deg').toArray(), tLon = terms.getChild('lon_deg').toArray();
@@ -202,18 +254,12 @@ export async function runView(meta, hook) {
     if (impact) drawChanges(g, bm, t);
   }
   // impact: the cells and terminals whose state differs between before and after at step t
-  const cellWorld = new Map();
   function drawChanges(g, bm, t) {
     const [cb, tb] = states.before, [ca, ta] = states.after, o = t * nC;
     g.lineWidth = 1.6;
     g.strokeStyle = '#111';
     const rings = [];
-    for (let i = 0; i < nC; i++) {
-      if (cb[o + i] === ca[o + i]) continue;
-      let w = cellWorld.get(i);
-      if (!w) { w = Float64Array.from(cellPolys[i].flatMap(([x, y]) => mercator(x, y))); cellWorld.set(i, w); }
-      rings.push(w);
-    }
+    for (let i = 0; i < nC; i++) if (cb[o + i] !== ca[o + i]) rings.push(cellRing(i));
     if (rings.length) { bm.path(g, rings, true); g.stroke(); }
     g.lineWidth = 1.4;
     g.strokeStyle = '#7a0177';
@@ -235,30 +281,52 @@ export async function runView(meta, hook) {
     return best;
   }
 
-  function layers() {
-    const t = step();
-    return [
-      new SolidPolygonLayer({
-        id: 'cells', data: cellPolys, visible: view.show.cells, pickable: true,
-        getPolygon: (d) => d, getFillColor: (_, { index }) => CELL_RGBA[cellState(index)],
-        onClick: ({ index }) => select(index),
-        updateTriggers: { getFillColor: t }, highlightColor: [255, 255, 0, 160], autoHighlight: true,
-      }),
-    ];
-  }
-
-  const tooltip = ({ layer, index, x, y }) => {
-    const i = terminalAt(x, y);
-    if (i >= 0) {
-      return { html: `<b>${esc(tId[i])}</b><br>group: ${esc(tGroup[i])}<br>state: <b>${NAMES[termState(i)]}</b><br>regions: ${esc(termRegionsAt(i) || '(none)')}<br>${tl.timeOf(step())}` };
+  // cells on the mid canvas: one path per state, each cell's ring in world coordinates
+  const cellFill = CELL_RGBA.map(([r, g, b, a]) => `rgba(${r},${g},${b},${(a / 255).toFixed(3)})`);
+  const drawnCell = new Int8Array(nC).fill(-1);
+  function drawCells(g, bm) {
+    drawnCell.fill(-1);
+    if (!view.show.cells) return;
+    const o = step() * nC, { k, ox, oy } = bm.tx;
+    for (const st of [UNCOVERED, SERVED, DENIED]) {
+      g.beginPath();
+      for (let i = 0; i < nC; i++) {
+        if (cellStates[o + i] !== st) continue;
+        drawnCell[i] = st;
+        const a = shStart[i], b = shStart[i + 1];
+        g.moveTo(cellWorld[2 * a] * k + ox, cellWorld[2 * a + 1] * k + oy);
+        for (let j = a + 1; j < b; j++) g.lineTo(cellWorld[2 * j] * k + ox, cellWorld[2 * j + 1] * k + oy);
+        g.closePath();
+      }
+      g.fillStyle = cellFill[st];
+      g.fill();
     }
-    if (layer && layer.id === 'cells' && index >= 0) return { html: `${esc(h3[index])}: <b>${NAMES[cellState(index)]}</b>` };
+  }
+  // the cell under a deck.gl pointer event (its coordinate), or -1
+  const cellAtInfo = (info) => {
+    if (!view.show.cells || !info || !info.coordinate || !nC) return -1;
+    const [lon, lat] = info.coordinate;
+    const i = cellIndex.get(latLngToCell(lat, lon, resolution));
+    return i === undefined ? -1 : i;
+  };
+
+  const tooltip = (info) => {
+    const i = terminalAt(info.x, info.y);
+    if (i >= 0) {
+      const t = step(), st = termState(i, t), by = (st === SERVED || st === DENIED) && decidedBy(i, t);
+      return { html: `<b>${esc(tId[i])}</b><br>group: ${esc(tGroup[i])}<br>state: <b>${NAMES[st]}</b>` +
+        (by ? `<br>decided by: <span class="deciding">${esc(by)}</span>` : '') +
+        `<br>regions: ${esc(termRegionsAt(i) || '(none)')}<br>${tl.timeOf(t)}` };
+    }
+    const c = cellAtInfo(info);
+    if (c >= 0) return { html: `${esc(h3[c])}: <b>${NAMES[cellState(c)]}</b>` };
     return null;
   };
 
   const drawOutlines = outlines(meta);
   const trackColors = TERM_RGBA.map(hex);
   map.basemap.dynamic = drawTerminals;
+  map.basemap.dynamicUnder = drawCells;
   map.basemap.overlays.push((g, bm) => {
     drawOutlines(g, bm, view.show);
     if (!view.show.tracks) return;
@@ -319,8 +387,7 @@ export async function runView(meta, hook) {
   const setVersion = (v) => {
     version = v;
     [cellStates, termStates] = states[v];
-    cellCounts = counts(cellStates, nC, nT);
-    termCounts = counts(termStates, nK, nT);
+    [cellCounts, termCounts] = expanded[v].map((e) => e.counts);
     $(`version-${v}`).checked = true;
     buildTracks();
     tl.set(step());
@@ -343,7 +410,8 @@ export async function runView(meta, hook) {
       changedTerminals: (t = step()) => Array.from(tId).filter((_, i) => states.before[1][t * nK + i] !== states.after[1][t * nK + i]),
     });
   }
-  const cellColor = (i) => hex(map.deck.props.layers.find((l) => l.id === 'cells').props.getFillColor(i, { index: i }));
+  // the colour the cell was last drawn in (null: not drawn)
+  const cellColor = (i) => (drawnCell[i] < 0 ? null : hex(CELL_RGBA[drawnCell[i]]));
   Object.assign(hook, {
     steps: nT, cells: nC, terminals: nK,
     step, setStep: tl.set, timeOf: tl.timeOf,
@@ -357,9 +425,13 @@ export async function runView(meta, hook) {
     project: (lon, lat) => map.deck.getViewports()[0].project([lon, lat]),
     projectBasemap: (lon, lat) => map.basemap.project(lon, lat),
     pagePixel: (lon, lat) => pagePixel(map.deck, el, lon, lat),
-    cellCentre: (id) => { const p = cellPolys[cellIndex.get(id)]; let x = 0, y = 0; for (let k = 0; k < p.length - 1; k++) { x += p[k][0]; y += p[k][1]; } return [x / (p.length - 1), y / (p.length - 1)]; },
+    cellCentre: (id) => { const i = cellIndex.get(id), a = shStart[i], b = shStart[i + 1]; let x = 0, y = 0; for (let j = a; j < b; j++) { x += shLon[j]; y += shLat[j]; } return [x / (b - a), y / (b - a)]; },
     selected: () => (view.selected >= 0 ? h3[view.selected] : null),
     terminalPosition: (id, t = step()) => termPos(termIndex.get(id), t),
+    // the policies that decided the terminal's request at step t (the tooltip's "decided by")
+    terminalDecidedBy: (id, t = step()) => decidedBy(termIndex.get(id), t),
+    // the tooltip the map shows for the pointer at page pixel x, y (null: none)
+    tooltipAt: (x, y) => { const r = el.getBoundingClientRect(); const vp = map.deck.getViewports()[0]; const tip = tooltip({ x: x - r.left, y: y - r.top, coordinate: vp.unproject([x - r.left, y - r.top]) }); return tip && tip.html; },
     selectCell: (id) => select(cellIndex.get(id)),
     // ms from a slider step to deck.gl's next frame drawn with it
     // ms from setting a step to deck.gl's frame drawn with it (terminals drawn before that)

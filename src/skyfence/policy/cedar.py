@@ -385,17 +385,7 @@ def cedar_answer(
     return bool(result.allowed), tuple(sorted(result.diagnostics.reasons))
 
 
-def is_allowed(
-    policy: ServicePolicy,
-    terminal_id: str,
-    groups: Iterable[str],
-    cell: int | str,
-    regions: Iterable[str],
-    time: Any,
-    speed_kmh: Any = 0,
-    *,
-    funded: bool = True,
-    sponsors: Iterable[str] = (),
-) -> bool:
+def is_allowed(policy: ServicePolicy, terminal_id: str, groups: Iterable[str], cell: int | str, regions: Iterable[str],
+               time: Any, speed_kmh: Any = 0, *, funded: bool = True, sponsors: Iterable[str] = ()) -> bool:
     """Cedar's own answer for one request (:func:`cedar_answer` without the reasons)."""
     return cedar_answer(policy, terminal_id, groups, cell, regions, time, speed_kmh, funded=funded, sponsors=sponsors)[0]

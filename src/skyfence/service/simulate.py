@@ -24,10 +24,16 @@ Conventions
 * ``speed_kmh`` in the Cedar context is the mobile terminal's ground speed (0 for fixed ones).
 * **Observers** (``[observers]``): at each step, whether an imaging satellite can image each cell
   centre and terminal position (:func:`skyfence.revisit.observed.observed_steps`, same time grid).
+* **Deciding policies**: for every terminal and step, the policies that decided its request (Cedar's
+  ``diagnostics.reasons``: the permits that allowed it or the forbids that denied it; none: the
+  default deny), as an index into ``Decisions.reason_labels`` (-1: no policy in force).
 * ``funded`` / ``sponsors`` in the Cedar context come from the scenario's ``[funding]`` agreements
   (:func:`resolve_funding`, :mod:`skyfence.funding.resolve`), region agreements testing each
   terminal's own position at each step; without ``[funding]`` every terminal is funded with no
   sponsors. The cell probe is always funded with no sponsors.
+
+Size: about 410 lines: the three records (Ground, Visibility, Decisions) and the stages that fill
+them read each other's fields; kept together so the conventions above hold in one place.
 """
 
 from __future__ import annotations
@@ -90,6 +96,8 @@ class Decisions:
     policy_sources: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
     funding: object = None  # skyfence.funding.resolve.FundedSet, or None without [funding]
+    terminal_reasons: np.ndarray | None = None  # int16 [n_term, n_time]: index in reason_labels, -1 no policy
+    reason_labels: tuple[tuple[str, ...], ...] = ()  # deciding policies as "file:line (@id)"; () default deny
 
 
 def _region_spec(spec, named: dict):
@@ -363,6 +371,7 @@ def decide(sc: Scenario, ground: Ground, vis: Visibility, policy_files: list[str
     n_term = vis.terminal_counts.shape[0]
     c_allow = np.ones((n_cell, n_t), bool)
     t_allow = np.ones((n_term, n_t), bool)
+    t_reason, labels = np.full((n_term, n_t), -1, np.int16), {}  # labels: deciding policies -> index
     sources: list[str] = []
     warnings: list[str] = []
     terms = ground.terminals
@@ -393,8 +402,10 @@ def decide(sc: Scenario, ground: Ground, vis: Visibility, policy_files: list[str
                 sp = 0 if speeds is None else np.nan_to_num(speeds[:, k])
                 fc = None if t_fc is None else \
                     t_fc[1][t_fc[0][:, funding.segment_of_step[k]], funding.funded_at(k).astype(np.int64)]
-                t_allow[:, k] = ev.decide_classes(t_pc, t_rc[:, k], tk, sp, fc)
+                t_allow[:, k], reason = ev.decide_classes(t_pc, t_rc[:, k], tk, sp, fc, with_reasons=True)
+                lut = [labels.setdefault(tuple(policy.explain(r)), len(labels)) for r in ev.reason_sets]
+                t_reason[:, k] = np.asarray(lut, np.int16)[reason]
     c_states = service_states(vis.cell_counts, c_allow)
     t_states = service_states(vis.terminal_counts, t_allow, present=vis.present)
     return Decisions(c_allow, t_allow, c_states, t_states, tuple(sources or ([log] if log else [])), tuple(warnings),
-                     funding)
+                     funding, t_reason, tuple(labels))

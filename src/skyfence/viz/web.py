@@ -8,18 +8,25 @@ and ``revisit`` in :mod:`skyfence.viz.web_impact`, :mod:`~skyfence.viz.web_laten
   extent, country outlines (bundled Natural Earth 50m, clipped to the extent) and the geofences as
   GeoJSON;
 * ``cells.arrow``: one row per H3 cell (the columns of ``cells.parquet``; ``regions`` joined by ``; ``);
+* ``cell_shapes.arrow``: the cells' boundaries, one row per vertex (``row``, ``lon_deg``, ``lat_deg``
+  as float32, H3's ring order, not closed), so the page needs no H3 library to draw them;
 * ``cell_events.arrow`` / ``terminal_events.arrow``: the state changes, one row per
   (``row``, ``step``, ``state``) where a cell's (terminal's) state differs from the step before, step
   0 included, sorted by row then step (the page expands them to a ``[steps, rows]`` int8 array);
+  ``terminal_events.arrow`` also has ``reason``, the policies that decided the terminal's request
+  (an index into ``meta.json``'s ``deciding``, lists of "file:line (@id)" of Cedar's
+  ``diagnostics.reasons``; ``[]`` Cedar's default deny; -1 no policy in force), with a row wherever
+  the state or the reason changes;
 * ``terminals.arrow``: one row per terminal (the columns of ``terminals.parquet``, ``regions`` at its
   first position, ``moving``);
 * ``tracks.arrow``: the positions of the moving terminals at every step where present
   (``row``, ``step``, ``lat_deg``, ``lon_deg``, ``regions``).
 
-Arrow tables are IPC streams (read in the page by Apache Arrow JS). On the page, deck.gl (WebGL)
-draws only the H3 cells; land, outlines, geofences, tracks and terminals are drawn on plain 2D
-canvases in step with deck.gl's viewport (fast to open on software WebGL; 15,000 terminals redrawn
-per step as pixels). The page itself (``app.js``,
+Arrow tables are IPC streams (read in the page by Apache Arrow JS). In the run and impact views,
+deck.gl holds the viewport (pan, zoom, hover, click) and land, cells, outlines, geofences, tracks and
+terminals are drawn on plain 2D canvases in step with it: nothing is compiled for WebGL, so the page
+is interactive well within 2 s on a machine without a GPU (software WebGL), and 15,000 terminals
+are redrawn per step as pixels. The page itself (``app.js``,
 ``app.css`` and the licences of the libraries bundled in them) is built from ``web/`` at the
 repository root by ``make web`` and ships in ``skyfence/viz/web/``.
 """
@@ -29,6 +36,7 @@ from __future__ import annotations
 import base64
 import json
 import math
+import re
 from functools import cache, partial
 from http import HTTPStatus
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -50,6 +58,8 @@ __all__ = [
     "ipc_bytes",
     "meta_bytes",
     "state_events",
+    "cell_shapes",
+    "deciding_labels",
     "run_view_files",
     "write_view",
     "read_view_files",
@@ -61,10 +71,11 @@ __all__ = [
 VIEW_DIR = "view"
 #: the files of each kind of view (``meta.json``'s ``kind``)
 VIEW_FILES = {
-    "run": ("meta.json", "cells.arrow", "cell_events.arrow", "terminals.arrow", "terminal_events.arrow", "tracks.arrow"),
+    "run": ("meta.json", "cells.arrow", "cell_shapes.arrow", "cell_events.arrow", "terminals.arrow", "terminal_events.arrow",
+            "tracks.arrow"),
     "latency": ("meta.json", "routes.arrow", "nodes.arrow"),
     "revisit": ("meta.json", "cells.arrow", "targets.arrow", "accesses.arrow"),
-    "impact": ("meta.json", "cells.arrow", "cell_events.arrow", "terminals.arrow", "terminal_events.arrow", "tracks.arrow",
+    "impact": ("meta.json", "cells.arrow", "cell_shapes.arrow", "cell_events.arrow", "terminals.arrow", "terminal_events.arrow", "tracks.arrow",
                "cell_events_before.arrow", "terminal_events_before.arrow"),
 }  # fmt: skip
 #: at most this many moving terminals get a track on the page
@@ -76,17 +87,47 @@ def _assets():
     return resources.files("skyfence").joinpath("viz", "web")
 
 
-def state_events(states: np.ndarray) -> pa.Table:
+def state_events(states: np.ndarray, reasons: np.ndarray | None = None) -> pa.Table:
     """The changes of an int8 ``[rows, steps]`` state array: ``row``, ``step``, ``state`` where the
-    state differs from the previous step's (every row's step 0 included), sorted by row then step."""
+    state differs from the previous step's (every row's step 0 included), sorted by row then step.
+    With ``reasons`` (int ``[rows, steps]``, e.g. ``Decisions.terminal_reasons``): also where the
+    reason changes, in an int16 column ``reason``."""
     s = np.asarray(states, dtype=np.int8)
     if s.ndim != 2:
         raise ValueError("states must be [rows, steps]")
     changed = np.ones(s.shape, dtype=bool)
     changed[:, 1:] = s[:, 1:] != s[:, :-1]
+    if reasons is not None:
+        r = np.asarray(reasons).reshape(s.shape)
+        changed[:, 1:] |= r[:, 1:] != r[:, :-1]
     row, step = np.nonzero(changed)
-    return pa.table({"row": row.astype(np.int32), "step": step.astype(np.int32),
-                     "state": s[row, step].astype(np.int8)})  # fmt: skip
+    cols = {"row": row.astype(np.int32), "step": step.astype(np.int32), "state": s[row, step].astype(np.int8)}
+    if reasons is not None:
+        cols["reason"] = r[row, step].astype(np.int16)
+    return pa.table(cols)
+
+
+def cell_shapes(cells: np.ndarray) -> pa.Table:
+    """The boundaries of H3 cells, one row per vertex: ``row`` (the cell's), ``lon_deg``, ``lat_deg``
+    (float32; :func:`skyfence.geo.cells.cell_boundaries`)."""
+    from skyfence.geo.cells import cell_boundaries
+
+    rings = cell_boundaries(cells)
+    n = np.array([len(b) for b in rings], dtype=np.int64)
+    xy = np.concatenate(rings) if rings else np.zeros((0, 2))
+    return pa.table({"row": np.repeat(np.arange(len(rings), dtype=np.int32), n),
+                     "lon_deg": xy[:, 0].astype(np.float32), "lat_deg": xy[:, 1].astype(np.float32)})  # fmt: skip
+
+
+_ORIGIN = re.compile(r"^(.*?):(\d+)( \(.*\))?$")
+
+
+def deciding_labels(labels) -> list[list[str]]:
+    """``Decisions.reason_labels`` ("path:line (@id)" per policy) with the file name only."""
+    def short(text: str) -> str:
+        m = _ORIGIN.match(text)
+        return f"{Path(m.group(1)).name}:{m.group(2)}{m.group(3) or ''}" if m else text
+    return [[short(x) for x in group] for group in labels]
 
 
 def frame_table(df: pd.DataFrame) -> pa.Table:
@@ -229,6 +270,7 @@ def run_view_files(result) -> dict[str, bytes]:
         "countries": countries_geojson(extent),
         "geofences": _features(fences, None),
         "states": {"0": "uncovered", "1": "served", "2": "denied", "3": "absent"},
+        "deciding": deciding_labels(getattr(dec, "reason_labels", ())),
     }
     tdf = tdf.assign(regions=t_regions, moving=moving)
     track_table = pa.table({
@@ -239,12 +281,14 @@ def run_view_files(result) -> dict[str, bytes]:
         "regions": pa.array(tracks["regions"], pa.string()).dictionary_encode(),
     })  # fmt: skip
     term_states = np.asarray(dec.terminal_states, np.int8).reshape(n_term, n_t)
+    reasons = getattr(dec, "terminal_reasons", None)
     return {
         "meta.json": meta_bytes(meta),
         "cells.arrow": ipc_bytes(frame_table(result.cells)),
+        "cell_shapes.arrow": ipc_bytes(cell_shapes(ground.cells)),
         "cell_events.arrow": ipc_bytes(state_events(dec.cell_states)),
         "terminals.arrow": ipc_bytes(frame_table(tdf)),
-        "terminal_events.arrow": ipc_bytes(state_events(term_states)),
+        "terminal_events.arrow": ipc_bytes(state_events(term_states, reasons)),
         "tracks.arrow": ipc_bytes(track_table),
     }
 
