@@ -8,6 +8,7 @@ Screenshots are written to each test's folder."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import sqlite3
@@ -231,4 +232,85 @@ def test_pasted_receipt_verifies_and_a_modified_one_fails(browser, served, tmp_p
     assert not bad["client"]["ok"] and "signature" in bad["client"]["error"]
     assert not bad["server"]["ok"] and "signature" in bad["server"]["error"]
     assert "INVALID" in _text(page, "#receipt-client")
+    assert errors == []
+
+
+def test_browser_checks_agree_with_the_python_ones(browser, served):
+    """The page's own checks (WebCrypto) against skyfence's Python ones, which are tested against
+    the transparency-dev and C2SP vectors: Merkle roots, every inclusion and consistency proof of
+    trees up to 21 leaves, checkpoint signatures (vkeys whose base64 holds '+' and '/'), and
+    canonical JSON (numbers as Python writes them, escapes, keys in code point order)."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from skyfence.governance.log.checkpoint import sign_checkpoint, verifier_key
+    from skyfence.governance.log.tree import MerkleLog
+    from skyfence.governance.rules.canonical import canonical_json
+
+    page, errors, _ = _open(browser, served.base + "/")
+    b64 = lambda h: base64.b64encode(h).decode()  # noqa: E731
+    n = 21
+    tree = MerkleLog()
+    tree.extend([f"leaf {i}".encode() for i in range(n)])
+    roots = [b64(tree.root(k)) for k in range(1, n + 1)]
+    inclusion = [[i, k, [b64(h) for h in tree.inclusion_proof(i, k)]]
+                 for k in range(1, n + 1) for i in range(k)]
+    consistency = [[m, k, [b64(h) for h in tree.consistency_proof(m, k)]]
+                   for k in range(1, n + 1) for m in range(1, k + 1)]
+    got = page.evaluate("""async ({n, roots, inclusion, consistency}) => {
+        const c = window.__skyfence.checks, enc = new TextEncoder(), d = c.b64decode;
+        const t = new c.TreeBuilder(), leaves = [], rootsJs = [];
+        for (let i = 0; i < n; i++) {
+            leaves.push(await c.leafHash(enc.encode(`leaf ${i}`)));
+            await t.append(leaves[i]);
+            rootsJs.push(c.b64encode(await t.root()));
+        }
+        const bad = [];
+        for (const [i, k, p] of inclusion) {
+            const proof = p.map(d), root = d(roots[k - 1]);
+            if (!(await c.inclusionOk(leaves[i], i, k, proof, root))) bad.push(['inclusion', i, k]);
+            if (k > 1 && await c.inclusionOk(leaves[(i + 1) % k], i, k, proof, root)) bad.push(['inclusion of another leaf', i, k]);
+        }
+        for (const [m, k, p] of consistency) {
+            const proof = p.map(d), r1 = d(roots[m - 1]), r2 = d(roots[k - 1]);
+            if (!(await c.consistencyOk(m, k, proof, r1, r2))) bad.push(['consistency', m, k]);
+            if (m < k && await c.consistencyOk(m, k, proof, r2, r1)) bad.push(['consistency of swapped roots', m, k]);
+        }
+        return {rootsJs, bad};
+    }""", {"n": n, "roots": roots, "inclusion": inclusion, "consistency": consistency})
+    assert got["rootsJs"] == roots
+    assert got["bad"] == []
+
+    keys, seen = [], set()
+    while seen != {"+", "/"}:  # vkeys whose base64 part holds each of '+' and '/'
+        k = Ed25519PrivateKey.generate()
+        tail = verifier_key("o.example/log", k).split("+", 2)[2]
+        new = {c for c in "+/" if c in tail} - seen
+        if new:
+            seen |= new
+            keys.append(k)
+    other = Ed25519PrivateKey.generate()
+    cases = []
+    for k in keys:
+        note = sign_checkpoint("o.example/log", 7, tree.root(7), k)
+        vkey = verifier_key("o.example/log", k)
+        lines = note.split("\n")
+        lines[2] = b64(tree.root(6))
+        cases += [[note, vkey, True], ["\n".join(lines), vkey, False],
+                  [note, verifier_key("o.example/log", other), False]]
+    res = page.evaluate("""async (cases) => {
+        const out = [];
+        for (const [note, vkey] of cases) {
+            try { const n = await window.__skyfence.checks.verifyCheckpoint(note, vkey); out.push(n.size); }
+            catch (e) { out.push(String(e.message)); }
+        }
+        return out;
+    }""", cases)
+    assert [r == 7 for r in res] == [ok for *_, ok in cases], res
+
+    doc = {"b": 1.0, "a": [1e-05, 33.0, -0.0, 12345678901234567890, 1.5e300, 0.1, 50.45],
+           "\u00fc": "\u00e9\n\t\u0001\"\\/\u2028", "z": None, "t": True, "f": False,
+           "\U0001F600": 1, "\uFFFD": 2, "k\u00e9": {}, "nested": {"y": [], "x": [{"b": 2, "a": 1}]}}
+    js = page.evaluate("""(text) => { const c = window.__skyfence.checks; return c.canonical(c.parseJson(text)); }""",
+                       json.dumps(doc, indent=2))
+    assert js == canonical_json(doc)
     assert errors == []

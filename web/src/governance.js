@@ -4,9 +4,9 @@
 // check) and of a pasted receipt. It polls the public log every second (`GET /log`: the size;
 // `GET /view/state`: what the log establishes, 503 when the database's tables disagree with it)
 // and flags a tampered or inconsistent log in red. State for tests: window.__skyfence.
-import {
-  TreeBuilder, b64encode, hasCrypto, leafHash, verifyCheckpoint, verifyReceipt,
-} from './governance.verify.js';
+import * as checks from './governance.verify.js';
+
+const { TreeBuilder, b64encode, hasCrypto, leafHash, verifyCheckpoint, verifyReceipt } = checks;
 
 const POLL_MS = 1000;
 const SERVER_VERIFY_MS = 10_000;
@@ -16,11 +16,12 @@ const $ = (id) => document.getElementById(id);
 const esc = (s) => String(s ?? '').replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]);
 const short = (id) => esc(String(id).slice(0, 8));
 const badge = (cls, text) => `<span class="badge ${cls}">${esc(text)}</span>`;
-const checks = (notes) => `<ul class="checks">${notes.map((n) => `<li>${esc(n)}</li>`).join('')}</ul>`;
+const list = (notes) => `<ul class="checks">${notes.map((n) => `<li>${esc(n)}</li>`).join('')}</ul>`;
 
 const hook = window.__skyfence = {
   ready: false, error: null, polls: 0, size: 0, state: null, tamper: null,
   verify: { client: null, server: null }, receipt: null, inForce: null,
+  checks, // the browser's own checks, for tests against the Python implementation
 };
 const alarms = { state: null, server: null, client: null };
 const tree = new TreeBuilder();
@@ -39,12 +40,12 @@ async function getJson(url, init) {
 function signers(e) {
   const d = e.data || {};
   switch (e.kind) {
-    case 'genesis': return Object.keys(d.signatures || {}).join(', ') + ' (every founder)';
-    case 'proposal.created': return `${e.actor} (proposer)`;
-    case 'approval.added': return `${d.approver} (approver)`;
+    case 'genesis': return esc(Object.keys(d.signatures || {}).join(', ')) + ' (every founder)';
+    case 'proposal.created': return `${esc(e.actor)} (proposer)`;
+    case 'approval.added': return `${esc(d.approver)} (approver)`;
     case 'policy.enacted': case 'membership.enacted':
-      return (d.approvals || []).map((a) => a.approver).join(', ') + ' (quorum)';
-    default: return `${e.actor} <span class="muted">(caller, not signed)</span>`;
+      return esc((d.approvals || []).map((a) => a.approver).join(', ')) + ' (quorum)';
+    default: return `${esc(e.actor)} <span class="muted">(API caller; no signature in the entry)</span>`;
   }
 }
 
@@ -59,6 +60,8 @@ function about(e) {
     case 'approval.added': return `of ${short(d.proposal_id)}`;
     case 'policy.enacted': return `${short(d.proposal_id)} in force from ${esc(d.effective_utc)}${d.emergency ? ' ' + badge('emergency', 'EMERGENCY') : ''}`;
     case 'membership.enacted': return `${short(d.proposal_id)}: ${esc((d.changes || []).map((c) => `${c.op} ${c.id ?? ''}`.trim()).join(', '))}`;
+    case 'terminal.registered': return `${esc(d.id)} at ${esc(d.lat_deg)}, ${esc(d.lon_deg)} (${esc(d.status)}${d.owner ? `, owner ${esc(d.owner)}` : ''})`;
+    case 'terminal.status': return `${esc(d.id)} now ${esc(d.to)}`;
     default: return esc(JSON.stringify(d).slice(0, 90));
   }
 }
@@ -92,7 +95,7 @@ async function syncLog(h) {
     }
     alarms.client = null;
     hook.verify.client = { ok: true, size: tree.size, root: b64encode(root) };
-    $('client-verify').innerHTML = `<span class="ok">OK</span>${checks([
+    $('client-verify').innerHTML = `<span class="ok">OK</span>${list([
       `${tree.size} entries read (GET /log/entries) and hashed here with WebCrypto SHA-256 (RFC 9162)`,
       `root ${b64encode(root)} = the checkpoint's root`,
       `checkpoint signature by ${note.origin} verified here (Ed25519)`,
@@ -139,7 +142,7 @@ function renderState(s) {
   $('checkpoint').innerHTML = `<h3>Latest checkpoint (size ${s.size}, signed by the log)</h3><pre>${esc(s.checkpoint ?? '(none yet)')}</pre>`;
   const w = s.witnessed;
   $('witnessed').innerHTML = !w ? '<h3>Witnesses</h3><p class="muted">No witnessed checkpoint yet (<code>skyfence witness cosign</code> collects cosignatures).</p>'
-    : `<h3>Witnessed checkpoint: size ${w.tree_size}${w.tree_size < s.size ? ` <span class="muted">(${s.size - w.tree_size} entries behind)</span>` : ''}</h3>
+    : `<h3>Witnessed checkpoint: size ${w.tree_size}${w.tree_size < s.size ? ` <span class="muted">(${s.size - w.tree_size} ${s.size - w.tree_size === 1 ? "entry" : "entries"} behind)</span>` : ''}</h3>
        <table><thead><tr><th>witness</th><th>key ID</th><th>cosigned (UTC)</th></tr></thead><tbody>${w.cosignatures.map((c) => `<tr data-witness="${esc(c.name)}"><td>${esc(c.name)}</td><td class="mono">${esc(c.key_id)}</td><td class="mono">${esc(c.timestamp_utc ?? '')}</td></tr>`).join('')}</tbody></table>
        <p class="muted small">Cosignatures (C2SP tlog-cosignature) are checked against a witness policy by <code>skyfence verify --witness-policy</code>.</p>`;
 }
@@ -183,8 +186,8 @@ async function serverVerify() {
   }
   hook.verify.server = v;
   verifiedSize = v?.size ?? -1;
-  el.innerHTML = alarms.server ? `<span class="fail">FAILED</span>${checks(alarms.server.split('\n'))}`
-    : `<span class="ok">OK</span>${checks([`${v.entries} entries: every signature, quorum and rule checked`, `${v.checkpoints} checkpoints verified; root ${v.root_hash}`, 'the database\'s tables agree with the log', ...v.notes])}`;
+  el.innerHTML = alarms.server ? `<span class="fail">FAILED</span>${list(alarms.server.split('\n'))}`
+    : `<span class="ok">OK</span>${list([`${v.entries} entries: every signature, quorum and rule checked`, `${v.checkpoints} checkpoints verified; root ${v.root_hash}`, 'the database\'s tables agree with the log', ...v.notes])}`;
 }
 
 function renderAlarm() {
@@ -250,7 +253,7 @@ async function checkReceipt() {
   }
   const r = await getJson('view/receipt', { method: 'POST', headers: { 'content-type': 'application/json' }, body: text });
   out.server = r.ok ? r.body : { ok: false, error: r.body?.detail ? JSON.stringify(r.body.detail) : `HTTP ${r.status}` };
-  const show = (v) => (v.ok ? `<span class="ok">VALID</span>${checks(v.notes)}` : `<span class="fail">INVALID</span> ${esc(v.error)}`);
+  const show = (v) => (v.ok ? `<span class="ok">VALID</span>${list(v.notes)}` : `<span class="fail">INVALID</span> ${esc(v.error)}`);
   $('receipt-client').innerHTML = show(out.client);
   $('receipt-server').innerHTML = show(out.server);
   hook.receipt = out;

@@ -102,8 +102,10 @@ export async function ed25519Ok(publicKey, message, signature) {
 
 // A C2SP note verifier key: name+hex key hash+base64(0x01 || Ed25519 public key)
 export function parseVerifierKey(vkey) {
-  const parts = String(vkey).split('+');
-  if (parts.length !== 3) throw new Error('not a note verifier key');
+  // the name holds no '+'; the base64 key may
+  const m = /^([^+]+)\+([0-9a-f]{8})\+(.+)$/.exec(String(vkey));
+  if (!m) throw new Error('not a note verifier key');
+  const parts = m.slice(1);
   const raw = b64decode(parts[2]);
   if (raw.length !== 33 || raw[0] !== 1) throw new Error('not an Ed25519 verifier key');
   return { name: parts[0], keyHash: hexdecode(parts[1]), publicKey: raw.slice(1) };
@@ -196,6 +198,13 @@ export function parseJson(text) {
   return v;
 }
 
+// Python sorts keys by code point; JavaScript's < compares UTF-16 units (which differ above U+FFFF)
+function byCodePoint(a, b) {
+  const x = Array.from(a, (c) => c.codePointAt(0)), y = Array.from(b, (c) => c.codePointAt(0));
+  for (let i = 0; i < Math.min(x.length, y.length); i++) if (x[i] !== y[i]) return x[i] - y[i];
+  return x.length - y.length;
+}
+
 export function canonical(v) {
   if (v === null || v === true || v === false) return String(v);
   if (v instanceof Num) return v.raw;
@@ -205,7 +214,7 @@ export function canonical(v) {
   }
   if (typeof v === 'string') return JSON.stringify(v);
   if (Array.isArray(v)) return '[' + v.map(canonical).join(',') + ']';
-  const keys = Object.keys(v).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  const keys = Object.keys(v).sort(byCodePoint);
   return '{' + keys.map((k) => JSON.stringify(k) + ':' + canonical(v[k])).join(',') + '}';
 }
 export const canonicalBytes = (v) => enc.encode(canonical(v));
