@@ -197,6 +197,18 @@ def test_tampered_database_is_flagged(browser, served, tmp_path):
     with sqlite3.connect(served.path) as con:
         con.execute("UPDATE settings SET value = '2' WHERE key = 'quorum_k'")
     page.wait_for_function("document.querySelector('#alarm').hidden", timeout=WAIT_MS)
+    # a logged approval rewritten in place: the tables still agree, the entries do not
+    with sqlite3.connect(served.path) as con:
+        con.execute("UPDATE log_entries SET body = replace(body, '\"approver\":\"bob\"', "
+                    "'\"approver\":\"dave\"') WHERE idx = 2")
+    page.click("#verify-again")  # read every entry again (the page keeps those it read)
+    page.wait_for_selector("#alarm:not([hidden])", timeout=WAIT_MS)
+    page.wait_for_function("window.__skyfence.verify.client && window.__skyfence.verify.server", timeout=WAIT_MS)
+    alarm = _text(page, "#alarm")
+    assert "entry 2" in alarm and "the log was rewritten" in alarm, alarm
+    assert not page.evaluate("window.__skyfence.verify.client.ok")
+    assert not page.evaluate("window.__skyfence.verify.server.ok")
+    page.screenshot(path=str(tmp_path / "governance-rewritten.png"), full_page=True)
 
 
 def test_pasted_receipt_verifies_and_a_modified_one_fails(browser, served, tmp_path):

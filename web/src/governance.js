@@ -24,9 +24,9 @@ const hook = window.__skyfence = {
   checks, // the browser's own checks, for tests against the Python implementation
 };
 const alarms = { state: null, server: null, client: null };
-const tree = new TreeBuilder();
+let tree = new TreeBuilder();
 const entries = [];
-let head = null, lastServerVerify = 0, verifiedSize = -1, shownIndex = -1, atNow = true;
+let head = null, lastServerVerify = 0, verifiedSize = -1, shownIndex = -1, atNow = true, reread = false;
 
 async function getJson(url, init) {
   const r = await fetch(url, { cache: 'no-store', ...init });
@@ -204,6 +204,14 @@ function renderAlarm() {
 // ------------------------------------------------------------------ polling
 
 async function poll() {
+  if (reread) { // 'verify again': read and hash every entry again, and ask the server now
+    reread = false;
+    tree = new TreeBuilder();
+    entries.length = 0;
+    shownIndex = -1;
+    lastServerVerify = 0;
+    hook.verify.client = hook.verify.server = null;
+  }
   try {
     const h = await getJson('log');
     if (!h.ok) throw new Error(`GET /log: HTTP ${h.status}`);
@@ -260,6 +268,7 @@ async function checkReceipt() {
 }
 
 $('verify-receipt').addEventListener('click', checkReceipt);
+$('verify-again').addEventListener('click', () => { reread = true; });
 $('at').addEventListener('change', () => { atNow = false; loadInForce(); });
 $('at-now').addEventListener('click', () => { atNow = true; loadInForce(); });
 if (!hasCrypto()) {
