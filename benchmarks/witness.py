@@ -10,7 +10,11 @@ Measured in one run, with references in the same process:
    median and 95th percentile per checkpoint;
 3. the log's side: `Witnessing.cosign_latest` with 3 in-process witnesses (request, verify the
    cosignatures, store the cosigned note in a governance database) per checkpoint, over an
-   in-memory tree standing for the ledger.
+   in-memory tree standing for the ledger;
+4. the log server's own cosigning (`WitnessCosigner`, what ``skyfence serve --witness`` runs): a
+   real ledger's write wakes the background thread; per checkpoint, commit -> cosignature of a
+   ``skyfence witness serve`` subprocess stored, and the writer's latency with the cosigner
+   against the same writes without it.
 
 Usage: .venv/bin/python benchmarks/witness.py [--checkpoints 300]
 """
@@ -98,28 +102,40 @@ def in_process(n: int, tmp: Path) -> float:
     return med
 
 
-def over_http(n: int, tmp: Path) -> None:
-    _, bodies, key = _stream(n, 7)
-    wkey = Ed25519PrivateKey.generate()
-    (tmp / "w.key").write_text(cosigner_signer_key("bench.skyfence/w", wkey) + "\n")
-    WitnessState(tmp / "http.db").add_log(verifier_key(ORIGIN, key))
+def _witness_process(tmp: Path, name: str, log_vkey: str) -> tuple[subprocess.Popen, str, str]:
+    """``skyfence witness serve`` (subprocess) knowing the log `log_vkey`, ready to answer:
+    (process, base URL, its cosigner vkey)."""
     import socket
 
+    wkey = Ed25519PrivateKey.generate()
+    (tmp / f"{name}.key").write_text(cosigner_signer_key(f"{name}.skyfence/w", wkey) + "\n")
+    WitnessState(tmp / f"{name}.db").add_log(log_vkey)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     proc = subprocess.Popen([sys.executable, "-m", "skyfence.cli", "witness", "serve", "--key",
-                             str(tmp / "w.key"), "--db", str(tmp / "http.db"), "--port",
-                             str(port)], cwd=REPO, stdout=subprocess.DEVNULL,
+                             str(tmp / f"{name}.key"), "--db", str(tmp / f"{name}.db"),
+                             "--port", str(port)], cwd=REPO, stdout=subprocess.DEVNULL,
                             start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(600):
+        try:
+            httpx.get(base + "/", timeout=1.0)
+            break
+        except httpx.HTTPError:
+            time.sleep(0.05)
+    return proc, base, cosigner_vkey(f"{name}.skyfence/w", wkey)
+
+
+def _end(proc: subprocess.Popen) -> None:
+    os.killpg(proc.pid, signal.SIGTERM)
+    proc.wait(timeout=10)
+
+
+def over_http(n: int, tmp: Path) -> None:
+    _, bodies, key = _stream(n, 7)
+    proc, base, _ = _witness_process(tmp, "http", verifier_key(ORIGIN, key))
     try:
-        base = f"http://127.0.0.1:{port}"
-        for _ in range(600):
-            try:
-                httpx.get(base + "/", timeout=1.0)
-                break
-            except httpx.HTTPError:
-                time.sleep(0.05)
         times = []
         with httpx.Client(timeout=10.0) as c:
             for b in bodies:
@@ -136,8 +152,59 @@ def over_http(n: int, tmp: Path) -> None:
         print(f"  reference GET / on the same server: median "
               f"{statistics.median(ping) * 1e3:.3f} ms")
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=10)
+        _end(proc)
+
+
+def server_side(n: int, tmp: Path) -> None:
+    """The log server's own cosigning (`WitnessCosigner`): a real `Ledger` (SQLite) whose writes
+    wake the background thread, one ``skyfence witness serve`` subprocess; per checkpoint, the
+    time from the write's commit to the witness's cosignature stored, and the writer's own
+    latency with the cosigner running against the same writes without it (same process)."""
+    from skyfence.governance import registry
+    from skyfence.governance.db import init_db
+    from skyfence.governance.keys import public_key_bytes
+    from skyfence.governance.ledger import Ledger
+    from skyfence.governance.rules.membership import genesis_message, make_genesis
+    from skyfence.governance.witness.background import WitnessCosigner, policy_of_witnesses
+
+    def founded(name: str) -> Ledger:
+        L = Ledger(init_db(f"sqlite:///{tmp / name}"), Ed25519PrivateKey.generate(),
+                   origin=ORIGIN)
+        keys = {p: Ed25519PrivateKey.generate() for p in ("a", "b", "c")}
+        doc = make_genesis(L.origin, L.verifier_key, [
+            {"id": p, "roles": ["approver", "operator"], "public_key": public_key_bytes(k).hex()}
+            for p, k in keys.items()], quorum=2)
+        L.genesis(doc, {p: k.sign(genesis_message(doc)).hex() for p, k in keys.items()})
+        return L
+
+    def write(L: Ledger, i: int) -> float:
+        t0 = time.perf_counter()
+        registry.create_group(L, "a", f"g{i}")
+        return time.perf_counter() - t0
+
+    plain = founded("plain.db")
+    L = founded("served.db")
+    proc, base, wvkey = _witness_process(tmp, "served", L.verifier_key)
+    try:
+        cos = WitnessCosigner(L, policy_of_witnesses([base], [wvkey])).start()
+        assert cos.wait_rounds(1, 60) and not cos.last.errors, cos.last
+        cos.latencies_s.clear()
+        ref, mine = [], []
+        for i in range(n):
+            ref.append(write(plain, i))
+            rounds = cos.rounds
+            mine.append(write(L, i))
+            while len(cos.latencies_s) < i + 1:
+                assert cos.wait_rounds(rounds + 1, 60), "no cosigning round"
+                assert not cos.last.errors, cos.last.errors
+                rounds = cos.rounds
+        cos.stop()
+    finally:
+        _end(proc)
+    print(f"server side, WitnessCosigner + 1 witness subprocess ({n} checkpoints): write commit "
+          f"-> cosignature stored: {_ms(cos.latencies_s)}")
+    print(f"  the writer's own latency: {_ms(mine)} with the cosigner, {_ms(ref)} without "
+          f"(ratio of medians {statistics.median(mine) / statistics.median(ref):.2f})")
 
 
 class _BenchLog:
@@ -203,6 +270,7 @@ def main() -> None:
         in_process(args.checkpoints, tmp)
         over_http(args.checkpoints, tmp)
         log_side(min(args.checkpoints, 100), tmp)
+        server_side(min(args.checkpoints, 100), tmp)
 
 
 if __name__ == "__main__":

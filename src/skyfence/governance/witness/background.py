@@ -21,6 +21,8 @@ import threading
 import time
 from collections.abc import Sequence
 
+import httpx
+
 from skyfence.errors import WitnessError
 from skyfence.governance.witness.client import CosignResult, Witnessing
 from skyfence.governance.witness.cosignature import parse_cosigner_vkey
@@ -58,7 +60,8 @@ class WitnessCosigner:
     def __init__(self, ledger, policy: WitnessPolicy, *, timeout_s: float = 5.0,
                  retry_s: float = 30.0):
         self.ledger = ledger
-        self.witnessing = Witnessing(ledger, policy, timeout_s=timeout_s)
+        self.witnessing = Witnessing(ledger, policy, timeout_s=timeout_s,
+                                     http=httpx.Client(timeout=timeout_s))  # kept alive
         self.retry_s = retry_s
         self.rounds = 0
         self.last: CosignResult | None = None
@@ -93,6 +96,7 @@ class WitnessCosigner:
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout_s)
+        self.witnessing.http.close()
 
     def wait_rounds(self, rounds: int, timeout_s: float) -> bool:
         """Wait until `rounds` rounds have completed; False on timeout."""
