@@ -22,6 +22,7 @@ from skyfence.api.witness_app import create_witness_app
 from skyfence.errors import WitnessError
 from skyfence.governance import policies, registry
 from skyfence.governance.log.checkpoint import parse_checkpoint
+from skyfence.governance.receipts import verify_receipt
 from skyfence.governance.witness.background import policy_of_witnesses
 from skyfence.governance.witness.cosignature import cosigner_signer_key, cosigner_vkey
 from skyfence.governance.witness.policy import WitnessPolicy, parse_policy
@@ -96,6 +97,7 @@ def test_server_asks_the_witness_after_writes_and_survives_its_absence(witnessed
     key = L.verifier_key
     with TestClient(app) as c:
         _wait_cosigned(c, required, key, L.size())  # at start-up: the latest checkpoint
+        registry.register_terminal(L, "op", "kyiv1", 50.45, 30.52, status="active")
         # a proposal enacted by two approvals: the served checkpoint is cosigned, no CLI run
         f = p.proposal("alice", title="witnessed")
         policies.submit_proposal(L, "alice", f, p.sign("alice", f))
@@ -103,6 +105,12 @@ def test_server_asks_the_witness_after_writes_and_survives_its_absence(witnessed
             out = policies.submit_approval(L, a, f["id"], p.sign(a, f))
         assert out["status"] == "enacted" and L.size() == out["enacted_index"] + 1
         _wait_cosigned(c, required, key, L.size())
+        r = c.get("/service", params={"terminal": "kyiv1"},
+                  headers={"X-API-Key": p.api_keys["vic"]})
+        assert r.status_code == 200, r.text
+        assert r.json()["witnessed"]["tree_size"] == L.size()
+        assert any("cosigned by w1; quorum 'w1' met" in n
+                   for n in verify_receipt(r.json(), witness_policy=required))
         # the witness goes down: writes still succeed, the checkpoint is served uncosigned
         srv.stop()
         rounds = cos.rounds
