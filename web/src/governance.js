@@ -26,7 +26,7 @@ const hook = window.__skyfence = {
 const alarms = { state: null, server: null, client: null };
 let tree = new TreeBuilder();
 const entries = [];
-let head = null, lastServerVerify = 0, verifiedSize = -1, shownIndex = -1, atNow = true, reread = false;
+let head = null, lastServerVerify = 0, verifiedSize = -1, shownIndex = -1, atNow = true, reread = false, lastInForce = 0;
 
 async function getJson(url, init) {
   const r = await fetch(url, { cache: 'no-store', ...init });
@@ -148,6 +148,7 @@ function renderState(s) {
 }
 
 async function loadInForce() {
+  lastInForce = Date.now();
   const v = $('at').value;
   const at = atNow || !v ? '' : `?at=${encodeURIComponent(v + 'Z')}`;
   const r = await getJson(`view/in-force${at}`);
@@ -232,9 +233,13 @@ async function poll() {
       alarms.state = null;
       hook.state = s.body;
       renderState(s.body);
-      if (grew || !hook.inForce) await loadInForce();
+      // 'now' moves on: a policy whose effective time comes is in force without a new entry
+      if (grew || !hook.inForce || (atNow && Date.now() - lastInForce > SERVER_VERIFY_MS)) await loadInForce();
     }
-    if (grew || verifiedSize !== head.size || Date.now() - lastServerVerify > SERVER_VERIFY_MS) await serverVerify();
+    // the server's check reads the whole log: after a change at most every 2 s, else every
+    // 10 s, or 1 ms per entry for a long log
+    const every = verifiedSize !== head.size ? 2000 : Math.max(SERVER_VERIFY_MS, head.size);
+    if (Date.now() - lastServerVerify > every) await serverVerify();
     renderAlarm();
     hook.size = head.size;
     $('head').textContent = `${head.origin} · ${head.size} entries · updated ${new Date().toISOString().slice(11, 19)} UTC`;
