@@ -5,7 +5,7 @@ Library calls (each returns DataFrames or plain data; the CLI commands are thin 
     skyfence.run(scenario, *, start=None, duration_s=None, step_s=None,
                  workers=None, scheduler=None) -> RunResult (ShardedRun on Dask)
     skyfence.impact(scenario, policy_files, ...) -> dict
-    skyfence.latency(...) -> LatencyResult
+    skyfence.latency(elements, pairs, ..., workers=None, scheduler=None) -> LatencyResult
     skyfence.positions(elements, *, start, duration_s, step_s, frame="ecef") -> DataFrame
 
 Data flow, one subpackage per layer (lower layers never import higher ones; see the import-linter
@@ -29,16 +29,15 @@ _EXPORTS = {
     "RunResult": "skyfence.service.run",
     "load_scenario": "skyfence.service.scenario",
     "Scenario": "skyfence.service.scenario",
-    "latency": "skyfence.network.latency",
+    "latency": "skyfence.scale.calls",
     "LatencyResult": "skyfence.network.result",
     "positions": "skyfence.orbits.tables",
 }
 
 if TYPE_CHECKING:
-    from skyfence.network.latency import latency
     from skyfence.network.result import LatencyResult
     from skyfence.orbits.tables import positions
-    from skyfence.scale.calls import impact, run
+    from skyfence.scale.calls import impact, latency, run
     from skyfence.service.run import RunResult
     from skyfence.service.scenario import Scenario, load_scenario
 

@@ -5,11 +5,14 @@ elements (SGP4, TEME -> ECEF), builds the ISL topology, links stations to satell
 constellation's elevation mask and/or a slant-range cut-off (:mod:`skyfence.links`), routes every
 pair at every step (:func:`skyfence.network.routing.route_series`) and returns a
 :class:`skyfence.network.result.LatencyResult` (tables, summary, files, plot).
+:func:`plan_latency` does all but the routing, for runs routed in time chunks
+(:mod:`skyfence.scale.latency`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -22,11 +25,13 @@ from skyfence.network.isl import DEFAULT_GRAZING_ALT_KM, plus_grid_shells, read_
 from skyfence.network.pairs import PairSpec, gateway_list, resolve_pairs, station_list
 from skyfence.network.planes import plus_grid_isls
 from skyfence.network.result import LatencyResult
-from skyfence.network.routing import route_series
+from skyfence.network.routing import RouteSeries, route_series
 
 __all__ = [
     "EARTH_ROTATIONS",
+    "LatencyPlan",
     "latency",
+    "plan_latency",
     "make_time_grid",
     "first_epoch_utc",
     "resolve_isls",
@@ -137,6 +142,128 @@ def _check_mask(value, what: str) -> None:
         raise SkyfenceError(f"{what} must be in (-90, 90) deg, got {value}")
 
 
+@dataclass
+class LatencyPlan:
+    """A latency run ready to route: the elements, time grid, station list, pairs ``[P, 2]``
+    (station indices), ISL topology and the ground-link/ISL keywords of
+    :func:`skyfence.network.routing.route_series`. :meth:`positions` propagates any slice of the
+    grid, :meth:`result` wraps routes into a :class:`LatencyResult`."""
+
+    elements: object
+    t_utc: np.ndarray
+    places: Places
+    pairs: np.ndarray
+    isl_pairs: np.ndarray
+    route_kw: dict
+    earth_rotation: str
+    elements_spec: str | None = None
+
+    def __getstate__(self) -> dict:
+        """Pickled with the elements' preset name or file instead of the SGP4 records (which do
+        not pickle); unpickling loads them again, identical."""
+        if self.elements_spec is None:
+            raise SkyfenceError("a latency plan travels only with elements given as a preset or a file")
+        state = dict(self.__dict__)
+        state["elements"] = None
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        from skyfence.orbits.catalog import load_elements
+
+        self.__dict__.update(state)
+        self.elements = load_elements(state["elements_spec"])
+
+    def positions(self, lo: int = 0, hi: int | None = None) -> np.ndarray:
+        """Satellite ECEF km ``[n_sat, hi - lo, 3]`` on steps ``lo:hi`` of the grid."""
+        return satellite_ecef_km(self.elements, self.t_utc[lo:hi], earth_rotation=self.earth_rotation)
+
+    def route(self, sat_ecef_km: np.ndarray, first_step: int = 0, progress=None) -> RouteSeries:
+        """:func:`route_series` of every pair over ``sat_ecef_km`` (steps from ``first_step``)."""
+        return route_series(sat_ecef_km, self.isl_pairs, self.places.ecef_km, self.pairs[:, 0],
+                            self.pairs[:, 1], first_step=first_step, progress=progress,
+                            **self.route_kw)  # fmt: skip
+
+    def result(self, routes: RouteSeries) -> LatencyResult:
+        """The run's :class:`LatencyResult` for routes over the whole grid."""
+        src, dst = self.pairs[:, 0], self.pairs[:, 1]
+        lat, lon = self.places.lat_deg, self.places.lon_deg
+        fibre = fibre_rtt_ms(lat[src], lon[src], lat[dst], lon[dst])
+        return LatencyResult(self.t_utc, self.places, src, dst, routes, np.asarray(fibre),
+                             len(self.elements))  # fmt: skip
+
+
+def plan_latency(
+    elements,
+    pairs: PairSpec | None = None,
+    *,
+    stations: Places | str | Path | None = None,
+    gateways: Places | str | Path | None = None,
+    start_utc: str | np.datetime64 | None = None,
+    duration_s: float = 60.0,
+    step_s: float = 1.0,
+    t_utc: np.ndarray | None = None,
+    isl: str | Path | np.ndarray | None = "plus-grid",
+    isl_shift: int = 0,
+    max_isl_length_km: float | None = None,
+    grazing_alt_km: float | None = DEFAULT_GRAZING_ALT_KM,
+    max_gsl_range_km: float | None = None,
+    min_elevation_deg: float | np.ndarray | None = None,
+    gateway_min_elevation_deg: float | None = None,
+    earth_rotation: str = "ut1",
+) -> LatencyPlan:
+    """Everything of a latency run but the routing: inputs checked, places, pairs, time grid,
+    ISL topology and ground-link test resolved (arguments as :func:`latency`)."""
+    if max_gsl_range_km is not None and max_gsl_range_km <= 0:
+        raise SkyfenceError(f"max_gsl_range_km must be positive, got {max_gsl_range_km}")
+    if max_isl_length_km is not None and max_isl_length_km <= 0:
+        raise SkyfenceError(f"max_isl_length_km must be positive, got {max_isl_length_km}")
+    _check_mask(min_elevation_deg, "min_elevation_deg")
+    _check_mask(gateway_min_elevation_deg, "gateway_min_elevation_deg")
+    if gateway_min_elevation_deg is not None and gateways is None:
+        raise SkyfenceError("gateway_min_elevation_deg needs gateways")
+    if earth_rotation not in EARTH_ROTATIONS:
+        raise SkyfenceError(f"earth rotation {earth_rotation!r}: choose ut1 or utc")
+    if t_utc is None and start_utc is not None:
+        make_time_grid(start_utc, duration_s, step_s)  # checks the time window before any work
+
+    places, pair_idx = resolve_pairs(pairs, station_list(stations))
+    n_users = len(places)
+    relay = None
+    if gateways is not None:
+        places = places.concat(gateway_list(gateways))
+        relay = np.arange(n_users, len(places))
+    spec = elements
+    if isinstance(elements, (str, Path)):
+        from skyfence.orbits.catalog import load_elements
+
+        elements = load_elements(str(elements))
+    if len(elements) == 0:
+        raise SkyfenceError(f"elements {str(spec)!r}: no satellites")
+    mask_deg = min_elevation_deg
+    if min_elevation_deg is None and max_gsl_range_km is None:
+        mask_deg = default_min_elevation_deg(elements)
+    if gateway_min_elevation_deg is not None:
+        users_deg = -90.0 if mask_deg is None else mask_deg  # -90: the range cut-off alone
+        mask_deg = np.concatenate([
+            np.full(n_users, users_deg), np.full(len(places) - n_users, gateway_min_elevation_deg)
+        ])  # fmt: skip
+
+    if t_utc is None:
+        start = start_utc if start_utc is not None else first_epoch_utc(elements)
+        t_utc = make_time_grid(start, duration_s, step_s)
+    t_utc = np.asarray(t_utc, dtype="datetime64[ns]")
+    pair_arr = np.asarray(pair_idx, dtype=np.int64).reshape(-1, 2)
+    isl_pairs = resolve_isls(
+        isl, elements, t_utc, shift=isl_shift, max_length_km=max_isl_length_km,
+        grazing_alt_km=grazing_alt_km,
+    )  # fmt: skip
+    route_kw = {"max_gsl_range_km": max_gsl_range_km, "min_elevation_deg": mask_deg,
+                "gs_up": places.up, "max_isl_length_km": max_isl_length_km,
+                "grazing_alt_km": grazing_alt_km, "relay_gs": relay}  # fmt: skip
+    spec = str(spec) if isinstance(spec, (str, Path)) else None
+    return LatencyPlan(elements, t_utc, places, pair_arr, isl_pairs, route_kw, earth_rotation, spec)
+
+
 def latency(
     elements,
     pairs: PairSpec | None = None,
@@ -199,72 +326,13 @@ def latency(
         :class:`skyfence.network.result.LatencyResult`: ``rtt_ms`` ``[T, P]``, ``table()``,
         ``summary()``, ``write()``, ``plot()``.
     """
-    if max_gsl_range_km is not None and max_gsl_range_km <= 0:
-        raise SkyfenceError(f"max_gsl_range_km must be positive, got {max_gsl_range_km}")
-    if max_isl_length_km is not None and max_isl_length_km <= 0:
-        raise SkyfenceError(f"max_isl_length_km must be positive, got {max_isl_length_km}")
-    _check_mask(min_elevation_deg, "min_elevation_deg")
-    _check_mask(gateway_min_elevation_deg, "gateway_min_elevation_deg")
-    if gateway_min_elevation_deg is not None and gateways is None:
-        raise SkyfenceError("gateway_min_elevation_deg needs gateways")
-    if earth_rotation not in EARTH_ROTATIONS:
-        raise SkyfenceError(f"earth rotation {earth_rotation!r}: choose ut1 or utc")
-    if t_utc is None and start_utc is not None:
-        make_time_grid(start_utc, duration_s, step_s)  # checks the time window before any work
-
-    places, pair_idx = resolve_pairs(pairs, station_list(stations))
-    n_users = len(places)
-    relay = None
-    if gateways is not None:
-        places = places.concat(gateway_list(gateways))
-        relay = np.arange(n_users, len(places))
-    spec = elements
-    if isinstance(elements, (str, Path)):
-        from skyfence.orbits.catalog import load_elements
-
-        elements = load_elements(str(elements))
-    if len(elements) == 0:
-        raise SkyfenceError(f"elements {str(spec)!r}: no satellites")
-    mask_deg = min_elevation_deg
-    if min_elevation_deg is None and max_gsl_range_km is None:
-        mask_deg = default_min_elevation_deg(elements)
-    if gateway_min_elevation_deg is not None:
-        users_deg = -90.0 if mask_deg is None else mask_deg  # -90: the range cut-off alone
-        mask_deg = np.concatenate([
-            np.full(n_users, users_deg), np.full(len(places) - n_users, gateway_min_elevation_deg)
-        ])  # fmt: skip
-
-    if t_utc is None:
-        start = start_utc if start_utc is not None else first_epoch_utc(elements)
-        t_utc = make_time_grid(start, duration_s, step_s)
-    t_utc = np.asarray(t_utc, dtype="datetime64[ns]")
-    if sat_ecef_km is None:
-        sat_ecef_km = satellite_ecef_km(elements, t_utc, earth_rotation=earth_rotation)
-    pair_arr = np.asarray(pair_idx, dtype=np.int64).reshape(-1, 2)
-    isl_pairs = resolve_isls(
-        isl, elements, t_utc, shift=isl_shift, max_length_km=max_isl_length_km,
-        grazing_alt_km=grazing_alt_km,
+    plan = plan_latency(
+        elements, pairs, stations=stations, gateways=gateways, start_utc=start_utc,
+        duration_s=duration_s, step_s=step_s, t_utc=t_utc, isl=isl, isl_shift=isl_shift,
+        max_isl_length_km=max_isl_length_km, grazing_alt_km=grazing_alt_km,
+        max_gsl_range_km=max_gsl_range_km, min_elevation_deg=min_elevation_deg,
+        gateway_min_elevation_deg=gateway_min_elevation_deg, earth_rotation=earth_rotation,
     )  # fmt: skip
-    routes = route_series(
-        sat_ecef_km,
-        isl_pairs,
-        places.ecef_km,
-        pair_arr[:, 0],
-        pair_arr[:, 1],
-        max_gsl_range_km=max_gsl_range_km,
-        min_elevation_deg=mask_deg,
-        gs_up=places.up,
-        max_isl_length_km=max_isl_length_km,
-        grazing_alt_km=grazing_alt_km,
-        relay_gs=relay,
-        progress=progress,
-    )
-    fibre = fibre_rtt_ms(
-        places.lat_deg[pair_arr[:, 0]],
-        places.lon_deg[pair_arr[:, 0]],
-        places.lat_deg[pair_arr[:, 1]],
-        places.lon_deg[pair_arr[:, 1]],
-    )
-    return LatencyResult(
-        t_utc, places, pair_arr[:, 0], pair_arr[:, 1], routes, np.asarray(fibre), len(elements)
-    )
+    if sat_ecef_km is None:
+        sat_ecef_km = plan.positions()
+    return plan.result(plan.route(sat_ecef_km, progress=progress))

@@ -22,7 +22,7 @@ from skyfence.scale.result import ShardedRun
 from skyfence.service import run as service_run
 from skyfence.service.scenario import Scenario
 
-__all__ = ["run", "impact"]
+__all__ = ["run", "impact", "latency"]
 
 Progress = Callable[[int], None]
 
@@ -75,3 +75,18 @@ def impact(
     sc = service_run.resolve_scenario(scenario, start=start, duration_s=duration_s, step_s=step_s)
     files = [str(service_run.policy_path(p)) for p in policy_files]
     return impact_sharded(sc, files, workers=workers, scheduler=scheduler, progress=progress, on_total=on_total)
+
+
+def latency(elements, pairs=None, *, workers: int | None = None, scheduler: str | None = None,
+            steps_per_shard: int | None = None, shard_dir: str | os.PathLike | None = None, **options):
+    """RTT between pairs of places over a constellation (:func:`skyfence.network.latency.latency`,
+    same arguments in ``options``); with ``workers`` or ``scheduler``, cut into time chunks on Dask
+    (:func:`skyfence.scale.latency.latency_sharded`: the same result)."""
+    if not (workers or scheduler):
+        from skyfence.network.latency import latency as latency_one
+
+        return latency_one(elements, pairs, **options)
+    from skyfence.scale.latency import latency_sharded
+
+    return latency_sharded(elements, pairs, workers=workers, scheduler=scheduler,
+                           steps_per_shard=steps_per_shard, shard_dir=shard_dir, **options)  # fmt: skip
