@@ -4,7 +4,8 @@
   the slant-range bound of a mask, the elevations seen from one place at one instant;
 * :mod:`skyfence.links.visibility` — linked (point, satellite, step) pairs and counts under an
   elevation mask and/or a slant-range cut-off, fixed or mobile points, per step or over chunks;
-* :mod:`skyfence.links.masks` — the default elevation mask of a constellation.
+* :mod:`skyfence.links.masks` — the default elevation mask of a constellation;
+* :mod:`skyfence.links.targets` — fixed targets near many satellite positions at once (one KD-tree).
 """
 
 from skyfence.links.geometry import (
@@ -18,10 +19,12 @@ from skyfence.links.geometry import (
     slant_range_bound_km,
 )
 from skyfence.links.masks import default_min_elevation_deg
+from skyfence.links.targets import TargetIndex
 from skyfence.links.visibility import Visibility, count_visible, visible_pairs
 
 __all__ = [
     "GroundFrame",
+    "TargetIndex",
     "Visibility",
     "count_visible",
     "default_min_elevation_deg",

@@ -1,29 +1,44 @@
 """Access intervals of imaging satellites over ground targets, refined to milliseconds.
 
+Size: a little over 400 lines: the method below is one pipeline (grid, screen, edges, refinement)
+whose stages share the interpolated state of :class:`_Problem`; the generic searches are in
+:mod:`skyfence.revisit.refine`.
+
 Method
 ------
-1. **Grid.** The satellites are propagated with SGP4 on the time grid ``t0, t0 + step, ...`` plus
-   the period's end (:func:`skyfence.orbits.propagate.propagate`).
-2. **Screening with the one visibility engine.** :func:`skyfence.links.visible_pairs` lists, per
-   step, the (target, satellite) pairs above a *screening* elevation mask: the elevation at which a
-   satellite of the group (at its lowest geocentric radius) would be seen from a target whose
-   ground distance to the sub-satellite point is the sensor's reach (its largest off-nadir angle,
-   or its elevation mask, at the group's highest radius) plus half a step of ground-track motion
-   (8.3 km/s), less 0.25 deg for the geodetic vertical. A pass that reaches the sensor's reach
-   therefore has a sample in the screen at its closest point. Satellites are screened in groups
-   of one sensor whose radii span at most 12 % (:func:`screen_groups`), so a geostationary
-   imager does not lower the mask of a LEO constellation with the same sensor.
-3. **Exact test on the samples.** The sensor margin (:func:`skyfence.revisit.sensors.margin_deg`)
-   is evaluated on every screened sample; pairs absent from the screen are outside the sensor's
-   reach. Rising / falling edges of ``margin > 0`` between consecutive steps bracket the access
-   ends; a screened sample whose negative margin is a local maximum of the pass (and whose Sun
-   margin is above -0.5 deg) is searched for a short access between samples (golden section).
-4. **Refinement.** Each bracket is narrowed on the continuous margin (Illinois regula falsi)
-   until it is shorter than ``tol_s`` (default 1 ms). Between grid steps the TEME position is the cubic Hermite
-   interpolant of SGP4's positions and velocities at both ends (error ~ (h^4/384) |r''''|: a few
-   centimetres for LEO at 30 s steps, i.e. far below a millisecond of pass time), rotated by the
-   linearly interpolated sidereal angle; the Sun direction is interpolated the same way.
-5. **Peaks.** The highest elevation of each access (golden section to 10 ms) and the off-nadir
+1. **Grid.** The satellites are propagated once with SGP4 on the time grid ``t0, t0 + step, ...``
+   plus the period's end (:func:`skyfence.orbits.propagate.propagate`), positions and velocities.
+2. **Sampling stride.** A satellite whose line of sight from the ground turns slowly (high orbits)
+   is sampled every ``stride`` steps (:func:`strides`): the largest whole number of steps over
+   which its line of sight from any target turns by at most 0.1 rad (its Earth-fixed speed over
+   its lowest height above the targets), at most 20 minutes; LEO satellites: every step.
+3. **Screening with one tree of the targets.** The targets are fixed in the Earth-fixed frame, so
+   one :class:`skyfence.links.TargetIndex` (a KD-tree of their directions) is matched against all
+   sampled satellite positions of a time chunk at once. A (target, satellite, sample) is kept
+   when the central angle between target and satellite is at most the sensor's reach
+   (:func:`reach_rad`: its largest off-nadir angle or its elevation mask, at the satellite's
+   highest radius, for the lowest target radius) plus half a stride of the satellite's largest
+   sub-satellite angular speed, plus 0.3 deg for the ellipsoid (geodetic verticals and nadirs
+   differ from geocentric ones by < 0.2 deg). A pass that reaches the sensor's reach therefore
+   has a sample in the screen at its closest point.
+4. **Exact test on the samples.** The sensor margin (:func:`skyfence.revisit.sensors.margin_deg`)
+   is evaluated on every screened sample; samples absent from the screen are outside the reach.
+   Rising / falling edges of ``margin > 0`` between consecutive samples bracket the access ends.
+   A screened sample whose negative margin is a local maximum of the pass (Sun margin above -0.5
+   deg plus the Sun's motion over a stride) may hide a short access between its neighbours; the
+   parabola through the three samples (:func:`skyfence.revisit.refine.parabola_max`) estimates
+   its maximum, and where that is above -:data:`HIDDEN_SCREEN_DEG` the maximum is searched
+   (golden section, stopping at the first positive margin).
+5. **Refinement between samples without SGP4.** Each bracket is narrowed on the continuous margin
+   (Illinois regula falsi, :func:`skyfence.revisit.refine.root`), from the margins already known
+   at the samples, until it is shorter than ``tol_s`` (default 1 ms). Between grid steps the TEME
+   position is the cubic Hermite interpolant of SGP4's positions and velocities at both ends
+   (against SGP4 run at random instants, 1 day at 30 s: at most 9 cm for LEO satellites, 17 cm
+   for a geostationary one; ``tests/revisit/test_interpolation.py``), rotated by the linearly
+   interpolated sidereal angle; the geodetic nadir is the geocentric one plus the linearly
+   interpolated deflection of the vertical (< 0.2 deg; interpolation error ~1e-4 deg, i.e. well
+   under a millisecond of an access end); the Sun direction is interpolated linearly.
+6. **Peaks.** The highest elevation of each access (golden section to 10 ms) and the off-nadir
    angle there.
 
 Accesses are those of one satellite and one target; merging across satellites (what a target
@@ -39,22 +54,33 @@ import numpy as np
 import pandas as pd
 
 from skyfence.geo.earth import wgs84
-from skyfence.links import ground_points, visible_pairs
+from skyfence.links import TargetIndex, ground_points
 from skyfence.orbits.elements import Elements
 from skyfence.orbits.frames import as_utc, gmst_rad, time_grid
 from skyfence.orbits.propagate import propagate
-from skyfence.revisit.sensors import Sensor, SensorTable, margin_deg
+from skyfence.revisit.refine import golden_max, parabola_min, root
+from skyfence.revisit.sensors import KINDS, Sensor, SensorTable, margin_deg
 from skyfence.revisit.sun import sun_ecef_unit, sun_elevation_deg
 
-__all__ = ["find_accesses", "screen_groups", "ACCESS_COLUMNS"]
+__all__ = ["find_accesses", "reach_rad", "strides", "ACCESS_COLUMNS", "HIDDEN_SCREEN_DEG"]
 
 ACCESS_COLUMNS = ["target", "satellite", "name", "norad_id", "start_utc", "end_utc", "duration_s",
                   "max_elevation_deg", "min_off_nadir_deg"]
-#: ground-track speed bound for the screen (km/s): LEO orbital speed plus the Earth's rotation
-_GROUND_SPEED_KM_S = 8.3
-_INV_PHI = (np.sqrt(5.0) - 1.0) / 2.0
+#: a local maximum of a negative margin whose margin at the estimated closest approach is above
+#: minus this many degrees is searched for a short access (golden section)
+HIDDEN_SCREEN_DEG = 0.05
 #: the highest elevation of an access is searched to this many seconds (elevation error <~ 0.01 deg)
 _PEAK_TOL_S = 0.01
+#: the line of sight from a target turns by at most this much (rad) over one sampling stride
+_STRIDE_TURN_RAD = 0.1
+#: longest sampling stride, seconds
+_STRIDE_MAX_S = 1200.0
+#: extra central angle of the screen (rad): geodetic verticals / nadirs against geocentric ones
+_SCREEN_SLACK_RAD = float(np.radians(0.3))
+#: the Sun's largest elevation rate at a ground point (deg/s): the Earth's rotation
+_SUN_RATE_DEG_S = 0.0042
+#: accesses up to this many steps long have their peak from the squared range's parabola
+_PEAK_PARABOLA_STEPS = 10.0
 _ROWS = 400_000  # rows per vectorized evaluation block
 
 
@@ -71,7 +97,7 @@ class _Sats:
     r_teme: np.ndarray  # [m, n, 3]
     v_teme: np.ndarray
     r_ecef: np.ndarray
-    nadir: np.ndarray | None  # [m, n, 3] geodetic nadir (unit), or None
+    deflection: np.ndarray | None  # [m, n, 3] geodetic nadir minus geocentric nadir, or None
     rows: np.ndarray  # [m] indices into the sensor table / elements
 
 
@@ -92,8 +118,13 @@ def _rotate(vec: np.ndarray, theta: np.ndarray) -> np.ndarray:
 
 
 def _nadir(r_ecef: np.ndarray) -> np.ndarray:
+    """Geodetic nadir (minus the WGS84 normal at the sub-satellite point), unit ``[..., 3]``."""
     lat, lon, _ = wgs84.geodetic(r_ecef)
     return -wgs84.up(lat, lon)
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    return x / np.linalg.norm(x, axis=-1, keepdims=True)
 
 
 def _angles(r, v, nadir, g, u, sun):
@@ -116,16 +147,20 @@ class _Problem:
 
     def __init__(self, grid: _Grid, sats: _Sats, table: SensorTable, g: np.ndarray, u: np.ndarray):
         self.grid, self.sats, self.table, self.g, self.u = grid, sats, table, g, u
-        sub = SensorTable(*(getattr(table, f)[sats.rows] for f in table.__dataclass_fields__))
-        self.sub = sub
+        self.sub = SensorTable(*(getattr(table, f)[sats.rows] for f in table.__dataclass_fields__))
         self.n = len(grid.sec)
+        self.g_unit = _unit(g)
+        self._coef: np.ndarray | None = None
+        self.reach = np.full(len(sats.rows), np.inf)  # screening reach + slack (rad), set by _screen
 
     def on_grid(self, p, j, k):
+        """``(margin, sun margin)`` of rows (target ``p``, satellite ``j``, grid step ``k``)."""
         s = self.sats
         v = _rotate(s.v_teme[j, k], self.grid.theta[k]) if self.sub.needs_side else None
-        nad = s.nadir[j, k] if s.nadir is not None else None
+        r = s.r_ecef[j, k]
+        nad = _unit(s.deflection[j, k] - _unit(r)) if s.deflection is not None else None
         sun = self.grid.sun[k] if self.sub.needs_sun else None
-        el, off, side, sun_el = _angles(s.r_ecef[j, k], v, nad, self.g[p], self.u[p], sun)
+        el, off, side, sun_el = _angles(r, v, nad, self.g[p], self.u[p], sun)
         return margin_deg(self.sub, j, el, off, side, sun_el)
 
     def at(self, p, j, s, *, peak: bool = False):
@@ -137,204 +172,239 @@ class _Problem:
             out[0][sl], out[1][sl] = a, b
         return out
 
-    def _at(self, p, j, s, peak):
-        gr, st = self.grid, self.sats
+    def hermite(self, j, s):
+        """ECEF position (cubic Hermite TEME, rotated) and the ECEF-axes velocity if the sensors
+        need a side, at fractional steps ``s`` of satellites ``j``; plus the step and fraction."""
+        gr = self.grid
         k0 = np.clip(np.floor(s).astype(np.int64), 0, self.n - 2)
         tau = (s - k0)[:, None]
-        h = (gr.sec[k0 + 1] - gr.sec[k0])[:, None]
-        r0, r1, v0, v1 = st.r_teme[j, k0], st.r_teme[j, k0 + 1], st.v_teme[j, k0], st.v_teme[j, k0 + 1]
-        t2, t3 = tau * tau, tau * tau * tau
-        r = (2 * t3 - 3 * t2 + 1) * r0 + (t3 - 2 * t2 + tau) * h * v0 + (3 * t2 - 2 * t3) * r1 + (t3 - t2) * h * v1
+        c = self.coef.take(j * (self.n - 1) + k0, axis=0)  # [rows, 4, 3], Horner's scheme below
+        r = ((c[:, 3] * tau + c[:, 2]) * tau + c[:, 1]) * tau + c[:, 0]
         theta = gr.theta[k0] + tau[:, 0] * (gr.theta[k0 + 1] - gr.theta[k0])
-        r_ecef = _rotate(r, theta)
         v = None
         if self.sub.needs_side:
-            dv = (6 * t2 - 6 * tau) * r0 + (3 * t2 - 4 * tau + 1) * h * v0 + (6 * tau - 6 * t2) * r1 + (3 * t2 - 2 * tau) * h * v1
-            v = _rotate(dv / h, theta)
-        nad = _nadir(r_ecef) if (self.sub.needs_nadir or peak) else None
+            h = (gr.sec[k0 + 1] - gr.sec[k0])[:, None]
+            v = _rotate(((3.0 * c[:, 3] * tau + 2.0 * c[:, 2]) * tau + c[:, 1]) / h, theta)
+        return _rotate(r, theta), v, k0, tau
+
+    @property
+    def coef(self) -> np.ndarray:
+        """Cubic Hermite coefficients of the TEME position in the step fraction, per satellite and
+        step: ``[m * (n - 1), 4, 3]`` (constant, linear, square, cube terms)."""
+        if self._coef is None:
+            st = self.sats
+            h = np.diff(self.grid.sec)[None, :, None]
+            r0, r1 = st.r_teme[:, :-1], st.r_teme[:, 1:]
+            hv0, hv1 = h * st.v_teme[:, :-1], h * st.v_teme[:, 1:]
+            c = np.stack([r0, hv0, 3.0 * (r1 - r0) - 2.0 * hv0 - hv1, 2.0 * (r0 - r1) + hv0 + hv1], axis=2)
+            self._coef = c.reshape(-1, 4, 3)
+        return self._coef
+
+    def _at(self, p, j, s, peak):
+        gr, st = self.grid, self.sats
+        r_ecef, v, k0, tau = self.hermite(j, s)
+        nad = None
+        if st.deflection is not None:
+            dfl = st.deflection[j, k0] + tau * (st.deflection[j, k0 + 1] - st.deflection[j, k0])
+            nad = _unit(dfl - _unit(r_ecef))
+        elif peak:
+            nad = _nadir(r_ecef)
         sun = None
-        if self.sub.needs_sun:
-            sun = gr.sun[k0] + tau * (gr.sun[k0 + 1] - gr.sun[k0])
-            sun /= np.linalg.norm(sun, axis=1, keepdims=True)
-        el, off, side, sun_el = _angles(r_ecef, v, nad, self.g[p], self.u[p], sun)
+        if self.sub.needs_sun and not peak:
+            sun = _unit(gr.sun[k0] + tau * (gr.sun[k0 + 1] - gr.sun[k0]))
+        el, off, side, sun_el = _angles(r_ecef, None if peak else v, nad, self.g[p], self.u[p], sun)
         if peak:
             return el, off
         return margin_deg(self.sub, j, el, off, side, sun_el)
 
 
-def _screen_mask_deg(sensor: Sensor, r_min: float, r_max: float, rg_min: float, rg_max: float,
-                     step_s: float) -> float:
-    """Screening elevation (deg) for a sensor and satellites between radii r_min..r_max (see doc)."""
+def reach_rad(sensor: Sensor, r_km: np.ndarray | float, rg_km: float) -> np.ndarray:
+    """Largest central angle (rad) between a target at geocentric radius ``rg_km`` and a satellite
+    at radius ``r_km`` at which ``sensor`` can image it on a spherical Earth: the elevation mask's
+    ``pi/2 - e - asin(rg cos e / r)`` and, for optical / SAR sensors, the largest off-nadir angle's
+    ``asin(r sin eta / rg) - eta`` (the horizon's ``acos(rg / r)`` beyond it), whichever is less."""
+    r = np.asarray(r_km, dtype=float)
     eps = np.radians(sensor.min_elevation_deg)
-    lam = np.pi / 2 - eps - np.arcsin(np.clip(rg_min * np.cos(eps) / r_max, -1.0, 1.0))
+    lam = np.pi / 2 - eps - np.arcsin(np.clip(rg_km * np.cos(eps) / r, -1.0, 1.0))
     if sensor.kind != "elevation":
         eta = np.radians(sensor.max_look_deg)
-        x = r_max * np.sin(eta) / rg_min
-        lam = min(lam, np.arcsin(x) - eta if x < 1.0 else np.arccos(rg_min / r_max))
-    lam_s = lam + _GROUND_SPEED_KM_S * step_s / 2.0 / rg_min + np.radians(0.05)
-    e_s = np.degrees(np.arctan2(np.cos(lam_s) - rg_max / r_min, np.sin(lam_s))) - 0.25
-    return float(max(e_s, -90.0))
+        x = r * np.sin(eta) / rg_km
+        lam = np.minimum(lam, np.where(x < 1.0, np.arcsin(np.minimum(x, 1.0)) - eta,
+                                       np.arccos(np.clip(rg_km / r, -1.0, 1.0))))
+    return lam
 
 
-#: largest ratio of highest to lowest radius within one screening group
-_BAND_RATIO = 1.12
+def strides(speed_ecef_km_s: np.ndarray, height_km: np.ndarray, step_s: float) -> np.ndarray:
+    """Sampling stride (whole steps >= 1) of satellites of largest Earth-fixed speed
+    ``speed_ecef_km_s`` and lowest height above the targets ``height_km``: the line of sight from
+    any target turns by at most 0.1 rad per stride, and a stride lasts at most 20 minutes."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        turn_s = _STRIDE_TURN_RAD * np.maximum(height_km, 1.0) / speed_ecef_km_s
+    turn_s = np.where(np.isfinite(turn_s), np.minimum(turn_s, _STRIDE_MAX_S), step_s)
+    return np.maximum(1, np.floor(turn_s / step_s)).astype(np.int64)
 
 
-def screen_groups(sensors: list[Sensor], r_norm_km: np.ndarray, rg_min_km: float, rg_max_km: float,
-                  step_s: float) -> list[tuple[np.ndarray, float]]:
-    """``[(satellite rows, screening elevation deg)]``: satellites (rows of ``r_norm_km``
-    ``[n_sat, n_time]``, their geocentric radii; never-finite rows left out) grouped by sensor and,
-    in order of lowest radius, into runs whose highest radius is at most 1.12 times their lowest,
-    each group with its screening mask (:func:`_screen_mask_deg`) for ground radii
-    ``rg_min_km..rg_max_km``."""
-    ok = np.isfinite(r_norm_km).any(axis=1)
-    filled = np.where(ok[:, None], r_norm_km, 1.0)
-    lo, hi = np.nanmin(filled, axis=1), np.nanmax(filled, axis=1)
-    by_sensor: dict[Sensor, list[int]] = {}
-    for j, s in enumerate(sensors):
-        if ok[j]:
-            by_sensor.setdefault(s, []).append(j)
+def _screen(prob: _Problem, sensors: list[Sensor], step_s: float):
+    """Per sampling stride: (satellite rows, sample steps, screening central angle per satellite)."""
+    st, gr = prob.sats, prob.grid
+    r_norm = np.linalg.norm(st.r_ecef, axis=-1)  # [m, n]
+    omega_e = (gr.theta[-1] - gr.theta[0]) / max(gr.sec[-1] - gr.sec[0], 1e-9)
+    # Earth-fixed speed <= inertial speed + the Earth's rotation x distance from its axis
+    with np.errstate(invalid="ignore"):
+        speed = np.linalg.norm(st.v_teme, axis=-1) + omega_e * np.hypot(st.r_ecef[..., 0], st.r_ecef[..., 1])
+    ok = np.isfinite(r_norm).any(axis=1)
+    if not ok.any():
+        return []
+    r_lo = np.full(len(ok), np.nan)
+    r_hi, v_hi = r_lo.copy(), r_lo.copy()
+    r_lo[ok], r_hi[ok] = np.nanmin(r_norm[ok], axis=1), np.nanmax(r_norm[ok], axis=1)
+    v_hi[ok] = np.nanmax(speed[ok], axis=1)
+    rg = np.linalg.norm(prob.g, axis=-1)
+    rg_min, rg_max = float(rg.min()), float(rg.max())
+    stride = strides(v_hi, r_lo - rg_max, step_s)
+    reach = np.array([reach_rad(sensors[i], r_hi[i], rg_min) if ok[i] else np.nan for i in range(len(ok))])
+    prob.reach = reach + _SCREEN_SLACK_RAD
+    angle = prob.reach + v_hi / r_lo * stride * step_s / 2.0
     out = []
-    for s, js in by_sensor.items():
-        js = np.asarray(js)[np.argsort(lo[js], kind="stable")]
-        a = 0
-        while a < len(js):
-            b = a + 1
-            top = hi[js[a]]
-            while b < len(js) and max(top, hi[js[b]]) <= _BAND_RATIO * lo[js[a]]:
-                top = max(top, hi[js[b]])
-                b += 1
-            g = np.sort(js[a:b])
-            out.append((g, _screen_mask_deg(s, float(lo[g].min()), float(hi[g].max()), rg_min_km, rg_max_km, step_s)))
-            a = b
+    n = prob.n
+    for s in np.unique(stride[ok]):
+        js = np.flatnonzero(ok & (stride == s))
+        ks = np.unique(np.r_[np.arange(0, n, s), n - 1])
+        out.append((js, ks, angle[js]))
     return out
 
 
-def _root(prob: _Problem, p, j, lo, hi, tol_steps: float):
-    """Roots of the margin in brackets ``[lo, hi]`` (step units) whose ends have opposite signs
-    (``margin > 0`` at one end only): Illinois regula falsi, each row iterated until its bracket
-    is shorter than ``tol_steps`` (a row whose bracket did not halve in two iterations is bisected
-    next); returns the brackets' midpoints."""
-    lo, hi = lo.astype(float).copy(), hi.astype(float).copy()
-    f_lo, f_hi = prob.at(p, j, lo)[0], prob.at(p, j, hi)[0]
-    # a sign test on margin > 0: a margin of exactly 0 counts as negative
-    f_lo, f_hi = np.where(f_lo > 0, f_lo, np.minimum(f_lo, -1e-12)), np.where(f_hi > 0, f_hi, np.minimum(f_hi, -1e-12))
-    side = np.zeros(len(lo), np.int8)  # the end moved last: -1 lo, +1 hi
-    w1, w2 = np.full(len(lo), np.inf), np.full(len(lo), np.inf)  # bracket widths one and two iterations ago
-    act = np.flatnonzero(hi - lo > tol_steps)
-    while len(act):
-        a, b, fa, fb = lo[act], hi[act], f_lo[act], f_hi[act]
-        w = b - a
-        x = np.clip(a - fa * w / (fb - fa), a + 0.01 * w, b - 0.01 * w)
-        x = np.where((w < 4.0 * tol_steps) | (w > 0.5 * w2[act]), 0.5 * (a + b), x)
-        w2[act], w1[act] = w1[act], w
-        fx = prob.at(p[act], j[act], x)[0]
-        fx = np.where(fx > 0, fx, np.minimum(fx, -1e-12))
-        same_lo = (fx > 0) == (fa > 0)  # x replaces lo
-        sd = side[act]
-        lo[act] = np.where(same_lo, x, a)
-        hi[act] = np.where(same_lo, b, x)
-        # Illinois: the end kept twice in a row has its value halved
-        f_lo[act] = np.where(same_lo, fx, np.where(sd == 1, 0.5 * fa, fa))
-        f_hi[act] = np.where(same_lo, np.where(sd == -1, 0.5 * fb, fb), fx)
-        side[act] = np.where(same_lo, -1, 1)
-        act = act[hi[act] - lo[act] > tol_steps]
-    return 0.5 * (lo + hi)
-
-
-def _golden_max(f, a, b, tol_steps: float, *, stop_positive: bool = False):
-    """Vectorized golden-section maximisation of ``f(rows, s)`` on ``[a, b]``: ``(argmax, max)``;
-    ``stop_positive``: a row stops at its first positive value (any point of an access)."""
-    a, b = a.astype(float).copy(), b.astype(float).copy()
-    c, d = b - _INV_PHI * (b - a), a + _INV_PHI * (b - a)
-    rows = np.arange(len(a))
-    fc, fd = f(rows, c), f(rows, d)
-    act = rows[(b - a > tol_steps) & ~(stop_positive & ((fc > 0) | (fd > 0)))]
-    while len(act):
-        fca, fda = fc[act], fd[act]
-        left = fca >= fda
-        aa, bb, ca, da = a[act], b[act], c[act], d[act]
-        bb = np.where(left, da, bb)
-        aa = np.where(left, aa, ca)
-        new = np.where(left, bb - _INV_PHI * (bb - aa), aa + _INV_PHI * (bb - aa))
-        fn = f(act, new)
-        a[act], b[act] = aa, bb
-        c[act], d[act] = np.where(left, new, da), np.where(left, ca, new)
-        fc[act], fd[act] = np.where(left, fn, fda), np.where(left, fca, fn)
-        done = (b[act] - a[act] <= tol_steps) | (stop_positive & (fn > 0))
-        act = act[~done]
-    x = np.where(fc >= fd, c, d)
-    return x, np.maximum(fc, fd)
-
-
-def _edges(prob: _Problem, p, j, k, a: int, b: int):
-    """Rising, falling and local-maximum samples of one time chunk (rows sorted by pair, step)."""
-    n_sat = len(prob.sats.rows)
-    key = (p.astype(np.int64) * n_sat + j) * prob.n + k
-    order = np.argsort(key, kind="stable")
-    p, j, k, key = p[order], j[order], k[order], key[order]
-    m, sun_m = prob.on_grid(p, j, k)
+def _edges(prob: _Problem, p, j, q, ks: np.ndarray, qa: int, qb: int):
+    """Rising, falling and local-maximum samples of one chunk of sample positions ``[qa, qb)``
+    (``q`` indexes the sample steps ``ks``), each as (target, satellite, step, margin, previous
+    margin, next margin, previous step, next step), -inf for a neighbour outside the screen."""
+    n_sat, nq = len(prob.sats.rows), len(ks)
+    key = (p * n_sat + j) * nq + q
+    order = np.argsort(key)
+    p, j, q, key = p[order], j[order], q[order], key[order]
+    m, sun_m = prob.on_grid(p, j, ks[q])
     pos = m > 0.0
-    prev_same = np.zeros(len(k), bool)
-    prev_same[1:] = key[1:] == key[:-1] + 1
-    next_same = np.zeros(len(k), bool)
-    next_same[:-1] = key[:-1] + 1 == key[1:]
-    m_prev = np.full(len(k), -np.inf)
-    m_prev[1:] = m[:-1]
-    m_prev[~prev_same] = -np.inf
-    m_next = np.full(len(k), -np.inf)
-    m_next[:-1] = m[1:]
-    m_next[~next_same] = -np.inf
-    inside = (k >= a) & (k < b)
+    same = key[1:] == key[:-1] + 1
+    m_prev = np.full(len(q), -np.inf)
+    m_prev[1:][same] = m[:-1][same]
+    m_next = np.full(len(q), -np.inf)
+    m_next[:-1][same] = m[1:][same]
+    inside = (q >= qa) & (q < qb)
     rise = inside & pos & ~(m_prev > 0.0)
     fall = inside & pos & ~(m_next > 0.0)
-    peak = inside & ~pos & (m >= m_prev) & (m > m_next) & (sun_m > -0.5)
-    pick = lambda sel: (p[sel], j[sel], k[sel])  # noqa: E731
+    sun_slack = 0.5 + _SUN_RATE_DEG_S * float(np.max(np.diff(prob.grid.sec[ks]), initial=0.0))
+    peak = inside & ~pos & (m >= m_prev) & (m > m_next) & (sun_m > -sun_slack)
+    k_prev, k_next = ks[np.maximum(q - 1, 0)], ks[np.minimum(q + 1, nq - 1)]
+    pick = lambda sel: (p[sel], j[sel], ks[q[sel]], m[sel], m_prev[sel], m_next[sel],  # noqa: E731
+                        k_prev[sel], k_next[sel])
     return pick(rise), pick(fall), pick(peak)
 
 
-def _chunk_accesses(prob: _Problem, sensors_of_chunk: list[Sensor], step_s: float, chunk_steps: int,
-                    tol_s: float):
+def _chunk_accesses(prob: _Problem, index: TargetIndex, sensors_of_chunk: list[Sensor], step_s: float,
+                    chunk_steps: int, tol_s: float):
     sats, n = prob.sats, prob.n
-    r_norm = np.linalg.norm(sats.r_ecef, axis=-1)
-    rg = np.linalg.norm(prob.g, axis=-1)
-    groups = screen_groups(sensors_of_chunk, r_norm, float(rg.min()), float(rg.max()), step_s)
-    rises, falls, peaks = [], [], []
-    for a in range(0, n, chunk_steps):
-        b = min(a + chunk_steps, n)
-        a0, b0 = max(a - 1, 0), min(b + 1, n)
-        for js, mask in groups:
-            vis = visible_pairs(prob.g, prob.u, sats.r_ecef[js, a0:b0], mask, azimuth=False)
-            ev = _edges(prob, vis.point.astype(np.int64), js[vis.sat], vis.time.astype(np.int64) + a0, a, b)
-            for acc, e in zip((rises, falls, peaks), ev, strict=True):
+    found: list[list[tuple]] = [[], [], []]
+    for js, ks, angle in _screen(prob, sensors_of_chunk, step_s):
+        nq = len(ks)
+        cq = max(1, chunk_steps * nq // n)
+        for qa in range(0, nq, cq):
+            qb = min(qa + cq, nq)
+            q0, q1 = max(qa - 1, 0), min(qb + 1, nq)
+            pos = sats.r_ecef[js][:, ks[q0:q1]].reshape(-1, 3)  # rows: satellite-major, then sample
+            t, row = index.near(pos, np.repeat(angle, q1 - q0))
+            jl, ql = np.divmod(row, q1 - q0)
+            for acc, e in zip(found, _edges(prob, t, js[jl], ql + q0, ks, qa, qb), strict=True):
                 acc.append(e)
-    cat = lambda parts: [np.concatenate(x) if x else np.empty(0, np.int64) for x in zip(*parts, strict=True)] \
-        if parts else [np.empty(0, np.int64)] * 3  # noqa: E731
-    (rp, rj, rk), (fp, fj, fk), (pp, pj, pk) = cat(rises), cat(falls), cat(peaks)
-    tol = tol_s / step_s
-    # short accesses between samples
-    lo, hi = np.maximum(pk - 1, 0).astype(float), np.minimum(pk + 1, n - 1).astype(float)
-    x, fx = _golden_max(lambda r, s: prob.at(pp[r], pj[r], s)[0], lo, hi, tol, stop_positive=True)
-    hid = fx > 0.0
-    # access ends: exact at the period's ends, else bisected
-    r_lo = np.concatenate([np.maximum(rk - 1, 0).astype(float), lo[hid]])
-    r_hi = np.concatenate([rk.astype(float), x[hid]])
-    f_lo = np.concatenate([fk.astype(float), x[hid]])
-    f_hi = np.concatenate([np.minimum(fk + 1, n - 1).astype(float), hi[hid]])
-    rp, rj = np.concatenate([rp, pp[hid]]), np.concatenate([rj, pj[hid]])
-    fp, fj = np.concatenate([fp, pp[hid]]), np.concatenate([fj, pj[hid]])
-    s_start = _root(prob, rp, rj, r_lo, r_hi, tol)
+    return _refine(prob, found, tol_s / step_s)
+
+
+def _cat(parts: list[tuple]) -> list[np.ndarray]:
+    if not parts:
+        return [np.empty(0, np.int64)] * 3 + [np.empty(0)] * 3 + [np.empty(0, np.int64)] * 2
+    return [np.concatenate(x) for x in zip(*parts, strict=True)]
+
+
+def _refine(prob: _Problem, found: list[list[tuple]], tol: float):
+    """(target, satellite row, start, end, peak elevation, off-nadir there) of the accesses
+    bracketed by the edges ``found`` (rising, falling, local maxima)."""
+    n = prob.n
+    rp, rj, rk, rm, rmp, _, rkp, _ = _cat(found[0])
+    fp, fj, fk, fm, _, fmn, _, fkn = _cat(found[1])
+    pp, pj, pk, pm, pmp, pmn, pkp, pkn = _cat(found[2])
+    # short accesses between samples: the closest approach from the parabola of the squared chord
+    # between the target's and the satellite's directions at the three samples
+    edge = (pk == 0) | (pk == n - 1)
+    d0, d2 = np.maximum(pk - pkp, 1).astype(float), np.maximum(pkn - pk, 1).astype(float)
+    gu, r = prob.g_unit[pp], prob.sats.r_ecef
+    chord2 = lambda kk: np.sum((_unit(r[pj, kk]) - gu) ** 2, axis=1)  # noqa: E731
+    x_min, c2_min = parabola_min(chord2(pkp), chord2(pk), chord2(pkn), d0, d2)
+    reach = 2.0 * np.arcsin(np.minimum(np.sqrt(np.maximum(c2_min, 0.0)) / 2.0, 1.0)) <= prob.reach[pj]
+    near = np.flatnonzero(reach & ~edge)
+    t_star = pk[near] + x_min[near]
+    m_star = prob.at(pp[near], pj[near], t_star)[0]
+    sar = prob.sub.kind[pj[near]] == KINDS.index("sar")
+    at_star = near[m_star > 0.0]
+    cand = np.r_[np.flatnonzero(edge), near[(m_star <= 0.0) & (sar | (m_star > -HIDDEN_SCREEN_DEG))]]
+    lo, hi = pkp[cand].astype(float), pkn[cand].astype(float)
+    x, fx = golden_max(lambda r, s: prob.at(pp[cand][r], pj[cand][r], s)[0], lo, hi, tol, stop_positive=True)
+    cand = np.r_[at_star, cand]
+    x, fx = np.r_[(pk + x_min)[at_star], x], np.r_[m_star[m_star > 0.0], fx]
+    cp, cj = pp[cand], pj[cand]
+    lo, hi = pkp[cand].astype(float), pkn[cand].astype(float)
+    hid = np.flatnonzero(fx > 0.0)
+    lo_val = np.where(pk[cand] == 0, np.nan, pmp[cand])[hid]
+    hi_val = np.where(pk[cand] == n - 1, np.nan, pmn[cand])[hid]
+    # access ends: exact at the period's ends, else refined from the margins known at the samples
+    r_lo, r_hi = np.r_[rkp.astype(float), lo[hid]], np.r_[rk.astype(float), x[hid]]
+    f_lo, f_hi = np.r_[fk.astype(float), x[hid]], np.r_[fkn.astype(float), hi[hid]]
+    rp, rj = np.r_[rp, cp[hid]], np.r_[rj, cj[hid]]
+    fp, fj = np.r_[fp, cp[hid]], np.r_[fj, cj[hid]]
+    s_start = root(lambda r, s: prob.at(rp[r], rj[r], s)[0], r_lo, r_hi, tol, np.r_[rmp, lo_val], np.r_[rm, fx[hid]])
     s_start[r_hi == 0] = 0.0
-    s_end = _root(prob, fp, fj, f_lo, f_hi, tol)
+    s_end = root(lambda r, s: prob.at(fp[r], fj[r], s)[0], f_lo, f_hi, tol, np.r_[fm, fx[hid]], np.r_[fmn, hi_val])
     s_end[f_lo == n - 1] = n - 1
     o1 = np.lexsort((s_start, rj, rp))
     o2 = np.lexsort((s_end, fj, fp))
     if len(o1) != len(o2) or np.any(rp[o1] != fp[o2]) or np.any(rj[o1] != fj[o2]):
         raise RuntimeError("unpaired access ends")  # a bug, never a user error
     p, j, s0, s1 = rp[o1], rj[o1], s_start[o1], s_end[o2]
-    xs, _ = _golden_max(lambda r, s: prob.at(p[r], j[r], s, peak=True)[0], s0, s1, max(tol, _PEAK_TOL_S / step_s))
+    xs = _peaks(prob, p, j, s0, s1, tol)
     el, off = prob.at(p, j, xs, peak=True)
-    return p, sats.rows[j], s0, s1, el, off
+    return p, prob.sats.rows[j], s0, s1, el, off
+
+
+def _peaks(prob: _Problem, p, j, s0, s1, tol: float) -> np.ndarray:
+    """Step of the highest elevation of each access ``[s0, s1]``: for accesses of up to
+    :data:`_PEAK_PARABOLA_STEPS` steps, three rounds of parabolic interpolation: of the squared
+    range over the access (a quadratic in time for straight-line motion: the least range, within a
+    second of the peak), then of the sine of the elevation (a quadratic in time near the zenith too)
+    over +-5 % and +-0.5 % of a step around the previous vertex; longer accesses by golden section on
+    the elevation to 10 ms."""
+    xs = np.empty(len(p))
+    short = s1 - s0 <= _PEAK_PARABOLA_STEPS
+    rows = np.flatnonzero(short)
+    pr, jr, a, c = p[rows], j[rows], s0[rows], s1[rows]
+
+    def range2(s):
+        d = prob.hermite(jr, s)[0] - prob.g[pr]
+        return np.einsum("ij,ij->i", d, d)
+
+    def minus_sin_el(s):
+        d = prob.hermite(jr, s)[0] - prob.g[pr]
+        return -np.einsum("ij,ij->i", d, prob.u[pr]) / np.sqrt(np.einsum("ij,ij->i", d, d))
+
+    b = 0.5 * (a + c)
+    for f, w in ((range2, 0.05), (minus_sin_el, 0.005), (minus_sin_el, None)):
+        x, _y = parabola_min(f(a), f(b), f(c), b - a, c - b)
+        t = np.clip(b + x, s0[rows], s1[rows])
+        if w is not None:
+            a, b, c = np.maximum(t - w, s0[rows]), t, np.minimum(t + w, s1[rows])
+    xs[rows] = t
+    long = np.flatnonzero(~short)
+    step_s = float(np.min(np.diff(prob.grid.sec))) if prob.n > 1 else 1.0
+    xs[long], _ = golden_max(lambda r, s: prob.at(p[long][r], j[long][r], s, peak=True)[0], s0[long], s1[long],
+                             max(tol, _PEAK_TOL_S / step_s))
+    return xs
 
 
 def _seconds(grid: _Grid, s: np.ndarray) -> np.ndarray:
@@ -370,17 +440,21 @@ def find_accesses(
     grid = _grid(start, duration_s, step_s)
     g, u = ground_points(np.atleast_1d(lat_deg), np.atleast_1d(lon_deg), alt_km)
     g, u = g.reshape(-1, 3), u.reshape(-1, 3)
+    index = TargetIndex(g)
     cols: list[list[np.ndarray]] = [[] for _ in range(6)]
-    for lo in range(0, len(elements), sat_chunk):
+    for lo in range(0, len(elements) if len(g) else 0, sat_chunk):
         rows = np.arange(lo, min(lo + sat_chunk, len(elements)))
         eph = propagate(elements.subset(rows), grid.t_utc)
-        sub_needs_nadir = SensorTable.of([sensor_list[i] for i in rows]).needs_nadir
-        sats = _Sats(eph.r_teme_km, eph.v_teme_km_s, eph.r_ecef_km,
-                     _nadir(eph.r_ecef_km) if sub_needs_nadir else None, rows)
-        prob = _Problem(grid, sats, table, g, u)
-        for c, x in zip(cols, _chunk_accesses(prob, [sensor_list[i] for i in rows], step_s, chunk_steps, tol_s),
-                        strict=True):
+        r_ecef = eph.r_ecef_km
+        deflection = None
+        if SensorTable.of([sensor_list[i] for i in rows]).needs_nadir:
+            deflection = _nadir(r_ecef) + _unit(r_ecef)
+        prob = _Problem(grid, _Sats(eph.r_teme_km, eph.v_teme_km_s, r_ecef, deflection, rows), table, g, u)
+        for c, x in zip(cols, _chunk_accesses(prob, index, [sensor_list[i] for i in rows], step_s, chunk_steps,
+                                              tol_s), strict=True):
             c.append(x)
+    if not cols[0]:
+        cols = [[np.empty(0, np.int64)], [np.empty(0, np.int64)]] + [[np.empty(0)] for _ in range(4)]
     p, sat, s0, s1, el, off = (np.concatenate(c) for c in cols)
     t0 = grid.t_utc[0]
     sec0, sec1 = _seconds(grid, s0), _seconds(grid, s1)

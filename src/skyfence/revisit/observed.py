@@ -23,12 +23,15 @@ from skyfence.links import visible_pairs
 from skyfence.orbits.elements import Elements
 from skyfence.orbits.frames import gmst_rad
 from skyfence.orbits.propagate import propagate
-from skyfence.revisit.access import _angles, _nadir, _rotate, screen_groups
+from skyfence.revisit.access import _angles, _nadir, _rotate
 from skyfence.revisit.scenario import ObserverGroup
 from skyfence.revisit.sensors import Sensor, SensorTable, margin_deg
 from skyfence.revisit.sun import sun_ecef_unit
 
-__all__ = ["Observers", "observed_steps"]
+__all__ = ["Observers", "observed_steps", "screen_groups"]
+
+#: ground-track speed bound for the screen (km/s): LEO orbital speed plus the Earth's rotation
+_GROUND_SPEED_KM_S = 8.3
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,54 @@ class Observers:
     def steps(self, ground_ecef_km: np.ndarray, ground_up: np.ndarray, t_utc: np.ndarray) -> np.ndarray:
         """:func:`observed_steps` of these satellites."""
         return observed_steps(self.elements, self.sensors, ground_ecef_km, ground_up, t_utc)
+
+
+def _screen_mask_deg(sensor: Sensor, r_min: float, r_max: float, rg_min: float, rg_max: float,
+                     step_s: float) -> float:
+    """Screening elevation (deg) for a sensor and satellites between radii r_min..r_max (see doc)."""
+    eps = np.radians(sensor.min_elevation_deg)
+    lam = np.pi / 2 - eps - np.arcsin(np.clip(rg_min * np.cos(eps) / r_max, -1.0, 1.0))
+    if sensor.kind != "elevation":
+        eta = np.radians(sensor.max_look_deg)
+        x = r_max * np.sin(eta) / rg_min
+        lam = min(lam, np.arcsin(x) - eta if x < 1.0 else np.arccos(rg_min / r_max))
+    lam_s = lam + _GROUND_SPEED_KM_S * step_s / 2.0 / rg_min + np.radians(0.05)
+    e_s = np.degrees(np.arctan2(np.cos(lam_s) - rg_max / r_min, np.sin(lam_s))) - 0.25
+    return float(max(e_s, -90.0))
+
+
+#: largest ratio of highest to lowest radius within one screening group
+_BAND_RATIO = 1.12
+
+
+def screen_groups(sensors: list[Sensor], r_norm_km: np.ndarray, rg_min_km: float, rg_max_km: float,
+                  step_s: float) -> list[tuple[np.ndarray, float]]:
+    """``[(satellite rows, screening elevation deg)]``: satellites (rows of ``r_norm_km``
+    ``[n_sat, n_time]``, their geocentric radii; never-finite rows left out) grouped by sensor and,
+    in order of lowest radius, into runs whose highest radius is at most 1.12 times their lowest,
+    each group with its screening mask (:func:`_screen_mask_deg`) for ground radii
+    ``rg_min_km..rg_max_km``."""
+    ok = np.isfinite(r_norm_km).any(axis=1)
+    filled = np.where(ok[:, None], r_norm_km, 1.0)
+    lo, hi = np.nanmin(filled, axis=1), np.nanmax(filled, axis=1)
+    by_sensor: dict[Sensor, list[int]] = {}
+    for j, s in enumerate(sensors):
+        if ok[j]:
+            by_sensor.setdefault(s, []).append(j)
+    out = []
+    for s, js in by_sensor.items():
+        js = np.asarray(js)[np.argsort(lo[js], kind="stable")]
+        a = 0
+        while a < len(js):
+            b = a + 1
+            top = hi[js[a]]
+            while b < len(js) and max(top, hi[js[b]]) <= _BAND_RATIO * lo[js[a]]:
+                top = max(top, hi[js[b]])
+                b += 1
+            g = np.sort(js[a:b])
+            out.append((g, _screen_mask_deg(s, float(lo[g].min()), float(hi[g].max()), rg_min_km, rg_max_km, step_s)))
+            a = b
+    return out
 
 
 def observed_steps(
