@@ -233,7 +233,7 @@ class Ledger:
         rotated the key to this ledger's, its checkpoint (signed by the old key) gets this key's
         signature too, here and on its witnessed note, so that receipts and witnesses find the
         newest checkpoint under the key in force; the old signature stays."""
-        with self.db.write_session() as s:
+        with self.db.read_session() as s:
             size = self.size(s)
             if not size:
                 return
@@ -241,9 +241,13 @@ class Ledger:
             if named != self.verifier_key:
                 raise GovernanceError(f"the log key does not match this log: its entries name "
                                       f"{named}, this key is {self.verifier_key}")
-            row = s.get(Checkpoint, size)
-            if row is None or _signed_by(row.note, self.verifier_key):
+            note = self.checkpoint_at(s, size)
+            if note is None or _signed_by(note, self.verifier_key):
                 return
+        with self.db.write_session() as s:
+            row = s.get(Checkpoint, size)
+            if row is None or self.size(s) != size or _signed_by(row.note, self.verifier_key):
+                return  # another process signed it, or the log grew under this key meanwhile
             cp = parse_checkpoint(row.note)
             if cp.origin != self.origin or cp.root_hash != MerkleLog(SqlHashStore(s), size).root():
                 raise StateMismatchError(f"the checkpoint of size {size} is not this log's: "
