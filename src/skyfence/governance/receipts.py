@@ -85,23 +85,19 @@ class ReceiptTemplate:
             else:
                 pending.append(name + (raw[k] if k in raw else _value_text(fields[k])))
         halves[1].append(",".join(pending))
-        self._before, self._after = halves
-
-    @staticmethod
-    def _fill(parts: list[str | int], values: list[str]) -> list[str]:
-        return [values[p] if type(p) is int else p for p in parts]
+        self._before = [p if type(p) is int else p.encode("utf-8") for p in halves[0]]
+        self._after = [p if type(p) is int else p.encode("utf-8") for p in halves[1]]
 
     def sign(self, values: Sequence[Any], log_key) -> bytes:
         """The receipt with `values` in the slots (in `slots` order) and the log key's
         ``signature`` over ``RECEIPT_CONTEXT`` || the canonical bytes without it, as UTF-8."""
-        texts = [_value_text(v) for v in values]
-        before = "".join(self._fill(self._before, texts))
-        after = "".join(self._fill(self._after, texts))
-        sep = "," if before and after else ""
-        body = ("{" + before + sep + after + "}").encode("utf-8")
-        sig = '"signature":"' + _b64(log_key.sign(RECEIPT_CONTEXT + body)) + '"'
-        return ("{" + before + ("," if before else "") + sig + ("," if after else "") + after
-                + "}").encode("utf-8")
+        texts = [_value_text(v).encode("utf-8") for v in values]
+        before = b"".join([texts[p] if type(p) is int else p for p in self._before])
+        after = b"".join([texts[p] if type(p) is int else p for p in self._after])
+        body = b"{" + before + (b"," if before and after else b"") + after + b"}"
+        sig = b'"signature":"' + base64.b64encode(log_key.sign(RECEIPT_CONTEXT + body)) + b'"'
+        return (b"{" + before + (b"," if before else b"") + sig + (b"," if after else b"")
+                + after + b"}")
 
 
 def _value_text(v: Any) -> str:

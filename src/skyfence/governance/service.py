@@ -121,21 +121,26 @@ class _Sky:
         radius = np.linalg.norm(r_km, axis=1)
         cut = _FAR_FACTOR * float(np.median(radius)) if len(radius) else 0.0
         near = radius <= cut
-        self.in_tree = np.flatnonzero(near)
-        self.far = np.flatnonzero(~near)
-        self.tree = cKDTree(r_km[self.in_tree])
+        self.tree_r_km = np.ascontiguousarray(r_km[near])
+        self.far_r_km = np.ascontiguousarray(r_km[~near])
+        self.tree = cKDTree(self.tree_r_km)
         self.r_max_km = float(radius[near].max()) if near.any() else 0.0
+        self._radius_km: dict[float, float] = {}
 
-    def candidates(self, frame: GroundFrame, min_elevation_deg: float) -> np.ndarray | None:
-        """Indices (sorted) of every satellite that can be at or above `min_elevation_deg` from the
-        frame's ground point (altitude 0; a superset); None when the mask is too low to prune."""
-        e_bound = min_elevation_deg - _MAX_DEFLECTION_DEG - 1e-6
-        if e_bound < 0.0 or not len(self.r_km):
+    def candidates_km(self, frame: GroundFrame, min_elevation_deg: float) -> np.ndarray | None:
+        """ECEF positions [m, 3] km (in no particular order) of every satellite that can be at or
+        above `min_elevation_deg` from the frame's ground point (altitude 0; a superset); None
+        when the mask is too low to prune."""
+        radius = self._radius_km.get(min_elevation_deg)
+        if radius is None:
+            e_bound = min_elevation_deg - _MAX_DEFLECTION_DEG - 1e-6
+            radius = -1.0 if e_bound < 0.0 or not len(self.r_km) else _SLACK_KM + \
+                slant_range_bound_km(self.r_max_km, wgs84.semi_minor_km, e_bound)
+            self._radius_km[min_elevation_deg] = radius
+        if radius < 0.0:
             return None
-        radius = slant_range_bound_km(self.r_max_km, wgs84.semi_minor_km, e_bound) + _SLACK_KM
-        hits = self.tree.query_ball_point(frame.ecef_km, r=radius, return_sorted=True)
-        near = self.in_tree[np.asarray(hits, dtype=np.int64)]
-        return np.sort(np.concatenate([near, self.far])) if len(self.far) else near
+        near = self.tree_r_km[self.tree.query_ball_point(frame.ecef_km, r=radius)]
+        return np.concatenate([near, self.far_r_km]) if len(self.far_r_km) else near
 
 
 @functools.lru_cache(maxsize=65_536)
@@ -266,9 +271,9 @@ def visible_satellites(lat_deg: float, lon_deg: float, at_utc: dt.datetime | str
         min_elevation_deg = default_min_elevation_deg(elements)
     sky = _POSITIONS.get(elements, _t_ns(at_utc))
     frame = (_frame if CACHING else _frame.__wrapped__)(float(lat_deg), float(lon_deg))
-    near = sky.candidates(frame, min_elevation_deg)
-    if near is not None and len(near):
-        el = frame_elevations_deg(frame, sky.r_km[near])
+    near_km = sky.candidates_km(frame, min_elevation_deg)
+    if near_km is not None and len(near_km):
+        el = frame_elevations_deg(frame, near_km)
         n = int(np.count_nonzero(el >= min_elevation_deg))
         if n:
             return n, float(el.max())
