@@ -250,8 +250,8 @@ def test_served_page_follows_the_slider(browser, served, run_dir, tmp_path):
     lon, lat = page.evaluate("window.__skyfence.terminalPosition('sea-drone-1')")
     x, y = page.evaluate("([lon, lat]) => window.__skyfence.pagePixel(lon, lat)", [lon, lat])
     page.mouse.move(x, y)
-    page.wait_for_selector(".deck-tooltip", state="visible", timeout=10_000)
-    tip = page.inner_text(".deck-tooltip")
+    page.wait_for_selector(".map-tooltip", state="visible", timeout=10_000)
+    tip = page.inner_text(".map-tooltip")
     assert "sea-drone-1" in tip and "denied" in tip
     assert f"decided by: {', '.join(want)}" in tip, tip
     assert page.evaluate("window.__skyfence.terminalDecidedBy('sea-drone-1')") == ", ".join(want)

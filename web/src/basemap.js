@@ -10,6 +10,12 @@ export function mercator(lon, lat) {
   return [((lon + 180) / 360) * TILE, (0.5 - Math.log((1 + s) / (1 - s)) / (4 * Math.PI)) * TILE];
 }
 
+// the longitude, latitude of Web Mercator world coordinates (the inverse of mercator)
+export function unmercator(x, y) {
+  const lat = (Math.atan(Math.sinh(Math.PI * (1 - (2 * y) / TILE))) * 180) / Math.PI;
+  return [(x / TILE) * 360 - 180, lat];
+}
+
 // a GeoJSON geometry's rings as flat Float64Arrays of world coordinates
 function rings(geom) {
   const out = [];

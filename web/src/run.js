@@ -1,13 +1,13 @@
 // The run view: H3 cells and terminals coloured by service state at the chosen step, outlines,
-// geofences and tracks, all on 2D canvases in step with deck.gl's viewport (deck.gl pans, zooms and
-// reports hovers and clicks; nothing is compiled for WebGL, so the first frame is cheap on software
-// WebGL), the summary, the state chart, and each terminal's deciding policies in its tooltip.
+// geofences and tracks, all on the canvas map's 2D canvases (no WebGL context: on a machine without
+// a GPU, creating one and compiling its shaders took longer than the whole rest of the page), the
+// summary, the state chart, and each terminal's deciding policies in its tooltip.
 // The impact view is the same page over two sets of states (as things stand, and under the new
 // policy or funding) with a before / after toggle, the cells and terminals that differ outlined.
 import { getResolution, latLngToCell } from 'h3-js';
 import { $, arrow, cursorChart, esc, fmt, hex, mark, pct, rows, timeline } from './common.js';
 import { mercator } from './basemap.js';
-import { makeMap, outlines, pagePixel } from './map.js';
+import { makeCanvasMap, outlines, pagePixel } from './map.js';
 
 const UNCOVERED = 0, SERVED = 1, DENIED = 2, ABSENT = 3;
 export const NAMES = ['uncovered', 'served', 'denied', 'absent'];
@@ -113,7 +113,7 @@ function stackedChart(panels, nT, series = STATE_SERIES, scaleToMax = false) {
 
 export async function runView(meta, hook) {
   const el = $('map');
-  const map = makeMap(el, meta, { layers: () => [], tooltip: (info) => tooltip(info), onClick: (info) => select(cellAtInfo(info)) });
+  const map = makeCanvasMap(el, meta, { tooltip: (info) => tooltip(info), onClick: (info) => select(cellAtInfo(info)) });
   const impact = meta.kind === 'impact';
   const [cells, shapes, cellEv, terms, termEv, tracks, cellEvB, termEvB] = await Promise.all(
     ['cells.arrow', 'cell_shapes.arrow', 'cell_events.arrow', 'terminals.arrow', 'terminal_events.arrow', 'tracks.arrow',
@@ -302,7 +302,7 @@ export async function runView(meta, hook) {
       g.fill();
     }
   }
-  // the cell under a deck.gl pointer event (its coordinate), or -1
+  // the cell under a pointer event (its coordinate), or -1
   const cellAtInfo = (info) => {
     if (!view.show.cells || !info || !info.coordinate || !nC) return -1;
     const [lon, lat] = info.coordinate;
@@ -422,19 +422,17 @@ export async function runView(meta, hook) {
     // the colour the terminal was last drawn in (null: not drawn, absent at this step)
     terminalColor: (id) => { const st = drawnState[termIndex.get(id)]; return st === ABSENT ? null : termFill[st]; },
     stateColors: { cell: Object.fromEntries(NAMES.map((n, k) => [n, hex(CELL_RGBA[k])])), terminal: Object.fromEntries(NAMES.map((n, k) => [n, hex(TERM_RGBA[k])])) },
-    project: (lon, lat) => map.deck.getViewports()[0].project([lon, lat]),
+    project: (lon, lat) => map.viewport().project([lon, lat]),
     projectBasemap: (lon, lat) => map.basemap.project(lon, lat),
-    pagePixel: (lon, lat) => pagePixel(map.deck, el, lon, lat),
+    pagePixel: (lon, lat) => pagePixel(map.viewport(), el, lon, lat),
     cellCentre: (id) => { const i = cellIndex.get(id), a = shStart[i], b = shStart[i + 1]; let x = 0, y = 0; for (let j = a; j < b; j++) { x += shLon[j]; y += shLat[j]; } return [x / (b - a), y / (b - a)]; },
     selected: () => (view.selected >= 0 ? h3[view.selected] : null),
     terminalPosition: (id, t = step()) => termPos(termIndex.get(id), t),
     // the policies that decided the terminal's request at step t (the tooltip's "decided by")
     terminalDecidedBy: (id, t = step()) => decidedBy(termIndex.get(id), t),
     // the tooltip the map shows for the pointer at page pixel x, y (null: none)
-    tooltipAt: (x, y) => { const r = el.getBoundingClientRect(); const vp = map.deck.getViewports()[0]; const tip = tooltip({ x: x - r.left, y: y - r.top, coordinate: vp.unproject([x - r.left, y - r.top]) }); return tip && tip.html; },
     selectCell: (id) => select(cellIndex.get(id)),
-    // ms from a slider step to deck.gl's next frame drawn with it
-    // ms from setting a step to deck.gl's frame drawn with it (terminals drawn before that)
+    // ms from setting a step to the browser's frame drawn with it (cells and terminals drawn before that)
     timeStep: async (t) => {
       const a = performance.now();
       const drawn = map.frame();
