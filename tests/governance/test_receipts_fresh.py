@@ -4,6 +4,7 @@ changes the decision; a tampered receipt fails offline."""
 
 from __future__ import annotations
 
+import io
 import json
 import time
 
@@ -149,7 +150,9 @@ def test_receipts_across_a_log_key_rotation(served, tmp_path):
     key, a receipt made before is still fresh (the log names the new key, every entry checked)
     and a receipt made after verifies offline under the new key."""
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from rich.console import Console
 
+    from skyfence.governance.audit import verify_command
     from skyfence.governance.ledger import Ledger
     from tests.governance.fixtures import ServerProcess, enact_membership
 
@@ -168,6 +171,10 @@ def test_receipts_across_a_log_key_rotation(served, tmp_path):
         registry.create_group(new, "op", "g-after")  # a checkpoint of the new key alone
         check_fresh(before, srv2.base)
         check_fresh(after, srv2.base)
+        quiet = Console(file=io.StringIO())
+        for source in (srv2.base, srv2.base + "/checkpoint"):  # export JSON and tlog-tiles
+            rep = verify_command(source, verifier_key=p.ledger.verifier_key, console=quiet)
+            assert rep.verifier_key == new.verifier_key
         with pytest.raises(VerificationError, match="not signed by the receipt's log"):
             check_fresh({**before, "log_verifier_key": verifier_key(p.ledger.origin,
                                                                     Ed25519PrivateKey.generate())},
