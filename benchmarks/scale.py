@@ -15,7 +15,16 @@ Network (one process, one core):
 
 Dask (``--dask``, :mod:`scale_dask` beside this file): cell-steps per second in one process and on
 a local cluster of 2 workers (speed-up), and the projected time of ``world-coverage`` on this
-machine and on a 64-core cluster. The 1,000-city all-pairs run is not measured here yet.
+machine and on a 64-core cluster.
+
+All pairs (``--all-pairs 1000 --hours 1``): every pair of the top-1,000 cities (499,500 pairs)
+over the real snapshot's inferred +Grid (25 deg mask, ISL cut-off 5,000 km) at 1 s steps, cut
+into time chunks on a local cluster of ``--workers`` single-thread processes
+(:func:`skyfence.scale.latency.pair_statistics`: per-pair min/mean/max/p95 RTT and reachable
+fraction, per-step pairs connected and mean RTT; no ``[steps, pairs]`` array anywhere).
+``--minutes M`` runs only the first M minutes and projects the hour linearly (said so in the
+output). Reported: wall time of the whole call (plan, cluster tasks, fold), CPU time of the
+client and of each worker, the workers' peak resident memory.
 """
 
 # ruff: noqa: E402
@@ -90,6 +99,71 @@ def network(args) -> dict:
     return out
 
 
+def all_pairs(args) -> dict:
+    import resource
+
+    from dask.distributed import Client, LocalCluster
+
+    from skyfence.scale.distributed import WORKER_MEMORY
+    from skyfence.scale.latency import pair_statistics
+
+    n_steps = int(round(60 * args.minutes)) if args.minutes else int(round(3600 * args.hours))
+    stations = bundled_cities("top-1000").subset(np.arange(args.all_pairs)) if args.all_pairs < 1000 else "top-1000"
+
+    def usage():
+        r = resource.getrusage(resource.RUSAGE_SELF)
+        return r.ru_utime + r.ru_stime, r.ru_maxrss / 1024
+
+    cluster = LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True,
+                           memory_limit=WORKER_MEMORY, dashboard_address=":0")  # fmt: skip
+    client = Client(cluster)
+    try:
+        before = client.run(usage)
+        cpu0, wall0 = time.process_time(), time.perf_counter()
+        done = [0]
+
+        def progress(n):
+            done[0] += n
+            print(f"  {done[0]}/{n_steps} steps, {time.perf_counter() - wall0:.0f} s", flush=True)
+
+        per_pair, per_step = pair_statistics(
+            "starlink", None, stations=stations, start_utc=START, duration_s=float(n_steps), step_s=1.0,
+            max_isl_length_km=MAX_ISL_KM, scheduler=cluster.scheduler_address,
+            steps_per_shard=args.steps_per_shard, shard_dir=args.shard_dir, progress=progress,
+        )  # fmt: skip
+        wall = time.perf_counter() - wall0
+        cpu_client = time.process_time() - cpu0
+        after = client.run(usage)
+    finally:
+        client.close()
+        cluster.close()
+    worker_cpu = {w: after[w][0] - before[w][0] for w in after}
+    out = {
+        "cities": args.all_pairs, "pairs": len(per_pair), "steps": n_steps, "workers": args.workers,
+        "wall_s": wall, "client_cpu_s": cpu_client, "worker_cpu_s": sorted(worker_cpu.values()),
+        "worker_peak_rss_mb": sorted(a[1] for a in after.values()),
+        "client_peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "cpu_ms_per_step": 1000 * sum(worker_cpu.values()) / n_steps,
+        "mean_reachable_fraction": float(per_pair["reachable_fraction"].mean()),
+        "median_p95_rtt_ms": float(per_pair["p95_rtt_ms"].median()),
+    }
+    if n_steps < 3600:
+        out["projected_hour_wall_s"] = wall * 3600 / n_steps
+        out["projected_hour_cpu_s"] = sum(worker_cpu.values()) * 3600 / n_steps
+    if args.out:
+        args.out.mkdir(parents=True, exist_ok=True)
+        per_pair.to_parquet(args.out / "pairs.parquet", index=False)
+        per_step.to_parquet(args.out / "steps.parquet", index=False)
+    slice_note = f" (first {n_steps} steps; the hour projected linearly)" if n_steps < 3600 else ""
+    print(f"all pairs: {out['pairs']:,} pairs x {n_steps} steps{slice_note} on {args.workers} workers: "
+          f"{wall:.0f} s wall, workers' CPU {sum(worker_cpu.values()):.0f} s "
+          f"({out['cpu_ms_per_step']:.0f} ms/step), client CPU {cpu_client:.0f} s, worker peak RSS "
+          f"{max(out['worker_peak_rss_mb']):.0f} MB")  # fmt: skip
+    if "projected_hour_wall_s" in out:
+        print(f"  projected hour: {out['projected_hour_wall_s']:.0f} s wall, {out['projected_hour_cpu_s']:.0f} s CPU")
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -97,7 +171,21 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=20, help="1 s steps routed")
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--dask", action="store_true", help="also the Dask figures (benchmarks/scale_dask.py)")
+    ap.add_argument("--all-pairs", type=int, default=0, metavar="N",
+                    help="all pairs of the top-N cities (N <= 1000) instead of the network figures")
+    ap.add_argument("--hours", type=float, default=1.0, help="all-pairs run length, hours")
+    ap.add_argument("--minutes", type=float, default=None, help="run only this many minutes and project the hour")
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--steps-per-shard", type=int, default=None)
+    ap.add_argument("--shard-dir", type=Path, default=None)
+    ap.add_argument("--out", type=Path, default=None, help="folder for the per-pair and per-step tables")
     args = ap.parse_args()
+    if args.all_pairs:
+        report = {"all_pairs": all_pairs(args)}
+        print(json.dumps(report, indent=2, default=str))
+        if args.json:
+            args.json.write_text(json.dumps(report, indent=2, default=str))
+        return
     report = {"network": network(args), "reasons": list(REASONS)}
     if args.dask:
         sys.path.append(str(Path(__file__).resolve().parent))  # last: benchmarks/coverage.py must not shadow coverage
