@@ -76,7 +76,7 @@ async function syncLog(h) {
   while (entries.length < h.size) {
     const start = entries.length;
     const r = await getJson(`log/entries?start=${start}&limit=${Math.min(1000, h.size - start)}`);
-    if (!r.ok) throw new Error(`log/entries: HTTP ${r.status}`);
+    if (!r.ok) throw new Error(`GET /log/entries: HTTP ${r.status} ${r.body?.detail ?? ""}`);
     if (!r.body.entries.length) break;
     for (const { index, entry } of r.body.entries) {
       if (index !== entries.length) throw new Error(`log/entries: index ${index} out of order`);
@@ -85,7 +85,11 @@ async function syncLog(h) {
       entries.push({ index, kind: e.kind, t_utc: e.t_utc, signers: signers(e), about: about(e) });
     }
   }
-  if (!h.checkpoint || !hasCrypto()) return;
+  if (!hasCrypto()) return;
+  if (!h.checkpoint) {
+    if (h.size) alarms.client = `the log has ${h.size} entries and no signed checkpoint`;
+    return;
+  }
   try {
     const note = await verifyCheckpoint(h.checkpoint, h.verifier_key);
     const root = await tree.root();
@@ -219,7 +223,13 @@ async function poll() {
     head = h.body;
     const grew = head.size !== entries.length;
     if (grew) {
-      await syncLog(head);
+      try {
+        await syncLog(head);
+      } catch (err) { // entries the server cannot serve (e.g. a row edited into invalid text)
+        alarms.client = `cannot read the log's entries: ${err.message || err}`;
+        hook.verify.client = { ok: false, error: alarms.client };
+        $('client-verify').innerHTML = `<span class="fail">FAILED</span> ${esc(alarms.client)}`;
+      }
       renderEntries();
     }
     const s = await getJson('view/state');
