@@ -106,6 +106,11 @@ async function syncLog(h) {
       'entries kept from earlier polls: a rewritten history would not reproduce the new root',
     ])}`;
   } catch (err) {
+    if (err instanceof checks.Unsupported) {
+      hook.verify.client = { ok: null, error: err.message };
+      $('client-verify').innerHTML = `<span class="muted">not checked here: ${esc(err.message)}; see the server's check</span>`;
+      return;
+    }
     alarms.client = String(err.message || err);
     hook.verify.client = { ok: false, error: alarms.client };
     $('client-verify').innerHTML = `<span class="fail">FAILED</span> ${esc(alarms.client)}`;

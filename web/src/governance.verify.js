@@ -94,9 +94,19 @@ export async function consistencyOk(first, second, proof, firstRoot, secondRoot)
 
 // ------------------------------------------------------------------ Ed25519 and signed notes
 
+// A browser without Ed25519 in WebCrypto (before Chrome 137, Firefox 129, Safari 17): checks
+// that need a signature are not made here, rather than reported as failed.
+export class Unsupported extends Error {}
+
 export async function ed25519Ok(publicKey, message, signature) {
   if (publicKey.length !== 32 || signature.length !== 64) return false;
-  const key = await subtle.importKey('raw', publicKey, { name: 'Ed25519' }, false, ['verify']);
+  let key;
+  try {
+    key = await subtle.importKey('raw', publicKey, { name: 'Ed25519' }, false, ['verify']);
+  } catch (err) {
+    if (err && err.name === 'NotSupportedError') throw new Unsupported('this browser has no Ed25519 in WebCrypto');
+    throw err;
+  }
   return subtle.verify({ name: 'Ed25519' }, key, signature, message);
 }
 
