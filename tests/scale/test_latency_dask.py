@@ -56,3 +56,10 @@ def test_chunks_are_whole_tree_periods():
     assert time_chunks(3600, None, 2) == [(0, 900), (900, 1800), (1800, 2700), (2700, 3600)]
     with pytest.raises(Exception, match="multiple of 60"):
         time_chunks(150, 50, 2)
+
+
+def test_cli_workers_must_be_positive(capsys):
+    from skyfence.cli import main
+
+    assert main(["latency", "--elements", "kuiper-630", "--cities", "top-100", "--all-pairs", "--workers", "0"]) == 2
+    assert "--workers must be at least 1" in capsys.readouterr().err

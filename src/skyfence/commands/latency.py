@@ -118,13 +118,20 @@ def latency_command(
     html: bool = typer.Option(
         False, "--html", help="Also write the interactive page (index.html and view/) beside --out; `skyfence view` serves it."
     ),
+    workers: int | None = typer.Option(
+        None, "--workers", help="Route time chunks on a local Dask cluster of N worker processes (same result)."
+    ),
+    scheduler: str | None = typer.Option(
+        None, "--scheduler", help="Route time chunks on the Dask cluster at ADDRESS (tcp://host:8786)."
+    ),
 ) -> None:
     """RTT between places over time (shortest paths over ISLs; ground stations do not relay)."""
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
     from rich.table import Table
 
-    from skyfence.network.latency import latency, make_time_grid
+    from skyfence.network.latency import make_time_grid
+    from skyfence.scale.calls import latency
 
     _check_options(
         src=src, dst=dst, pairs=pairs, all_pairs=all_pairs, cities=cities, ground=ground,
@@ -148,6 +155,9 @@ def latency_command(
         stations = ground
     if html and out is None:
         raise SkyfenceError("--html needs --out (the page is written beside it)")
+    if workers is not None and workers < 1:
+        raise SkyfenceError(f"--workers must be at least 1, got {workers}")
+    sharded = bool(workers or scheduler)
     n_steps = len(make_time_grid("2000-01-01", duration, step))
     console = Console(stderr=True)
     with Progress(
@@ -173,7 +183,10 @@ def latency_command(
             min_elevation_deg=min_elevation_deg,
             gateway_min_elevation_deg=gateway_min_elevation_deg,
             earth_rotation=earth_rotation,
-            progress=lambda _t: bar.advance(task),
+            workers=workers,
+            scheduler=scheduler,
+            # one process: called after each step; sharded: with the steps of each finished chunk
+            progress=(lambda n: bar.advance(task, n)) if sharded else (lambda _t: bar.advance(task)),
         )
     n_rows = len(result.t_utc) * len(result.src)
     if out is not None:
