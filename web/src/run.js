@@ -290,13 +290,12 @@ export async function runView(meta, hook) {
     const o = step() * nC, { k, ox, oy } = bm.tx;
     for (const st of [UNCOVERED, SERVED, DENIED]) {
       g.beginPath();
-      for (let i = 0; i < nC; i++) {
+      for (let i = 0; i < nC; i++) { // each ring left open: fill() closes it (closePath is slow)
         if (cellStates[o + i] !== st) continue;
         drawnCell[i] = st;
         const a = shStart[i], b = shStart[i + 1];
         g.moveTo(cellWorld[2 * a] * k + ox, cellWorld[2 * a + 1] * k + oy);
         for (let j = a + 1; j < b; j++) g.lineTo(cellWorld[2 * j] * k + ox, cellWorld[2 * j + 1] * k + oy);
-        g.closePath();
       }
       g.fillStyle = cellFill[st];
       g.fill();
