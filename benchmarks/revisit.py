@@ -36,6 +36,7 @@ between samples around near-miss samples).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from datetime import UTC, datetime, timedelta
@@ -43,19 +44,21 @@ from pathlib import Path
 
 import numpy as np
 
-from skyfence.orbits.catalog import load_elements
-from skyfence.revisit.access import find_accesses
-from skyfence.revisit.sensors import Sensor
-from skyfence.revisit.stats import target_stats
+# benchmarks/coverage.py would shadow the coverage package that numba (used by skyfence.links and
+# by TAT-C) probes for: this folder leaves the import path before anything imports numba
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+
+from skyfence.orbits.catalog import load_elements  # noqa: E402
+from skyfence.revisit.access import find_accesses  # noqa: E402
+from skyfence.revisit.sensors import Sensor  # noqa: E402
+from skyfence.revisit.stats import target_stats  # noqa: E402
 
 START = "2025-10-07T00:00:00"
 SPEC = "active-2025-10-07:FLOCK*,SKYSAT*,JILIN-1*,SUPERVIEW*,GAOFEN*,ICEYE*"
 
 
 def main() -> None:
-    # benchmarks/coverage.py would shadow the coverage package that numba (under TAT-C) probes for
-    here = Path(__file__).resolve().parent
-    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != here]
     ap = argparse.ArgumentParser()
     ap.add_argument("--targets", type=int, default=10_000)
     ap.add_argument("--days", type=float, default=7.0)
@@ -63,6 +66,7 @@ def main() -> None:
     ap.add_argument("--tatc-sats", type=int, default=5)
     ap.add_argument("--tatc-points", type=int, default=100)
     ap.add_argument("--skyfield-pairs", type=int, default=20)
+    ap.add_argument("--skyfence-only", action="store_true", help="time skyfence alone (no TAT-C, no skyfield)")
     a = ap.parse_args()
     rng = np.random.default_rng(1)
     lat = np.degrees(np.arcsin(rng.uniform(np.sin(np.radians(-60)), np.sin(np.radians(60)), a.targets)))
@@ -70,12 +74,16 @@ def main() -> None:
     els = load_elements(SPEC).subset(np.arange(a.sats))
     sensor = Sensor(kind="optical", max_off_nadir_deg=30.0)
     dur = a.days * 86400
+    print(f"load average before: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     t, c = time.perf_counter(), time.process_time()
     acc = find_accesses(els, sensor, lat, lon, start=START, duration_s=dur, step_s=30.0)
     st = target_stats(acc, a.targets, start=START, duration_s=dur)
     t_sky, c_sky = time.perf_counter() - t, time.process_time() - c
     print(f"skyfence: {a.targets} targets x {len(els)} satellites x {a.days} days at 30 s: {t_sky:.1f} s wall, "
-          f"{c_sky:.1f} s CPU, {len(acc)} accesses, mean revisit {np.nanmean(st.revisit_mean_s) / 3600:.2f} h")
+          f"{c_sky:.1f} s CPU, {len(acc)} accesses, mean revisit {np.nanmean(st.revisit_mean_s) / 3600:.2f} h; "
+          f"load average after: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    if a.skyfence_only:
+        return
 
     from sgp4.exporter import export_tle
     from shapely.geometry import Point
@@ -89,19 +97,23 @@ def main() -> None:
     # warm-up (numba compiles TAT-C's kernels on first use), not timed
     reduce_observations(aggregate_observations(collect_observations([Point(lon[0], lat[0])], sats[:1], t0,
                                                                     t0 + timedelta(hours=6))))
-    cpu = []
+    cpu, wall = [], []
     for n in (a.tatc_points, 4 * a.tatc_points):
-        c = time.process_time()
+        c, t = time.process_time(), time.perf_counter()
         obs = collect_observations([Point(lon[i], lat[i]) for i in range(n)], sats, t0, t0 + timedelta(seconds=dur))
         red = reduce_observations(aggregate_observations(obs))
         cpu.append(time.process_time() - c)
+        wall.append(time.perf_counter() - t)
     # TAT-C's CPU time per satellite: a fixed part plus a part per point (a line through both runs)
     per_point = (cpu[1] - cpu[0]) / (3 * a.tatc_points)
     fixed = cpu[0] - per_point * a.tatc_points
     full = (fixed + per_point * a.targets) * len(els) / a.tatc_sats
+    per_point_w = (wall[1] - wall[0]) / (3 * a.tatc_points)
+    full_w = (wall[0] - per_point_w * a.tatc_points + per_point_w * a.targets) * len(els) / a.tatc_sats
     print(f"TAT-C 3.6: {a.tatc_sats} satellites x {a.tatc_points} / {4 * a.tatc_points} points: {cpu[0]:.1f} / "
           f"{cpu[1]:.1f} s CPU; scaled to the full case ({fixed:.2f} s + {per_point * 1e3:.2f} ms per point, per "
-          f"{a.tatc_sats} satellites): {full:.0f} s CPU -> skyfence {full / c_sky:.1f}x faster (CPU)")
+          f"{a.tatc_sats} satellites): {full:.0f} s CPU -> skyfence {full / c_sky:.1f}x faster (CPU); "
+          f"wall {wall[0]:.1f} / {wall[1]:.1f} s scaled the same way: {full_w:.0f} s -> {full_w / t_sky:.1f}x (wall)")
     obs = collect_observations([Point(lon[i], lat[i]) for i in sub_p], sats, t0, t0 + timedelta(seconds=dur))
     red = reduce_observations(aggregate_observations(obs))
     mine = find_accesses(els.subset(sub_s), sensor, lat[sub_p], lon[sub_p], start=START, duration_s=dur)

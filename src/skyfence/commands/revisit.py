@@ -1,6 +1,8 @@
 """``skyfence revisit SCENARIO.toml``: who images a place, how often, and when next.
 
-A shell over :func:`skyfence.revisit.run.revisit` and :func:`~skyfence.revisit.run.write_outputs`.
+A shell over :func:`skyfence.scale.calls.revisit` (:func:`skyfence.revisit.run.revisit` in this
+process, or its targets cut into chunks on a Dask cluster with ``--workers`` / ``--scheduler``) and
+:func:`~skyfence.revisit.run.write_outputs`.
 """
 
 from __future__ import annotations
@@ -19,13 +21,16 @@ def revisit_command(
     duration: float | None = typer.Option(None, "--duration", help="Override time.duration_s (seconds)."),
     step: float | None = typer.Option(None, "--step", help="Override time.step_s (seconds)."),
     html: bool = typer.Option(False, "--html", help="Also write OUT/index.html (revisit by cell, accesses per target) and the view data `skyfence view` serves."),
+    workers: int | None = typer.Option(None, "--workers", help="Cut the targets into chunks over a local Dask cluster of N worker processes."),
+    scheduler: str | None = typer.Option(None, "--scheduler", help="Cut the targets into chunks over the Dask cluster at ADDRESS (tcp://host:8786)."),
 ) -> None:
     """Access intervals and revisit statistics of imaging satellites over targets and cells."""
     from rich.console import Console
 
-    from skyfence.revisit.run import revisit, write_outputs
+    from skyfence.revisit.run import write_outputs
+    from skyfence.scale.calls import revisit
 
-    result = revisit(scenario, duration_s=duration, step_s=step)
+    result = revisit(scenario, duration_s=duration, step_s=step, workers=workers, scheduler=scheduler)
     paths = write_outputs(result, out)
     if html:
         from skyfence.viz.web import write_view

@@ -145,8 +145,11 @@ def _angles(r, v, nadir, g, u, sun):
 class _Problem:
     """Targets, satellites of one chunk, grid and sensors: margins on the grid and between steps."""
 
-    def __init__(self, grid: _Grid, sats: _Sats, table: SensorTable, g: np.ndarray, u: np.ndarray):
+    def __init__(self, grid: _Grid, sats: _Sats, table: SensorTable, g: np.ndarray, u: np.ndarray,
+                 ground_radii_km: tuple[float, float] | None = None):
         self.grid, self.sats, self.table, self.g, self.u = grid, sats, table, g, u
+        rg = np.linalg.norm(g, axis=-1)
+        self.ground_radii_km = ground_radii_km or (float(rg.min()), float(rg.max()))
         self.sub = SensorTable(*(getattr(table, f)[sats.rows] for f in table.__dataclass_fields__))
         self.n = len(grid.sec)
         self.g_unit = _unit(g)
@@ -259,8 +262,7 @@ def _screen(prob: _Problem, sensors: list[Sensor], step_s: float):
     r_hi, v_hi = r_lo.copy(), r_lo.copy()
     r_lo[ok], r_hi[ok] = np.nanmin(r_norm[ok], axis=1), np.nanmax(r_norm[ok], axis=1)
     v_hi[ok] = np.nanmax(speed[ok], axis=1)
-    rg = np.linalg.norm(prob.g, axis=-1)
-    rg_min, rg_max = float(rg.min()), float(rg.max())
+    rg_min, rg_max = prob.ground_radii_km
     stride = strides(v_hi, r_lo - rg_max, step_s)
     reach = np.array([reach_rad(sensors[i], r_hi[i], rg_min) if ok[i] else np.nan for i in range(len(ok))])
     prob.reach = reach + _SCREEN_SLACK_RAD
@@ -425,6 +427,7 @@ def find_accesses(
     tol_s: float = 1e-3,
     chunk_steps: int = 1440,
     sat_chunk: int = 256,
+    ground_radii_km: tuple[float, float] | None = None,
 ) -> pd.DataFrame:
     """Access intervals of every (target, satellite) over ``[start, start + duration_s]``.
 
@@ -432,6 +435,9 @@ def find_accesses(
     points (``lat_deg``, ``lon_deg``, ``alt_km``). Returns a DataFrame with :data:`ACCESS_COLUMNS`
     (``target``/``satellite`` index the inputs; times UTC; ``max_elevation_deg`` and
     ``min_off_nadir_deg`` at the access's highest elevation), ordered by (target, start).
+    ``ground_radii_km``: the lowest and highest geocentric radius the screen assumes for the targets
+    (default: these targets'); a part of a larger set of targets given the whole set's gets exactly
+    the accesses (to the bit) that the whole set's run gives its targets.
     """
     sensor_list = [sensors] * len(elements) if isinstance(sensors, Sensor) else list(sensors)
     if len(sensor_list) != len(elements):
@@ -449,7 +455,8 @@ def find_accesses(
         deflection = None
         if SensorTable.of([sensor_list[i] for i in rows]).needs_nadir:
             deflection = _nadir(r_ecef) + _unit(r_ecef)
-        prob = _Problem(grid, _Sats(eph.r_teme_km, eph.v_teme_km_s, r_ecef, deflection, rows), table, g, u)
+        prob = _Problem(grid, _Sats(eph.r_teme_km, eph.v_teme_km_s, r_ecef, deflection, rows), table, g, u,
+                        ground_radii_km)
         for c, x in zip(cols, _chunk_accesses(prob, index, [sensor_list[i] for i in rows], step_s, chunk_steps,
                                               tol_s), strict=True):
             c.append(x)

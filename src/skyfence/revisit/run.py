@@ -10,6 +10,7 @@ the cells) and ``timeline.png`` (accesses of each named target).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -76,9 +77,12 @@ def _region_summaries(sc: RevisitScenario, cells: np.ndarray, cell_df: pd.DataFr
 
 
 def revisit(scenario: str | Path | RevisitScenario, *, start: str | None = None,
-            duration_s: float | None = None, step_s: float | None = None) -> RevisitResult:
+            duration_s: float | None = None, step_s: float | None = None,
+            find: Callable[..., pd.DataFrame] = find_accesses) -> RevisitResult:
     """Accesses and revisit statistics of a revisit scenario (a path or a parsed scenario);
-    ``start`` / ``duration_s`` / ``step_s`` override its ``[time]``."""
+    ``start`` / ``duration_s`` / ``step_s`` override its ``[time]``. ``find``: what computes the
+    accesses, called as :func:`~skyfence.revisit.access.find_accesses` (e.g. sharded over a Dask
+    cluster by :func:`skyfence.scale.revisit.revisit_sharded`)."""
     from skyfence.geo.cells import cell_centres, cells_to_str
     from skyfence.geo.regions import region_cells, resolve_region
     sc = scenario if isinstance(scenario, RevisitScenario) else load_revisit_scenario(scenario)
@@ -101,7 +105,7 @@ def revisit(scenario: str | Path | RevisitScenario, *, start: str | None = None,
     names = list(sc.targets)
     lat = np.r_[[sc.targets[n][0] for n in names], c_lat]
     lon = np.r_[[sc.targets[n][1] for n in names], c_lon]
-    acc = find_accesses(els, sensors, lat, lon, start=t0, duration_s=dur, step_s=step)
+    acc = find(els, sensors, lat, lon, start=t0, duration_s=dur, step_s=step)
     acc.insert(2, "group", np.asarray(group_of, dtype=object)[acc["satellite"].to_numpy()])
     stats = target_stats(acc, len(lat), start=t0, duration_s=dur)
     n_named = len(names)

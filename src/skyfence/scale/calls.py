@@ -22,7 +22,7 @@ from skyfence.scale.result import ShardedRun
 from skyfence.service import run as service_run
 from skyfence.service.scenario import Scenario
 
-__all__ = ["run", "impact", "latency"]
+__all__ = ["run", "impact", "latency", "revisit"]
 
 Progress = Callable[[int], None]
 
@@ -90,3 +90,19 @@ def latency(elements, pairs=None, *, workers: int | None = None, scheduler: str 
 
     return latency_sharded(elements, pairs, workers=workers, scheduler=scheduler,
                            steps_per_shard=steps_per_shard, shard_dir=shard_dir, **options)  # fmt: skip
+
+
+def revisit(scenario, *, workers: int | None = None, scheduler: str | None = None,
+            targets_per_shard: int | None = None, progress: Progress | None = None,
+            on_total: Progress | None = None, **options):
+    """Accesses and revisit statistics of a revisit scenario (:func:`skyfence.revisit.run.revisit`,
+    ``start`` / ``duration_s`` / ``step_s`` in ``options``); with ``workers`` or ``scheduler``, the
+    targets cut into chunks on Dask (:func:`skyfence.scale.revisit.revisit_sharded`: the same result)."""
+    if not (workers or scheduler):
+        from skyfence.revisit.run import revisit as revisit_one
+
+        return revisit_one(scenario, **options)
+    from skyfence.scale.revisit import revisit_sharded
+
+    return revisit_sharded(scenario, workers=workers, scheduler=scheduler, targets_per_shard=targets_per_shard,
+                           progress=progress, on_total=on_total, **options)  # fmt: skip
