@@ -44,14 +44,14 @@ def browser():
 class Served:
     """A plane (`make_plane`) served by `create_app` under uvicorn on 127.0.0.1 in a thread."""
 
-    def __init__(self, tmp_path):
+    def __init__(self, tmp_path, witness_policy=None):
         import uvicorn
 
         self.path = tmp_path / "gov.db"
         self.plane = make_plane(f"sqlite:///{self.path}")
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        app = create_app(self.plane.url, self.plane.log_key)
+        app = create_app(self.plane.url, self.plane.log_key, witness_policy=witness_policy)
         self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port,
                                                     log_level="warning", lifespan="off"))
         self.thread = threading.Thread(target=self.server.run, daemon=True)
@@ -106,13 +106,31 @@ def _text(page, selector: str) -> str:
     return page.eval_on_selector(selector, "el => el.innerText")
 
 
-def test_view_shows_membership_quorum_entries_and_verifies(browser, served, tmp_path):
+@pytest.fixture
+def witnessed(tmp_path):
+    """A served plane with a witness policy of two witnesses (no URLs) and quorum w1; w1 has
+    cosigned the latest checkpoint."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from skyfence.governance.witness.cosignature import cosigner_vkey
+    from skyfence.governance.witness.policy import parse_policy
+
+    wkeys = {n: Ed25519PrivateKey.generate() for n in ("w1", "w2")}
+    policy = parse_policy("".join(f"witness {n} {cosigner_vkey(f'{n}.example/witness', k)}\n"
+                                  for n, k in wkeys.items()) + "quorum w1\n")
+    with Served(tmp_path, policy) as served:
+        p = served.plane
+        with p.db.read_session() as s:
+            note = p.ledger.latest_checkpoint(s)
+        line = cosign(parse_note(note)[0], "w1.example/witness", wkeys["w1"], int(time.time()))
+        with p.db.write_session() as s:
+            store_witnessed(s, note, [line], p.ledger.now_utc())
+        yield served, note
+
+
+def test_view_shows_membership_quorum_entries_and_verifies(browser, witnessed, tmp_path):
+    served, note = witnessed
     p = served.plane
-    with p.db.read_session() as s:  # a witness cosigns the latest checkpoint
-        note = p.ledger.latest_checkpoint(s)
-    line = cosign(parse_note(note)[0], "w1.example/witness", p.keys["dave"], int(time.time()))
-    with p.db.write_session() as s:
-        store_witnessed(s, note, [line], p.ledger.now_utc())
     page, errors, requests = _open(browser, served.base + "/")
     page.wait_for_function("window.__skyfence.verify.client && window.__skyfence.verify.server", timeout=WAIT_MS)
     page.screenshot(path=str(tmp_path / "governance.png"), full_page=True)
@@ -151,6 +169,9 @@ def test_view_shows_membership_quorum_entries_and_verifies(browser, served, tmp_
     assert client["root"] == parse_note(note)[0].split("\n")[2] == server["root_hash"]
     assert page.is_hidden("#alarm"), _text(page, "#alarm")
     assert "w1.example/witness" in _text(page, "#witnessed")
+    assert page.get_attribute('#policy-witnesses tr[data-witness="w1"]', "data-cosigned") == "true"
+    assert page.get_attribute('#policy-witnesses tr[data-witness="w2"]', "data-cosigned") == "false"
+    assert "quorum w1 met" in _text(page, "#witnessed")
     assert "no policy in force" in _text(page, "#policy")
 
 

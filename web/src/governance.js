@@ -154,6 +154,16 @@ function renderState(s) {
     : `<h3>Witnessed checkpoint: size ${w.tree_size}${w.tree_size < s.size ? ` <span class="muted">(${s.size - w.tree_size} ${s.size - w.tree_size === 1 ? "entry" : "entries"} behind)</span>` : ''}</h3>
        <table><thead><tr><th>witness</th><th>key ID</th><th>cosigned (UTC)</th></tr></thead><tbody>${w.cosignatures.map((c) => `<tr data-witness="${esc(c.name)}"><td>${esc(c.name)}</td><td class="mono">${esc(c.key_id)}</td><td class="mono">${esc(c.timestamp_utc ?? '')}</td></tr>`).join('')}</tbody></table>
        <p class="muted small">Cosignatures (C2SP tlog-cosignature) are checked against a witness policy by <code>skyfence verify --witness-policy</code>.</p>`;
+  const wp = s.witness_policy;
+  if (wp) {
+    const met = wp.quorum_met == null ? '<span class="muted">no witnessed checkpoint yet</span>'
+      : wp.quorum_met ? badge('ok', 'met') : badge('fail', 'NOT met');
+    $('witnessed').innerHTML += `<h3>The server's witness policy (C2SP tlog-policy): quorum <code>${esc(wp.quorum)}</code> ${met}</h3>
+      ${wp.error ? `<p class="fail">${esc(wp.error)}</p>` : ''}
+      <table id="policy-witnesses"><thead><tr><th>witness</th><th>URL</th><th>cosigned the latest witnessed checkpoint</th></tr></thead><tbody>${wp.witnesses.map((w) => `<tr data-witness="${esc(w.name)}" data-cosigned="${w.cosigned}">
+        <td title="${esc(w.vkey)}">${esc(w.name)}</td><td class="mono">${esc(w.url ?? '')}</td>
+        <td>${w.cosigned ? '<span class="ok">yes (signature verified by the server)</span>' : '<span class="muted">no</span>'}${w.error ? ` <span class="fail">${esc(w.error)}</span>` : ''}</td></tr>`).join('')}</tbody></table>`;
+  }
 }
 
 async function loadInForce() {

@@ -15,7 +15,7 @@ import datetime as dt
 import hashlib
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Query
+from fastapi import APIRouter, Body, Depends, Query, Request
 from pydantic import BaseModel
 
 from skyfence.api.routers.common import ledger_of
@@ -37,6 +37,14 @@ __all__ = ["router", "key_fingerprint"]
 
 router = APIRouter(prefix="/view", tags=["view"])
 LedgerDep = Annotated[Ledger, Depends(ledger_of)]
+
+
+def cosigner_of(request: Request):
+    """The server's `WitnessCosigner` (``skyfence serve --witness``/``--witness-policy``), or None."""
+    return getattr(request.app.state, "witness_cosigner", None)
+
+
+CosignerDep = Annotated[Any, Depends(cosigner_of)]
 
 
 def key_fingerprint(public_key_hex: str | None) -> str | None:
@@ -96,6 +104,21 @@ class Witnessed(BaseModel):
     cosignatures: list[Cosignature]
 
 
+class PolicyWitnessView(BaseModel):
+    name: str
+    vkey: str
+    url: str | None
+    cosigned: bool
+    error: str | None
+
+
+class WitnessPolicyView(BaseModel):
+    quorum: str
+    quorum_met: bool | None
+    witnesses: list[PolicyWitnessView]
+    error: str | None
+
+
 class ViewState(BaseModel):
     origin: str
     size: int
@@ -103,6 +126,7 @@ class ViewState(BaseModel):
     log_key_fingerprint: str
     checkpoint: str | None
     witnessed: Witnessed | None
+    witness_policy: WitnessPolicyView | None
     quorum: Quorum
     principals: list[Principal]
     proposals: list[ProposalView]
@@ -167,9 +191,32 @@ def _witnessed(note: str | None) -> Witnessed | None:
     return Witnessed(tree_size=size, note=note, cosignatures=out)
 
 
+def _witness_policy(cosigner, note: str | None, log_key: str) -> WitnessPolicyView | None:
+    """The witnesses of the server's witness policy, which of them cosigned the latest witnessed
+    note (cosignatures verified with their keys by `WitnessPolicy.check`), whether the policy's
+    quorum is met, and each witness's error in the latest cosigning round."""
+    if cosigner is None:
+        return None
+    policy = cosigner.witnessing.policy
+    last = cosigner.last
+    errors = dict(last.errors) if last is not None else {}
+    found, met, error = set(), None, None
+    if note is not None:
+        try:
+            res = policy.check(note, log_key=log_key)
+            found, met = set(res.cosigned_by), res.quorum_met
+        except GovernanceError as exc:
+            error = str(exc)
+    return WitnessPolicyView(
+        quorum=policy.quorum, quorum_met=met, error=error,
+        witnesses=[PolicyWitnessView(name=w.name, vkey=w.key.vkey, url=w.url,
+                                     cosigned=w.name in found, error=errors.get(w.name))
+                   for w in policy.witnesses.values()])
+
+
 @router.get("/state", response_model=ViewState,
             summary="What the log establishes: membership, quorums, proposals, checkpoints")
-def state(ledger: LedgerDep) -> ViewState:
+def state(ledger: LedgerDep, cosigner: CosignerDep) -> ViewState:
     with ledger.db.read_session() as s:
         st = ledger.state(s)  # tables checked against the log: 503 on a disagreement
         size = ledger.size(s)
@@ -185,6 +232,7 @@ def state(ledger: LedgerDep) -> ViewState:
         origin=ledger.origin, size=size, verifier_key=vkey,
         log_key_fingerprint=key_fingerprint(raw_key), checkpoint=checkpoint,
         witnessed=_witnessed(witnessed),
+        witness_policy=_witness_policy(cosigner, witnessed, vkey),
         quorum=Quorum(policy=st.quorum_k, membership=st.membership_k, emergency=st.emergency_k,
                       approvers=len(st.approver_keys())),
         principals=[Principal(id=p, roles=list(v["roles"]), public_key=v.get("public_key"),
