@@ -36,7 +36,7 @@ def _measure(browser, url: str, repeat: int) -> dict:
                                timeout=120_000)
         if page.evaluate("window.__skyfence.error"):
             raise RuntimeError(page.evaluate("window.__skyfence.error"))
-        r = page.evaluate("({readyMs: window.__skyfence.readyMs, t0: window.__skyfence.t0, marks: window.__skyfence.marks})")
+        r = page.evaluate("({readyMs: window.__skyfence.readyMs, scriptMs: window.__skyfence.scriptMs, marks: window.__skyfence.marks})")
         ready.append(r["readyMs"])
         marks.append(r)
         page.close()

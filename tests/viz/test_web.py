@@ -277,6 +277,22 @@ def test_served_page_follows_the_slider(browser, served, run_dir, tmp_path):
         assert ("crimea" in text) == (h3 in set(crimea))
     page.evaluate("window.__skyfence.selectCell", crimea.iloc[0])
     assert "crimea" in page.inner_text("#selection")
+    # dragging pans the map by the drag; the wheel zooms about the pointer
+    here = page.evaluate("([lon, lat]) => window.__skyfence.pagePixel(lon, lat)", [lon, lat])
+    page.mouse.move(here[0], here[1])
+    page.mouse.down()
+    page.mouse.move(here[0] + 60, here[1] + 40, steps=4)
+    page.mouse.up()
+    moved = page.evaluate("([lon, lat]) => window.__skyfence.pagePixel(lon, lat)", [lon, lat])
+    assert moved == pytest.approx([here[0] + 60, here[1] + 40], abs=0.5)
+    assert page.evaluate("([lon, lat]) => window.__skyfence.projectBasemap(lon, lat)", [lon, lat]) == pytest.approx(
+        page.evaluate("([lon, lat]) => window.__skyfence.project(lon, lat)", [lon, lat]), abs=0.01)
+    other = page.evaluate("([lon, lat]) => window.__skyfence.pagePixel(lon, lat)", [lon + 1, lat])
+    page.mouse.wheel(0, -300)
+    page.wait_for_timeout(100)
+    zoomed = page.evaluate("([lon, lat]) => window.__skyfence.pagePixel(lon, lat)", [lon + 1, lat])
+    assert page.evaluate("([lon, lat]) => window.__skyfence.pagePixel(lon, lat)", [lon, lat]) == pytest.approx(moved, abs=1.5)  # the pointer: whole pixels
+    assert zoomed[0] - moved[0] == pytest.approx(2 * (other[0] - moved[0]), abs=1.5)  # one zoom level
     assert errors == []
     page.close()
 
