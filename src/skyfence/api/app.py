@@ -167,6 +167,7 @@ def create_app(db_url: str, log_key=None, *, origin: str | None = None,
             "X-Skyfence-Signature). The log (/log/...) is public: anyone may verify it."),
     )
     app.add_middleware(StrictJsonMiddleware)
+    app.add_middleware(service.ServiceShortcut)  # plain API-key GET /service, first
     app.state.db = db
     app.state.ledger = ledger
     app.state.elements = elements
