@@ -270,10 +270,12 @@ def verify(ledger: LedgerDep) -> Verification:
 
 
 @router.post("/receipt", response_model=ReceiptCheck,
-             summary="Verify a receipt here (signatures, proofs, quorum, Cedar); writes nothing")
-def receipt(ledger: LedgerDep, doc: Annotated[Any, Body()]) -> ReceiptCheck:
+             summary="Verify a receipt here (signatures, proofs, quorum, Cedar, and the server's "
+                     "witness policy if it has one); writes nothing")
+def receipt(ledger: LedgerDep, cosigner: CosignerDep, doc: Annotated[Any, Body()]) -> ReceiptCheck:
+    policy = None if cosigner is None else cosigner.witnessing.policy
     try:
-        notes = verify_receipt(doc, verifier_key=ledger.verifier_key)
+        notes = verify_receipt(doc, verifier_key=ledger.verifier_key, witness_policy=policy)
     except GovernanceError as exc:
         return ReceiptCheck(ok=False, notes=[], error=str(exc))
     return ReceiptCheck(ok=True, notes=notes, error=None)
