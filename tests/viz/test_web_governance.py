@@ -172,6 +172,9 @@ def test_view_shows_membership_quorum_entries_and_verifies(browser, witnessed, t
     assert page.get_attribute('#policy-witnesses tr[data-witness="w1"]', "data-cosigned") == "true"
     assert page.get_attribute('#policy-witnesses tr[data-witness="w2"]', "data-cosigned") == "false"
     assert "quorum w1 met" in _text(page, "#witnessed")
+    page.wait_for_function("document.querySelector('#policy-witnesses tr[data-witness=\"w2\"] td.here').innerText", timeout=WAIT_MS)
+    assert _text(page, '#policy-witnesses tr[data-witness="w1"] td.here').startswith("verified")
+    assert _text(page, '#policy-witnesses tr[data-witness="w2"] td.here') == "no cosignature"
     assert "no policy in force" in _text(page, "#policy")
 
 
@@ -339,6 +342,24 @@ def test_browser_checks_agree_with_the_python_ones(browser, served):
         return out;
     }""", cases)
     assert [r == 7 for r in res] == [ok for *_, ok in cases], res
+
+    from skyfence.governance.witness.cosignature import add_cosignatures, cosigner_vkey
+
+    wkey = keys[0]
+    note = sign_checkpoint("o.example/log", 7, tree.root(7), other)
+    signed = add_cosignatures(note, [cosign(parse_note(note)[0], "w.example/w", wkey, 1_700_000_000)])
+    lines = signed.split("\n")
+    lines[2] = b64(tree.root(6))
+    cosig = page.evaluate("""async (cases) => {
+        const out = [];
+        for (const [note, vkey] of cases) {
+            try { out.push(await window.__skyfence.checks.verifyCosignature(note, vkey)); }
+            catch (e) { out.push(String(e.message)); }
+        }
+        return out;
+    }""", [[signed, cosigner_vkey("w.example/w", wkey)], ["\n".join(lines), cosigner_vkey("w.example/w", wkey)],
+          [signed, cosigner_vkey("w.example/w", other)]])
+    assert cosig == [1_700_000_000, "cosignature by w.example/w does not verify", None]
 
     doc = {"b": 1.0, "a": [1e-05, 33.0, -0.0, 12345678901234567890, 1.5e300, 0.1, 50.45],
            "\u00fc": "\u00e9\n\t\u0001\"\\/\u2028", "z": None, "t": True, "f": False,

@@ -160,9 +160,34 @@ function renderState(s) {
       : wp.quorum_met ? badge('ok', 'met') : badge('fail', 'NOT met');
     $('witnessed').innerHTML += `<h3>The server's witness policy (C2SP tlog-policy): quorum <code>${esc(wp.quorum)}</code> ${met}</h3>
       ${wp.error ? `<p class="fail">${esc(wp.error)}</p>` : ''}
-      <table id="policy-witnesses"><thead><tr><th>witness</th><th>URL</th><th>cosigned the latest witnessed checkpoint</th></tr></thead><tbody>${wp.witnesses.map((w) => `<tr data-witness="${esc(w.name)}" data-cosigned="${w.cosigned}">
+      <table id="policy-witnesses"><thead><tr><th>witness</th><th>URL</th><th>cosigned the latest witnessed checkpoint (server)</th><th>checked in this browser</th></tr></thead><tbody>${wp.witnesses.map((w) => `<tr data-witness="${esc(w.name)}" data-cosigned="${w.cosigned}">
         <td title="${esc(w.vkey)}">${esc(w.name)}</td><td class="mono">${esc(w.url ?? '')}</td>
-        <td>${w.cosigned ? '<span class="ok">yes (signature verified by the server)</span>' : '<span class="muted">no</span>'}${w.error ? ` <span class="fail">${esc(w.error)}</span>` : ''}</td></tr>`).join('')}</tbody></table>`;
+        <td>${w.cosigned ? '<span class="ok">yes</span>' : '<span class="muted">no</span>'}${w.error ? ` <span class="fail">${esc(w.error)}</span>` : ''}</td>
+        <td class="here">${cosigned.get(`${s.witnessed?.note}\u0000${w.vkey}`) ?? ''}</td></tr>`).join('')}</tbody></table>`;
+    checkCosignatures(s);
+  }
+}
+
+// The policy witnesses' cosignatures on the witnessed note, verified here (kept per note and key).
+const cosigned = new Map();
+async function checkCosignatures(s) {
+  const note = s.witnessed?.note;
+  if (!note || !hasCrypto()) return;
+  for (const w of s.witness_policy.witnesses) {
+    const k = `${note}\u0000${w.vkey}`;
+    if (!cosigned.has(k)) {
+      let out;
+      try {
+        const t = await checks.verifyCosignature(note, w.vkey);
+        out = t === null ? '<span class="muted">no cosignature</span>'
+          : `<span class="ok">verified</span> <span class="muted">(${new Date(t * 1000).toISOString().replace('.000Z', 'Z')})</span>`;
+      } catch (err) {
+        out = err instanceof checks.Unsupported ? '<span class="muted">not checked (no Ed25519 here)</span>' : `<span class="fail">${esc(err.message || err)}</span>`;
+      }
+      cosigned.set(k, out);
+    }
+    const cell = document.querySelector(`#policy-witnesses tr[data-witness="${CSS.escape(w.name)}"] td.here`);
+    if (cell) cell.innerHTML = cosigned.get(k);
   }
 }
 

@@ -149,6 +149,26 @@ export async function verifyCheckpoint(text, vkey) {
   return note;
 }
 
+// C2SP tlog-cosignature cosignature/v1: the cosigner vkey is name+hex key ID+base64(0x04 || key);
+// its line in the note carries key ID || 8-byte big-endian timestamp || Ed25519 signature over
+// "cosignature/v1\ntime <timestamp>\n" || the checkpoint body. Returns the timestamp (seconds)
+// of `vkey`'s verified cosignature, null when the note has no line by it; throws when it fails.
+export async function verifyCosignature(text, vkey) {
+  const m = /^([^+]+)\+([0-9a-f]{8})\+(.+)$/.exec(String(vkey));
+  if (!m) throw new Error('not a cosigner vkey');
+  const raw = b64decode(m[3]);
+  if (raw.length !== 33 || raw[0] !== 4) throw new Error('not a cosignature/v1 vkey');
+  const keyId = hexdecode(m[2]);
+  const note = parseNote(text);
+  const line = note.sigs.find((x) => x.name === m[1] && equal(x.keyHash, keyId));
+  if (!line) return null;
+  if (line.signature.length !== 72) throw new Error(`cosignature by ${m[1]}: not 8 + 64 bytes`);
+  const t = line.signature.slice(0, 8).reduce((acc, b) => acc * 256n + BigInt(b), 0n);
+  const msg = concat(enc.encode(`cosignature/v1\ntime ${t}\n`), enc.encode(note.body));
+  if (!(await ed25519Ok(raw.slice(1), msg, line.signature.slice(8)))) throw new Error(`cosignature by ${m[1]} does not verify`);
+  return Number(t);
+}
+
 // ------------------------------------------------------------------ canonical JSON
 
 // A JSON number kept as its source text, so that canonical bytes are those the server signed
