@@ -283,6 +283,8 @@ def test_served_page_follows_the_slider(browser, served, run_dir, tmp_path):
     page.mouse.down()
     page.mouse.move(here[0] + 60, here[1] + 40, steps=4)
     page.mouse.up()
+    next_frame = "() => new Promise((r) => requestAnimationFrame(() => r()))"  # the map redraws once a frame
+    page.evaluate(next_frame)
     moved = page.evaluate("([lon, lat]) => window.__skyfence.pagePixel(lon, lat)", [lon, lat])
     assert moved == pytest.approx([here[0] + 60, here[1] + 40], abs=0.5)
     assert page.evaluate("([lon, lat]) => window.__skyfence.projectBasemap(lon, lat)", [lon, lat]) == pytest.approx(
@@ -290,6 +292,7 @@ def test_served_page_follows_the_slider(browser, served, run_dir, tmp_path):
     other = page.evaluate("([lon, lat]) => window.__skyfence.pagePixel(lon, lat)", [lon + 1, lat])
     page.mouse.wheel(0, -300)
     page.wait_for_timeout(100)
+    page.evaluate(next_frame)
     zoomed = page.evaluate("([lon, lat]) => window.__skyfence.pagePixel(lon, lat)", [lon + 1, lat])
     assert page.evaluate("([lon, lat]) => window.__skyfence.pagePixel(lon, lat)", [lon, lat]) == pytest.approx(moved, abs=1.5)  # the pointer: whole pixels
     assert zoomed[0] - moved[0] == pytest.approx(2 * (other[0] - moved[0]), abs=1.5)  # one zoom level

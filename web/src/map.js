@@ -31,7 +31,9 @@ export function makeCanvasMap(el, meta, { tooltip, onClick }) {
     const [w, h] = size(), [cx, cy] = mercator(vs.longitude, vs.latitude), k = 2 ** vs.zoom;
     return { x, y, coordinate: unmercator(cx + (x - w / 2) / k, cy + (y - h / 2) / k) };
   };
-  const redraw = () => basemap.draw(vs);
+  // one redraw per animation frame however many pointer events move the view meanwhile
+  let pending = 0;
+  const redraw = () => { if (!pending) pending = requestAnimationFrame(() => { pending = 0; basemap.draw(vs); }); };
   // the view centred so that world point (wx, wy) stays at pixel (x, y) at zoom z
   const keep = (wx, wy, x, y, z) => {
     const [w, h] = size(), k = 2 ** z;
@@ -72,7 +74,7 @@ export function makeCanvasMap(el, meta, { tooltip, onClick }) {
   el.addEventListener('wheel', (e) => { e.preventDefault(); zoomAbout(...local(e), -e.deltaY / 300); }, { passive: false });
   el.addEventListener('dblclick', (e) => zoomAbout(...local(e), 1));
   window.addEventListener('resize', redraw);
-  redraw();
+  basemap.draw(vs);
   mark('device');
   // the next animation frame: what was drawn before the call is in the frame it produces
   const frame = () => new Promise((resolve) => requestAnimationFrame(() => resolve()));
