@@ -340,12 +340,14 @@ def read_view_files(out_dir: str | Path) -> dict[str, bytes]:
     return {n: (d / n).read_bytes() for n in VIEW_FILES[kind]}
 
 
-def page_html(files: dict[str, bytes] | None = None) -> str:
+def page_html(files: dict[str, bytes] | None = None, *, preload: list[str] | tuple[str, ...] = ()) -> str:
     """The page. With ``files``, self-contained: stylesheet, script and data inline (base64);
-    without, it loads ``app.css``, ``app.js`` and ``data/<name>`` from its own server."""
+    without, it loads ``app.css``, ``app.js`` and ``data/<name>`` from its own server, the data
+    files named in ``preload`` fetched while the script loads (``<link rel="preload">``)."""
     shell = _assets().joinpath("index.html").read_text("utf-8")
     if files is None:
-        return shell.replace("<!--STYLE-->", '<link rel="stylesheet" href="app.css">').replace(
+        links = "".join(f'<link rel="preload" href="data/{n}" as="fetch" crossorigin>' for n in preload)
+        return shell.replace("<!--STYLE-->", links + '<link rel="stylesheet" href="app.css">').replace(
             "<!--SCRIPT-->", '<script src="app.js"></script>')
     css = _assets().joinpath("app.css").read_text("utf-8").replace("</style", "<\\/style")
     js = _assets().joinpath("app.js").read_text("utf-8").replace("</script", "<\\/script")
@@ -366,7 +368,7 @@ class _Handler(SimpleHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802 (http.server's name)
         path = self.path.split("?", 1)[0]
         if path in ("/", "/index.html"):
-            body, name = page_html().encode(), "index.html"
+            body, name = page_html(preload=tuple(self.files)).encode(), "index.html"
         elif path in ("/app.js", "/app.css", "/LICENSES.txt"):
             body, name = _assets().joinpath(path[1:]).read_bytes(), path[1:]
         elif path.startswith("/data/") and path[6:] in self.files:
