@@ -138,3 +138,24 @@ def test_shortcut_answers_and_edits_are_refused(sq, monkeypatch):
 
 def _route_must_not_run(*_a, **_k):
     raise AssertionError("the route answered a request the shortcut should have")
+
+
+def test_candidate_squares_miss_no_satellite():
+    """Coverage from the satellites kept per 1-degree square equals the elevation of every
+    satellite (count at or above the mask, highest elevation) anywhere, the poles included."""
+    import numpy as np
+
+    from skyfence.links.geometry import frame_elevations_deg
+
+    rng = np.random.default_rng(3)
+    at = "2026-05-01T12:00:00Z"
+    sky = svc._POSITIONS.get("starlink", svc._t_ns(at))
+    points = [(float(np.degrees(np.arcsin(rng.uniform(-1, 1)))), float(rng.uniform(-180, 180)))
+              for _ in range(150)] + [(90.0, 0.0), (-90.0, 10.0), (89.99, 179.99), (0.0, -180.0),
+                                      (50.999, 30.999), (51.0, 31.0)]
+    for lat, lon in points:
+        el = frame_elevations_deg(svc._frame(lat, lon), sky.r_km)
+        for mask in (25.0, 40.0):
+            n, top = svc.visible_satellites(lat, lon, at, min_elevation_deg=mask)
+            assert n == int(np.count_nonzero(el >= mask)), (lat, lon, mask)
+            assert top == pytest.approx(float(el.max()), abs=1e-9), (lat, lon)

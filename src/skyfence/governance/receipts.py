@@ -101,7 +101,8 @@ class ReceiptTemplate:
 
 
 def _value_text(v: Any) -> str:
-    """`canonical_json(v)`, for strings, integers and finite floats without the encoder's setup."""
+    """`canonical_json(v)`; strings, integers, finite floats and lists of strings without the
+    encoder's setup."""
     t = type(v)
     if t is str:
         return encode_basestring(v)
@@ -109,6 +110,8 @@ def _value_text(v: Any) -> str:
         return int.__repr__(v)
     if t is float and math.isfinite(v):
         return float.__repr__(v)
+    if t is list and all(type(x) is str for x in v):
+        return "[" + ",".join([encode_basestring(x) for x in v]) + "]"
     return canonical_json(v)
 
 

@@ -45,6 +45,7 @@ import base64
 import datetime as dt
 import functools
 import json
+import math
 import os
 import threading
 from collections import OrderedDict
@@ -102,6 +103,13 @@ _MAX_DEFLECTION_DEG = 0.2
 _FAR_FACTOR = 1.1
 #: slack on the KD-tree search radius, km (the exact elevations decide)
 _SLACK_KM = 1.0
+#: candidate satellites are searched per square of this many degrees of latitude and longitude
+_BIN_DEG = 1.0
+#: more than the largest distance (km) from a square's centre to a point of it at altitude 0: half
+#: its diagonal is under 0.5 * sqrt(2) deg * 111.7 km/deg (the largest WGS84 meridian degree) = 79
+_BIN_REACH_KM = 100.0
+#: squares kept per instant
+_MAX_BINS = 256
 
 
 @functools.lru_cache(maxsize=4)
@@ -125,22 +133,33 @@ class _Sky:
         self.far_r_km = np.ascontiguousarray(r_km[~near])
         self.tree = cKDTree(self.tree_r_km)
         self.r_max_km = float(radius[near].max()) if near.any() else 0.0
-        self._radius_km: dict[float, float] = {}
+        self._bins: dict[tuple[float, int, int], np.ndarray] = {}
 
-    def candidates_km(self, frame: GroundFrame, min_elevation_deg: float) -> np.ndarray | None:
+    def candidates_km(self, lat_deg: float, lon_deg: float,
+                      min_elevation_deg: float) -> np.ndarray | None:
         """ECEF positions [m, 3] km (in no particular order) of every satellite that can be at or
-        above `min_elevation_deg` from the frame's ground point (altitude 0; a superset); None
-        when the mask is too low to prune."""
-        radius = self._radius_km.get(min_elevation_deg)
-        if radius is None:
-            e_bound = min_elevation_deg - _MAX_DEFLECTION_DEG - 1e-6
-            radius = -1.0 if e_bound < 0.0 or not len(self.r_km) else _SLACK_KM + \
-                slant_range_bound_km(self.r_max_km, wgs84.semi_minor_km, e_bound)
-            self._radius_km[min_elevation_deg] = radius
-        if radius < 0.0:
+        above `min_elevation_deg` from any ground point (altitude 0) of the `_BIN_DEG` square
+        holding (`lat_deg`, `lon_deg`) (a superset: the KD-tree search from the square's centre
+        reaches `_BIN_REACH_KM` further); None when the mask is too low to prune. Kept per
+        square (up to `_MAX_BINS` of them)."""
+        key = (min_elevation_deg, math.floor(lat_deg / _BIN_DEG), math.floor(lon_deg / _BIN_DEG))
+        near = self._bins.get(key)
+        if near is not None:
+            return near
+        e_bound = min_elevation_deg - _MAX_DEFLECTION_DEG - 1e-6
+        if e_bound < 0.0 or not len(self.r_km):
             return None
-        near = self.tree_r_km[self.tree.query_ball_point(frame.ecef_km, r=radius)]
-        return np.concatenate([near, self.far_r_km]) if len(self.far_r_km) else near
+        radius = _SLACK_KM + _BIN_REACH_KM + \
+            slant_range_bound_km(self.r_max_km, wgs84.semi_minor_km, e_bound)
+        centre = _frame(min(key[1] * _BIN_DEG, 90.0 - _BIN_DEG) + _BIN_DEG / 2,
+                        key[2] * _BIN_DEG + _BIN_DEG / 2).ecef_km
+        near = self.tree_r_km[self.tree.query_ball_point(centre, r=radius)]
+        if len(self.far_r_km):
+            near = np.concatenate([near, self.far_r_km])
+        if len(self._bins) >= _MAX_BINS:
+            self._bins.clear()
+        self._bins[key] = near
+        return near
 
 
 @functools.lru_cache(maxsize=65_536)
@@ -271,7 +290,7 @@ def visible_satellites(lat_deg: float, lon_deg: float, at_utc: dt.datetime | str
         min_elevation_deg = default_min_elevation_deg(elements)
     sky = _POSITIONS.get(elements, _t_ns(at_utc))
     frame = (_frame if CACHING else _frame.__wrapped__)(float(lat_deg), float(lon_deg))
-    near_km = sky.candidates_km(frame, min_elevation_deg)
+    near_km = sky.candidates_km(float(lat_deg), float(lon_deg), min_elevation_deg)
     if near_km is not None and len(near_km):
         el = frame_elevations_deg(frame, near_km)
         n = int(np.count_nonzero(el >= min_elevation_deg))

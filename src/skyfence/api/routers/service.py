@@ -15,11 +15,11 @@ answers it, errors included (401, 403, 422, 503), as it always does.
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import QueryParams
 
 from skyfence.api.auth import Caller, authenticate, require
 from skyfence.api.routers.common import ledger_of
@@ -48,7 +48,8 @@ async def _receipt_response(request: Request, terminal: str, at: str | None) -> 
 def _plain_query(scope: dict) -> tuple[str, str | None] | None:
     """(terminal, at) when the query is ``terminal`` and optionally ``at``, each once, non-empty
     and within the declared lengths (what FastAPI accepts as is); None otherwise."""
-    items = QueryParams(scope["query_string"]).multi_items()
+    # as Starlette's QueryParams reads it
+    items = parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True)
     if not 1 <= len(items) <= 2:
         return None
     got: dict[str, str] = {}
