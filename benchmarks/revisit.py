@@ -14,23 +14,32 @@ Usage: ``python benchmarks/revisit.py [--targets 10000] [--days 7] [--sats 200]`
 TAT-C's time is fitted over two point counts (``--tatc-points`` and 4x), a fixed part plus a part per
 point for each group of ``--tatc-sats`` satellites, then scaled to all satellites and targets.
 
-Measured (2026-11-27, a shared 2-core machine at load 6-13; CPU seconds are used because the wall
-time depends on the load), 10,000 targets x 200 satellites x **1 day** (1/7 of the full case; every
-cost is linear in the period, so the full week is about 7x each figure), 1,083,049 accesses:
+Usage for the figures below: ``python benchmarks/revisit.py --days 1 --tatc-sats 20 --tatc-points 400``
+(and ``--days 7 --skyfence-only`` for the week).
 
-* skyfence: 203-230 s CPU (269-657 s wall);
-* TAT-C 3.6 (warmed up), 20 satellites x 400 / 1,600 points: 5.4 / 17.5 s CPU -> 1.39 s + 10.05 ms
-  per point per 20 satellites -> 1,019 s CPU for the full day: skyfence **4.4x faster** (a linear
-  scaling from 100 points alone would have said 11x); same accesses, samples and mean revisit as
-  TAT-C on the 20 x 400 subset;
-* skyfield ``find_events``: 3.5-5 ms CPU per pair x 2,000,000 pairs = 7,100-10,000 s CPU: skyfence
-  31-49x faster.
+Measured (2026-11-27, a shared 2-core machine at load average 12-25, so CPU seconds are the figures;
+the wall times depend on the load), 10,000 targets x 200 satellites x **1 day** (1/7 of the full
+case), in one run:
 
-The goal of 20x faster than TAT-C is not reached. Where skyfence's time goes (profile, 10,000
-targets x 2 h): the per-step screen with :func:`skyfence.links.visible_pairs` (about 40 %: one
-KD-tree query per 20 km radius band of the satellites at every step), the exact margins on the
-screened samples (about 20 %), and the refinement (about 40 %, mostly the search for accesses
-between samples around near-miss samples).
+* skyfence: **28.9 s CPU** (245 s wall at load 12-25), 1,083,049 accesses (the same count as the
+  previous engine's);
+* TAT-C 3.6 (warmed up), 20 satellites x 400 / 1,600 points: 6.4 / 20.6 s CPU -> 1.65 s + 11.85 ms
+  per point per 20 satellites -> 1,202 s CPU for the full day: skyfence **41.6x faster (CPU)**
+  (an earlier run of the same fit at a lower load gave TAT-C 1,019 s: 35x against that); same
+  accesses (4,707), samples (2,736) and mean revisit over points (7,471.3 s) as TAT-C on the
+  20 x 400 subset; the wall-time fit (66x) is not meaningful at this load;
+* skyfield ``find_events``: 5.7 ms CPU per pair x 2,000,000 pairs = 11,459 s CPU: skyfence 396x.
+
+Where the time went before (4.4x, 203-230 s CPU for the day) and what changed: the per-step
+screen with :func:`skyfence.links.visible_pairs` (one KD-tree per 20 km band of satellites at
+every step, loose elevation masks: about 70 million samples a day) is now one KD-tree of the targets
+matched against a whole time chunk of satellite positions
+(:class:`skyfence.links.TargetIndex`, per-satellite central angles: about 8 million samples a
+day); geostationary imagers are sampled every 19 steps; the search for short accesses between
+samples (248,000 golden-section searches per 2 h, 1 % of them successful) starts from the closest
+approach of three samples; access ends start from the margins known at the samples; peaks come
+from parabolic interpolation; the Hermite interpolant is kept in Horner form and the nadir
+deflection is interpolated instead of a geodetic conversion per evaluation.
 """
 
 from __future__ import annotations

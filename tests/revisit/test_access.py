@@ -142,3 +142,27 @@ def test_sun_position_against_de421():
         alt = (eph["earth"] + wgs84.latlon(lat, lon)).at(tt).observe(eph["sun"]).apparent().altaz()[0].degrees
         mine = sun_elevation_deg(wgs84_up(lat, lon), sun_ecef_unit(t))
         assert np.max(np.abs(mine - alt)) < 0.02
+
+
+def test_geostationary_accesses_sampled_with_a_stride_equal_skyfield():
+    """A geostationary satellite is sampled with a stride of many steps (19 x 30 s here: its line
+    of sight barely turns): its rises and sets over a threshold crossed as its tilted orbit swings
+    equal skyfield's within 1 s."""
+    geo = load_elements("active-2025-10-07:GAOFEN-4")
+    lat, lon = 30.0, 105.0
+    site = wgs84.latlon(lat, lon)
+    sat = EarthSatellite.from_satrec(geo.satrecs[0], TS)
+    t_a, t_b = TS.from_datetime(T0), TS.from_datetime(T0.replace(day=9))
+    alt = (sat - site).at(TS.linspace(t_a, t_b, 200)).altaz()[0].degrees
+    threshold = float(np.round(0.5 * (alt.min() + alt.max()), 3))  # crossed as the orbit's tilt swings
+    assert alt.max() - alt.min() > 0.1
+    df = find_accesses(geo, Sensor(kind="elevation", min_elevation_deg=threshold), np.array([lat]), np.array([lon]),
+                       start="2025-10-07T00:00:00", duration_s=2 * 86400)
+    t, ev = sat.find_events(site, t_a, t_b, altitude_degrees=threshold)
+    rises = [x.utc_datetime() for x, e in zip(t, ev, strict=True) if e == 0]
+    sets = [x.utc_datetime() for x, e in zip(t, ev, strict=True) if e == 2]
+    mine_rises = [_utc(a) for a in df.start_utc if _utc(a) > T0]
+    mine_sets = [_utc(b) for b in df.end_utc if _utc(b) < T0.replace(day=9)]
+    assert len(mine_rises) == len(rises) >= 1 and len(mine_sets) == len(sets) >= 1
+    for a, b in zip(mine_rises + mine_sets, rises + sets, strict=True):
+        assert abs((a - b).total_seconds()) < 1.0

@@ -1,34 +1,33 @@
 """Access intervals of imaging satellites over ground targets, refined to milliseconds.
 
-Size: a little over 400 lines: the method below is one pipeline (grid, screen, edges, refinement)
-whose stages share the interpolated state of :class:`_Problem`; the generic searches are in
-:mod:`skyfence.revisit.refine`.
+Size: about 420 lines: one pipeline (grid, screen, edges, refinement, peaks) whose stages share
+the interpolated state of :class:`_Problem`; the screen and the generic searches are already in
+:mod:`skyfence.revisit.screen` and :mod:`skyfence.revisit.refine`.
 
 Method
 ------
 1. **Grid.** The satellites are propagated once with SGP4 on the time grid ``t0, t0 + step, ...``
    plus the period's end (:func:`skyfence.orbits.propagate.propagate`), positions and velocities.
 2. **Sampling stride.** A satellite whose line of sight from the ground turns slowly (high orbits)
-   is sampled every ``stride`` steps (:func:`strides`): the largest whole number of steps over
-   which its line of sight from any target turns by at most 0.1 rad (its Earth-fixed speed over
-   its lowest height above the targets), at most 20 minutes; LEO satellites: every step.
+   is sampled every ``stride`` steps (:func:`skyfence.revisit.screen.strides`; LEO: every step).
 3. **Screening with one tree of the targets.** The targets are fixed in the Earth-fixed frame, so
    one :class:`skyfence.links.TargetIndex` (a KD-tree of their directions) is matched against all
    sampled satellite positions of a time chunk at once. A (target, satellite, sample) is kept
-   when the central angle between target and satellite is at most the sensor's reach
-   (:func:`reach_rad`: its largest off-nadir angle or its elevation mask, at the satellite's
-   highest radius, for the lowest target radius) plus half a stride of the satellite's largest
-   sub-satellite angular speed, plus 0.3 deg for the ellipsoid (geodetic verticals and nadirs
-   differ from geocentric ones by < 0.2 deg). A pass that reaches the sensor's reach therefore
-   has a sample in the screen at its closest point.
+   when the central angle between target and satellite is at most the screening angle of
+   :func:`skyfence.revisit.screen.screen` (the sensor's reach, plus half a stride of ground-track
+   motion, plus 0.3 deg for the ellipsoid), so a pass that reaches the sensor's reach has a sample
+   in the screen at its closest point.
 4. **Exact test on the samples.** The sensor margin (:func:`skyfence.revisit.sensors.margin_deg`)
    is evaluated on every screened sample; samples absent from the screen are outside the reach.
    Rising / falling edges of ``margin > 0`` between consecutive samples bracket the access ends.
    A screened sample whose negative margin is a local maximum of the pass (Sun margin above -0.5
-   deg plus the Sun's motion over a stride) may hide a short access between its neighbours; the
-   parabola through the three samples (:func:`skyfence.revisit.refine.parabola_max`) estimates
-   its maximum, and where that is above -:data:`HIDDEN_SCREEN_DEG` the maximum is searched
-   (golden section, stopping at the first positive margin).
+   deg plus the Sun's motion over a stride) may hide a short access between its neighbours: the
+   parabola through the squared chords between the target's and the satellite's directions at the
+   three samples (:func:`skyfence.revisit.refine.parabola_min`) gives the closest approach. If
+   even that is beyond the reach (plus the slack), there is none; else the margin there decides
+   (positive: an access); SAR sensors (whose margin peaks away from the closest approach) and
+   margins there above -:data:`HIDDEN_SCREEN_DEG` are searched (golden section between the
+   neighbours, stopping at the first positive margin).
 5. **Refinement between samples without SGP4.** Each bracket is narrowed on the continuous margin
    (Illinois regula falsi, :func:`skyfence.revisit.refine.root`), from the margins already known
    at the samples, until it is shorter than ``tol_s`` (default 1 ms). Between grid steps the TEME
@@ -38,8 +37,9 @@ Method
    interpolated sidereal angle; the geodetic nadir is the geocentric one plus the linearly
    interpolated deflection of the vertical (< 0.2 deg; interpolation error ~1e-4 deg, i.e. well
    under a millisecond of an access end); the Sun direction is interpolated linearly.
-6. **Peaks.** The highest elevation of each access (golden section to 10 ms) and the off-nadir
-   angle there.
+6. **Peaks.** The highest elevation of each access (:func:`_peaks`: parabolic interpolation of
+   the squared range, then of the sine of the elevation; golden section for accesses over 10
+   steps) and the off-nadir angle there.
 
 Accesses are those of one satellite and one target; merging across satellites (what a target
 "sees") is in :mod:`skyfence.revisit.stats`. An access open at the period's start or end is
@@ -59,10 +59,11 @@ from skyfence.orbits.elements import Elements
 from skyfence.orbits.frames import as_utc, gmst_rad, time_grid
 from skyfence.orbits.propagate import propagate
 from skyfence.revisit.refine import golden_max, parabola_min, root
+from skyfence.revisit.screen import screen
 from skyfence.revisit.sensors import KINDS, Sensor, SensorTable, margin_deg
 from skyfence.revisit.sun import sun_ecef_unit, sun_elevation_deg
 
-__all__ = ["find_accesses", "reach_rad", "strides", "ACCESS_COLUMNS", "HIDDEN_SCREEN_DEG"]
+__all__ = ["find_accesses", "ACCESS_COLUMNS", "HIDDEN_SCREEN_DEG"]
 
 ACCESS_COLUMNS = ["target", "satellite", "name", "norad_id", "start_utc", "end_utc", "duration_s",
                   "max_elevation_deg", "min_off_nadir_deg"]
@@ -71,12 +72,6 @@ ACCESS_COLUMNS = ["target", "satellite", "name", "norad_id", "start_utc", "end_u
 HIDDEN_SCREEN_DEG = 0.05
 #: the highest elevation of an access is searched to this many seconds (elevation error <~ 0.01 deg)
 _PEAK_TOL_S = 0.01
-#: the line of sight from a target turns by at most this much (rad) over one sampling stride
-_STRIDE_TURN_RAD = 0.1
-#: longest sampling stride, seconds
-_STRIDE_MAX_S = 1200.0
-#: extra central angle of the screen (rad): geodetic verticals / nadirs against geocentric ones
-_SCREEN_SLACK_RAD = float(np.radians(0.3))
 #: the Sun's largest elevation rate at a ground point (deg/s): the Earth's rotation
 _SUN_RATE_DEG_S = 0.0042
 #: accesses up to this many steps long have their peak from the squared range's parabola
@@ -221,61 +216,6 @@ class _Problem:
         return margin_deg(self.sub, j, el, off, side, sun_el)
 
 
-def reach_rad(sensor: Sensor, r_km: np.ndarray | float, rg_km: float) -> np.ndarray:
-    """Largest central angle (rad) between a target at geocentric radius ``rg_km`` and a satellite
-    at radius ``r_km`` at which ``sensor`` can image it on a spherical Earth: the elevation mask's
-    ``pi/2 - e - asin(rg cos e / r)`` and, for optical / SAR sensors, the largest off-nadir angle's
-    ``asin(r sin eta / rg) - eta`` (the horizon's ``acos(rg / r)`` beyond it), whichever is less."""
-    r = np.asarray(r_km, dtype=float)
-    eps = np.radians(sensor.min_elevation_deg)
-    lam = np.pi / 2 - eps - np.arcsin(np.clip(rg_km * np.cos(eps) / r, -1.0, 1.0))
-    if sensor.kind != "elevation":
-        eta = np.radians(sensor.max_look_deg)
-        x = r * np.sin(eta) / rg_km
-        lam = np.minimum(lam, np.where(x < 1.0, np.arcsin(np.minimum(x, 1.0)) - eta,
-                                       np.arccos(np.clip(rg_km / r, -1.0, 1.0))))
-    return lam
-
-
-def strides(speed_ecef_km_s: np.ndarray, height_km: np.ndarray, step_s: float) -> np.ndarray:
-    """Sampling stride (whole steps >= 1) of satellites of largest Earth-fixed speed
-    ``speed_ecef_km_s`` and lowest height above the targets ``height_km``: the line of sight from
-    any target turns by at most 0.1 rad per stride, and a stride lasts at most 20 minutes."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        turn_s = _STRIDE_TURN_RAD * np.maximum(height_km, 1.0) / speed_ecef_km_s
-    turn_s = np.where(np.isfinite(turn_s), np.minimum(turn_s, _STRIDE_MAX_S), step_s)
-    return np.maximum(1, np.floor(turn_s / step_s)).astype(np.int64)
-
-
-def _screen(prob: _Problem, sensors: list[Sensor], step_s: float):
-    """Per sampling stride: (satellite rows, sample steps, screening central angle per satellite)."""
-    st, gr = prob.sats, prob.grid
-    r_norm = np.linalg.norm(st.r_ecef, axis=-1)  # [m, n]
-    omega_e = (gr.theta[-1] - gr.theta[0]) / max(gr.sec[-1] - gr.sec[0], 1e-9)
-    # Earth-fixed speed <= inertial speed + the Earth's rotation x distance from its axis
-    with np.errstate(invalid="ignore"):
-        speed = np.linalg.norm(st.v_teme, axis=-1) + omega_e * np.hypot(st.r_ecef[..., 0], st.r_ecef[..., 1])
-    ok = np.isfinite(r_norm).any(axis=1)
-    if not ok.any():
-        return []
-    r_lo = np.full(len(ok), np.nan)
-    r_hi, v_hi = r_lo.copy(), r_lo.copy()
-    r_lo[ok], r_hi[ok] = np.nanmin(r_norm[ok], axis=1), np.nanmax(r_norm[ok], axis=1)
-    v_hi[ok] = np.nanmax(speed[ok], axis=1)
-    rg_min, rg_max = prob.ground_radii_km
-    stride = strides(v_hi, r_lo - rg_max, step_s)
-    reach = np.array([reach_rad(sensors[i], r_hi[i], rg_min) if ok[i] else np.nan for i in range(len(ok))])
-    prob.reach = reach + _SCREEN_SLACK_RAD
-    angle = prob.reach + v_hi / r_lo * stride * step_s / 2.0
-    out = []
-    n = prob.n
-    for s in np.unique(stride[ok]):
-        js = np.flatnonzero(ok & (stride == s))
-        ks = np.unique(np.r_[np.arange(0, n, s), n - 1])
-        out.append((js, ks, angle[js]))
-    return out
-
-
 def _edges(prob: _Problem, p, j, q, ks: np.ndarray, qa: int, qb: int):
     """Rising, falling and local-maximum samples of one chunk of sample positions ``[qa, qb)``
     (``q`` indexes the sample steps ``ks``), each as (target, satellite, step, margin, previous
@@ -306,7 +246,10 @@ def _chunk_accesses(prob: _Problem, index: TargetIndex, sensors_of_chunk: list[S
                     chunk_steps: int, tol_s: float):
     sats, n = prob.sats, prob.n
     found: list[list[tuple]] = [[], [], []]
-    for js, ks, angle in _screen(prob, sensors_of_chunk, step_s):
+    gr = prob.grid
+    omega_e = (gr.theta[-1] - gr.theta[0]) / max(gr.sec[-1] - gr.sec[0], 1e-9)
+    groups, prob.reach = screen(sats.r_ecef, sats.v_teme, omega_e, sensors_of_chunk, prob.ground_radii_km, step_s)
+    for js, ks, angle in groups:
         nq = len(ks)
         cq = max(1, chunk_steps * nq // n)
         for qa in range(0, nq, cq):
