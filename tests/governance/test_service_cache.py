@@ -102,6 +102,7 @@ def test_shortcut_answers_and_edits_are_refused(sq, monkeypatch):
             m.setattr(service_router, "_receipt_response", _route_must_not_run)
             r2 = c.get("/service", params={"terminal": "kyiv", "at": at}, headers=key)
             assert r2.status_code == 200 and r2.content == r.content
+            assert r2.headers == r.headers
             r2 = c.get("/service", params={"at": at, "terminal": "kyiv"},
                        headers={"Authorization": "Bearer " + sq.api_keys["vic"]})
             assert r2.status_code == 200 and r2.content == r.content

@@ -87,7 +87,11 @@ class ServiceShortcut:
         if body is None:
             await self.app(scope, receive, send)
             return
-        await Response(content=body, media_type="application/json")(scope, receive, send)
+        # what Response(content=body, media_type="application/json") sends
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-length", str(len(body)).encode("latin-1")),
+                                (b"content-type", b"application/json")]})
+        await send({"type": "http.response.body", "body": body})
 
 
 async def _shortcut(scope, receive) -> bytes | None:
