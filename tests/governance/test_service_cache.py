@@ -90,6 +90,36 @@ def test_kept_state_gives_the_same_receipts(sq, monkeypatch, tmp_path):
     assert main(["receipt", "verify", str(path), "--key", L.verifier_key]) == 0
 
 
+def test_new_cosignatures_reach_the_next_receipt(sq, monkeypatch):
+    """A witness's cosignature added to the latest checkpoint (the log does not grow) is in the
+    next receipt, and again when a second witness cosigns the same checkpoint."""
+    import time
+
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from skyfence.governance.log.checkpoint import parse_note
+    from skyfence.governance.witness.client import store_witnessed
+    from skyfence.governance.witness.cosignature import cosign
+
+    L = sq.ledger
+    pairs = [("kyiv", at) for at in _instants()[:2]]
+    assert all(r.get("witnessed") is None for r in _same_both_ways(L, monkeypatch, pairs))
+    with sq.db.read_session() as s:
+        note = L.latest_checkpoint(s)
+    body, _ = parse_note(note)
+    seen = []
+    for name in ("w1.example/witness", "w2.example/witness"):
+        line = cosign(body, name, Ed25519PrivateKey.generate(), int(time.time()))
+        with sq.db.write_session() as s:
+            store_witnessed(s, note, [line], L.now_utc())
+        docs = _same_both_ways(L, monkeypatch, pairs)
+        for r in docs:
+            assert r["witnessed"]["tree_size"] == r["tree_size"] == L.size()
+            assert all(n in r["witnessed"]["checkpoint"] for n in [*seen, name])
+            verify_receipt(r, verifier_key=L.verifier_key)
+        seen.append(name)
+
+
 def test_shortcut_answers_and_edits_are_refused(sq, monkeypatch):
     at = _instants()[0]
     key = {"X-API-Key": sq.api_keys["vic"]}
