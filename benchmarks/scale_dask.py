@@ -1,12 +1,22 @@
-"""Scale figures, Dask part: cell-steps per second in one process and on a local cluster of 2
-workers, and the projected time of the ``world-coverage`` example.
+"""Scale figures, Dask part: the visibility count per cell-step before and after the counting
+kernel, cell-steps per second in one process and on a local cluster of 2 workers, and the
+projected time of the ``world-coverage`` example.
 
-    .venv/bin/python benchmarks/scale_dask.py [--steps 10 70] [--region FRA,DEU,POL] [--json out.json]
+    .venv/bin/python benchmarks/scale_dask.py [--steps 10 70] [--region USA,CAN,MEX] [--json out.json]
 
-Input: the ``world-coverage`` example (real 10,281-satellite Starlink snapshot, 60 s steps, H3
-resolution 5, cell centres on land) cut to the land cells of ``--region``, run for two lengths
-(``--steps``); a rate is the extra cell-steps of the longer run over its extra wall time, so the
-fixed costs (ground, elements, policy) drop out.
+Count (``kernel_section``): the case of issue 14, the 241,455 H3 resolution-5 cells (centre
+rule) of Russia, Canada, the USA, Brazil, Australia and China against the real 10,281-satellite
+Starlink snapshot (2026-04-30, 25 deg mask), CPU time of ``links.count_visible`` per cell-step:
+
+* after: this tree's count (the compiled kernel of :mod:`skyfence.links.counting`);
+* before: ``links/search.py`` and ``links/visibility.py`` of commit :data:`BEFORE_REV` (the
+  KD-tree count that was current before the kernel) read from git and imported in this process
+  (geometry is this tree's), on the first steps of the same positions; the counts are checked
+  equal step for step.
+
+Dask (``dask_section``): the ``world-coverage`` example cut to the land cells of ``--region``, run
+for two lengths (``--steps``); a rate is the extra cell-steps of the longer run over its extra wall
+time, so the fixed costs (ground, elements, policy) drop out.
 
 * one process: ``skyfence.run`` (no Dask), wall time of the whole run, no map;
 * 2 workers: ``skyfence.scale.engine.run_sharded`` on a ``LocalCluster`` of 2 single-thread
@@ -18,7 +28,8 @@ fixed costs (ground, elements, policy) drop out.
   per-worker rate on 2 workers. The world's ground (H3 cells of all land: 185 s here, once, in the
   client) is added.
 
-Timings are wall clock on a shared machine; the speed-up is only meaningful with 2 idle cores.
+Timings are wall clock on a shared machine (the count's are CPU time); the speed-up is only
+meaningful with 2 idle cores.
 """
 
 # ruff: noqa: E402
@@ -40,6 +51,10 @@ import pandas as pd
 WORLD_CELLS = 569_676  # land cells at H3 res 5, centre rule (region "land")
 WORLD_STEPS = 1440  # 24 h at 60 s
 WORLD_GROUND_S = 185.0  # region_cells("land", 5, "centre") measured here
+#: the commit whose links.count_visible (KD-tree blocks) is measured as "before"
+BEFORE_REV = "951378d"
+#: issue 14's case: the land cells of these countries at H3 resolution 5
+SIX = ["RUS", "CAN", "USA", "BRA", "AUS", "CHN"]
 
 
 def _peak_rss_mb() -> float:
@@ -59,9 +74,70 @@ def _scenario(tmp: Path, region: str, steps: int):
     return resolve_scenario(path)
 
 
-def dask_section(steps: tuple[int, int] = (10, 70), region: str = "FRA,DEU,POL") -> dict:
-    """Measure one process vs 2 local workers on cuts of world-coverage of two lengths (the
-    difference is the cost of the extra cell-steps, fixed costs excluded); project the world."""
+def _before_count_visible(rev: str = BEFORE_REV):
+    """``count_visible`` of ``rev``: its links/search.py and links/visibility.py from git, imported
+    under other names in this process."""
+    import importlib
+    import subprocess
+
+    root = Path(__file__).resolve().parents[1]
+    tmp = Path(tempfile.mkdtemp(prefix="skyfence-before-"))
+    for name in ("search", "visibility"):
+        text = subprocess.run(["git", "show", f"{rev}:src/skyfence/links/{name}.py"], cwd=root, check=True,
+                              capture_output=True, text=True).stdout  # fmt: skip
+        text = (text.replace("from skyfence.links import search", "import _before_search as search")
+                .replace("from skyfence.links.search import", "from _before_search import"))  # fmt: skip
+        (tmp / f"_before_{name}.py").write_text(text)
+    sys.path.insert(0, str(tmp))
+    try:
+        return importlib.import_module("_before_visibility").count_visible
+    finally:
+        sys.path.remove(str(tmp))
+
+
+def kernel_section(steps_after: int = 10, steps_before: int = 2) -> dict:
+    """CPU time of ``count_visible`` per cell-step on issue 14's six countries, before and after."""
+    from skyfence.geo.cells import cell_centres
+    from skyfence.geo.regions import region_cells, resolve_region
+    from skyfence.links import count_visible, ground_points
+    from skyfence.orbits.catalog import load_elements
+    from skyfence.orbits.frames import time_grid
+    from skyfence.orbits.propagate import propagate
+
+    cells = region_cells(resolve_region(SIX), 5, "centre")
+    g, up = ground_points(*cell_centres(cells))
+    sat = propagate(load_elements("starlink"), time_grid("2026-04-30T00:00:00Z", steps_after * 60, 60)).r_ecef_km
+    before = _before_count_visible()
+    count_visible(g[:100], up[:100], sat[:, :1], 25.0)  # numba's compilation (cached on disk) not timed
+    t0 = time.process_time()
+    after_counts = count_visible(g, up, sat, 25.0)
+    cpu_after = time.process_time() - t0
+    t0 = time.process_time()
+    before_counts = before(g, up, sat[:, :steps_before], 25.0)
+    cpu_before = time.process_time() - t0
+    assert (before_counts == after_counts[:, :steps_before]).all()
+    us_after = 1e6 * cpu_after / (len(g) * steps_after)
+    us_before = 1e6 * cpu_before / (len(g) * steps_before)
+    out = {"cells": len(g), "satellites": sat.shape[0], "before_rev": BEFORE_REV,
+           "steps_after": steps_after, "steps_before": steps_before,
+           "cpu_s_per_step_after": cpu_after / steps_after, "cpu_s_per_step_before": cpu_before / steps_before,
+           "us_per_cell_step_after": us_after, "us_per_cell_step_before": us_before,
+           "speedup": us_before / us_after, "mean_visible": float(after_counts.mean()),
+           "world_count_core_hours_after": WORLD_CELLS * WORLD_STEPS * us_after / 1e6 / 3600,
+           "world_count_core_hours_before": WORLD_CELLS * WORLD_STEPS * us_before / 1e6 / 3600}  # fmt: skip
+    print(f"count: {len(g):,} cells ({','.join(SIX)}, res 5) x {sat.shape[0]:,} satellites, 25 deg, "
+          f"{out['mean_visible']:.1f} in view on average; CPU per step "
+          f"{out['cpu_s_per_step_before']:.2f} s before ({BEFORE_REV}, {steps_before} steps), "
+          f"{out['cpu_s_per_step_after']:.3f} s after ({steps_after} steps): {us_before:.2f} -> {us_after:.3f} "
+          f"us/cell-step ({out['speedup']:.0f}x), counts equal; the world's count "
+          f"{out['world_count_core_hours_before']:.2f} -> {out['world_count_core_hours_after']:.3f} core-hours")  # fmt: skip
+    return out
+
+
+def dask_section(steps: tuple[int, int] = (10, 70), region: str = "USA,CAN,MEX") -> dict:
+    """The count before/after (:func:`kernel_section`, under ``"count"``), then one process vs 2
+    local workers on cuts of world-coverage of two lengths (the difference is the cost of the extra
+    cell-steps, fixed costs excluded); project the world."""
     import math
 
     from dask.distributed import Client, LocalCluster
@@ -69,6 +145,7 @@ def dask_section(steps: tuple[int, int] = (10, 70), region: str = "FRA,DEU,POL")
     import skyfence
     from skyfence.scale.engine import run_sharded
 
+    count = kernel_section()
     tmp = Path(tempfile.mkdtemp(prefix="skyfence-bench-"))
     scs = [_scenario(tmp, region, n) for n in steps]
     warm = _scenario(tmp, region, 1)
@@ -110,7 +187,7 @@ def dask_section(steps: tuple[int, int] = (10, 70), region: str = "FRA,DEU,POL")
     per_shard = fixed_two * 2 / max(shards[0], 1)
     per_worker = rate_two / 2
     out = {
-        "region": region, "cells": n_cells, "steps": list(steps), "shards": shards,
+        "count": count, "region": region, "cells": n_cells, "steps": list(steps), "shards": shards,
         "one_process_s": t_one, "two_workers_s": t_two, "cluster_start_s": t_start,
         "cell_steps_per_s_one_process": rate_one, "cell_steps_per_s_two_workers": rate_two,
         "speedup_two_workers": speedup, "worker_peak_rss_mb": sorted(rss.values()),
@@ -134,7 +211,7 @@ def dask_section(steps: tuple[int, int] = (10, 70), region: str = "FRA,DEU,POL")
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--steps", type=int, nargs=2, default=(10, 70), help="the two run lengths (steps)")
-    ap.add_argument("--region", default="FRA,DEU,POL")
+    ap.add_argument("--region", default="USA,CAN,MEX")
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
     report = {"dask": dask_section(tuple(args.steps), args.region), "client_peak_rss_mb": _peak_rss_mb()}

@@ -4,28 +4,35 @@ index of the ground points (no pair is ever stored).
 Index (built once while the points are fixed): the finite ground points sorted by row of
 geocentric latitude (:data:`ROW_DEG` wide), then by geocentric longitude within a row.
 
-Kernel (numba, one core), per step and satellite:
+Kernel (numba, one core), per step, satellites taken west to east in 5-degree latitude bands
+(neighbours share cells in cache), per satellite:
 
-1. the search radius ``rho`` (the KD-tree path's :meth:`skyfence.links.search.Ground.radius_km`
-   for this satellite's geocentric radius: a slant range no linked pair exceeds) and the sure
-   radius (:meth:`~skyfence.links.search.Ground.sure_radius_km`: every pair closer is linked)
-   are turned into the largest geocentric angle ``theta`` between the satellite and any ground
-   point within ``rho`` (plane triangle Earth centre, point, satellite, over the points' radii);
-2. only the rows that cross the spherical cap of radius ``theta`` are visited, each over the
-   longitudes of the cap within the row's latitudes (the cap's half-width at the row's edges or
-   at its widest latitude ``asin(sin(lat_s) / cos(theta))``), found by binary search (both
-   sides of the antimeridian when needed); ``1e-6`` rad of margin on every angle;
-3. each point there: ``d = sat - ground``; beyond ``rho``: not linked; within the sure radius:
-   linked; else the test of :func:`skyfence.links.search.linked_rows`: ``q = d.u / |d|``
-   against the mask's sine, decided when more than ``1e-9`` away, and ``|d|`` against the range
-   cut-off, decided when more than ``1e-9`` km away; the pairs left undecided (elevation within
-   about ``1e-7`` deg of the mask, or range within ``1e-9`` km of the cut-off, a handful per
-   million) are handed back and decided in NumPy by the very test of ``visible_pairs``
+1. the search radius ``rho`` (:meth:`skyfence.links.search.Ground.radius_km` for this
+   satellite's geocentric radius: a slant range no linked pair exceeds) and the sure radius
+   (:meth:`~skyfence.links.search.Ground.sure_radius_km`: every pair closer is linked) become
+   geocentric angles over the points' radii (plane triangle Earth centre, point, satellite):
+   ``theta``, beyond which no point is within ``rho`` (:meth:`GroundIndex.cap_angles`), and
+   ``theta_in``, within which every point is within the sure radius
+   (:meth:`GroundIndex.sure_angles`);
+2. only the rows that cross the cap of radius ``theta`` are visited, each over the longitudes of
+   that cap within the row's latitudes (its half-width is unimodal in latitude: the largest is at
+   the row's edge nearer the cap's widest latitude ``asin(sin(lat_s) / cos(theta))``, or there),
+   found by binary search, both sides of the antimeridian when needed; ``1e-6`` rad of margin;
+3. within that span, the points inside the sure cap's smallest half-width over the row (at one of
+   its edges, less the margin) are counted without a test; the others (the span's two ends):
+   ``d = sat - ground``; beyond ``rho``: not linked; within the sure radius: linked; else the
+   test of :func:`skyfence.links.search.linked_rows`: ``q = d.u / |d|`` against the mask's sine,
+   decided when more than ``1e-9`` away, and ``|d|`` against the range cut-off, decided when more
+   than ``1e-9`` km away. The pairs left undecided (elevation within about ``1e-7`` deg of the
+   mask, or range within ``1e-9`` km of the cut-off, a handful per million) are handed back and
+   decided in NumPy by the very test of ``visible_pairs``
    (:func:`~skyfence.links.search.linked_rows`, :func:`~skyfence.links.geometry.frame_angles`).
 
-The sums are written in the order NumPy's ``einsum("ij,ij->i")`` adds three terms, so the
-decided tests see the same ``d.d`` and ``d.u``; either way the margins keep every decided pair
-on the same side as the exact test, so the counts equal ``visible_pairs(...).counts()``.
+The sums are written in the order NumPy's ``einsum("ij,ij->i")`` adds three terms; either way the
+margins keep every decided pair on the side of the exact test, so the counts equal
+``visible_pairs(...).counts()``. On the real 10,281-satellite snapshot and the 241,455 cells of
+Russia, Canada, the USA, Brazil, Australia and China (H3 resolution 5, 25 deg mask) a step takes
+about 0.1 s of CPU (0.45 us per cell-step, ~20x the KD-tree path; ``benchmarks/scale_dask.py``).
 """
 
 from __future__ import annotations
@@ -331,8 +338,9 @@ def count_steps(index: GroundIndex, sats: np.ndarray) -> np.ndarray:
     theta_in = index.sure_angles(sure, r_ok)
     # satellites visited in 5-degree bands of latitude, west to east: neighbours share cells in cache
     with np.errstate(invalid="ignore"):
-        band = np.nan_to_num(np.floor(np.degrees(np.arcsin(s[..., 2] / r_s)) / 5.0))
-        sat_order = np.ascontiguousarray(np.lexsort((np.nan_to_num(np.arctan2(s[..., 1], s[..., 0])), band), axis=0))
+        band = np.floor(np.degrees(np.arcsin(s[..., 2] / r_s)) / 5.0)
+        key = np.nan_to_num(8.0 * band + np.arctan2(s[..., 1], s[..., 0]))  # band, then longitude
+    sat_order = np.ascontiguousarray(np.argsort(key, axis=0))
     has_mask, has_range = ground.mask_deg is not None, ground.max_range_km is not None
     max_range = ground.max_range_km if has_range else np.inf
     capacity = _NEAR_CAPACITY

@@ -28,6 +28,11 @@ are split in 20 km bands of geocentric radius, each with its own tree and radius
 is not searched with the radius of the highest one. Either way the candidates then go through the
 exact test above, so both give the same links. Work per step is O((n_pt + n_sat) log + candidate
 pairs), about 1-2 % of the all-pairs work for a country.
+
+:func:`count_visible` keeps no pair: a compiled kernel (:mod:`skyfence.links.counting`) visits,
+for each satellite, the ground points of a latitude-row index inside its search cap, counts those
+inside the cap of sure links without a test and puts the others through the same test (the few
+within 1e-9 of the mask's sine go through :func:`~skyfence.links.search.linked_rows` itself).
 """
 
 from __future__ import annotations
