@@ -28,8 +28,10 @@ time, so the fixed costs (ground, elements, policy) drop out.
   per-worker rate on 2 workers. The world's ground (H3 cells of all land: 185 s here, once, in the
   client) is added.
 
-Timings are wall clock on a shared machine (the count's are CPU time); the speed-up is only
-meaningful with 2 idle cores.
+Timings are wall clock on a shared machine, and CPU seconds (``time.process_time`` here and in
+each worker) beside them: the count's figures and the projections "on idle cores" come from CPU
+time, which a loaded machine changes far less; the wall-clock speed-up is only meaningful with 2
+idle cores.
 """
 
 # ruff: noqa: E402
@@ -150,24 +152,27 @@ def dask_section(steps: tuple[int, int] = (10, 70), region: str = "USA,CAN,MEX")
     scs = [_scenario(tmp, region, n) for n in steps]
     warm = _scenario(tmp, region, 1)
     skyfence.run(warm)  # gazetteer, elements, imports: paid once, outside the timings
-    t_one, results = [], []
+    t_one, cpu_one, results = [], [], []
     for sc in scs:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         results.append(skyfence.run(sc))
         t_one.append(time.perf_counter() - t0)
+        cpu_one.append(time.process_time() - c0)
     n_cells = len(results[0].cells)
     t0 = time.perf_counter()
     cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
                            memory_limit="4GB")  # fmt: skip
     client = Client(cluster)
     t_start = time.perf_counter() - t0
-    t_two, shards = [], []
+    t_two, cpu_two, shards = [], [], []
     try:
         run_sharded(warm, scheduler=cluster.scheduler_address, cells_per_shard=math.ceil(n_cells / 2))  # warm workers
         for sc, one in zip(scs, results, strict=True):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), client.run(time.process_time)
             two = run_sharded(sc, scheduler=cluster.scheduler_address, cells_per_shard=math.ceil(n_cells / 2))
             t_two.append(time.perf_counter() - t0)
+            c1 = client.run(time.process_time)
+            cpu_two.append(sum(c1[w] - c0[w] for w in c0))  # the workers' CPU seconds
             shards.append(two.shards)
             pd.testing.assert_frame_equal(one.cells, two.cells, check_exact=True)
             assert one.summary == two.summary
@@ -186,6 +191,12 @@ def dask_section(steps: tuple[int, int] = (10, 70), region: str = "USA,CAN,MEX")
     world_shards = math.ceil(WORLD_CELLS / 50_000) * math.ceil(WORLD_STEPS / 60)
     per_shard = fixed_two * 2 / max(shards[0], 1)
     per_worker = rate_two / 2
+    # the same from CPU seconds (what the runs cost whatever else the machine does): one process,
+    # and the workers' sum; a world run on n idle cores takes the workers' CPU / n + the ground
+    cpu_rate_one = extra / max(cpu_one[1] - cpu_one[0], 1e-9)
+    cpu_rate_worker = extra / max(cpu_two[1] - cpu_two[0], 1e-9)
+    cpu_fixed = max(0.0, cpu_two[0] - n_cells * steps[0] / cpu_rate_worker) / max(shards[0], 1)
+    world_cpu_s = world / cpu_rate_worker + world_shards * cpu_fixed
     out = {
         "count": count, "region": region, "cells": n_cells, "steps": list(steps), "shards": shards,
         "one_process_s": t_one, "two_workers_s": t_two, "cluster_start_s": t_start,
@@ -195,6 +206,11 @@ def dask_section(steps: tuple[int, int] = (10, 70), region: str = "USA,CAN,MEX")
         "world_hours_one_process": (world / rate_one + WORLD_GROUND_S) / 3600,
         "world_hours_two_workers": (world / rate_two + world_shards * per_shard / 2 + WORLD_GROUND_S) / 3600,
         "world_hours_64_workers": (world / (64 * per_worker) + world_shards * per_shard / 64 + WORLD_GROUND_S) / 3600,
+        "one_process_cpu_s": cpu_one, "two_workers_cpu_s": cpu_two,
+        "cpu_cell_steps_per_s_one_process": cpu_rate_one, "cpu_cell_steps_per_s_per_worker": cpu_rate_worker,
+        "cpu_fixed_s_per_shard": cpu_fixed, "world_worker_cpu_hours": world_cpu_s / 3600,
+        "world_hours_2_idle_cores": (world_cpu_s / 2 + WORLD_GROUND_S) / 3600,
+        "world_hours_64_idle_cores": (world_cpu_s / 64 + WORLD_GROUND_S) / 3600,
     }  # fmt: skip
     print(f"dask: {n_cells:,} cells ({region}) x {steps[0]} and {steps[1]} steps; rates from the difference")
     print(f"  one process: {t_one[0]:.1f} s and {t_one[1]:.1f} s: {rate_one:,.0f} cell-steps/s "
@@ -205,6 +221,10 @@ def dask_section(steps: tuple[int, int] = (10, 70), region: str = "USA,CAN,MEX")
     print(f"  world-coverage ({WORLD_CELLS:,} cells x {WORLD_STEPS} steps = {world / 1e6:,.0f} M cell-steps, "
           f"{world_shards} shards), projected: {out['world_hours_one_process']:.1f} h one process, "
           f"{out['world_hours_two_workers']:.1f} h on 2 workers, {out['world_hours_64_workers']:.2f} h on 64 workers")  # fmt: skip
+    print(f"  CPU: one process {1e6 / cpu_rate_one:.2f} us/cell-step, a worker {1e6 / cpu_rate_worker:.2f} us/cell-step "
+          f"+ {cpu_fixed:.1f} s per shard; world-coverage {out['world_worker_cpu_hours']:.2f} worker CPU-hours: "
+          f"{out['world_hours_2_idle_cores']:.2f} h on 2 idle cores, {out['world_hours_64_idle_cores']:.2f} h on 64 "
+          f"(with the ground's {WORLD_GROUND_S:.0f} s)")  # fmt: skip
     return out
 
 
