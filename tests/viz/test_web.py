@@ -461,8 +461,13 @@ def test_impact_page_before_and_after(browser, impact_dir, run_dir, tmp_path):
     _set_step(page, int(drone))
     assert page.evaluate("window.__skyfence.terminalState('sea-drone-1')") == "denied"
     assert "sea-drone-1" in page.evaluate("window.__skyfence.changedTerminals()")
+    # the deciding policies of each version: the current policy's geofence, then the new policy's permit
+    _, reasons = _cedar_answer(result, result.terminals["id"].tolist().index("sea-drone-1"), int(drone))
+    want = deciding_labels([load_policies(result.scenario.policy_files, base_dir=result.scenario.base_dir).explain(reasons)])[0]
+    assert page.evaluate("window.__skyfence.terminalDecidedBy('sea-drone-1')") == ", ".join(want)
     page.click("#version-after")
     assert page.evaluate("window.__skyfence.terminalState('sea-drone-1')") == "served"
+    assert page.evaluate("window.__skyfence.terminalDecidedBy('sea-drone-1')") == "allow-all.cedar:3 (allow-all)"
     assert "restored" in page.inner_text("#summary").lower()
     assert errors == [] and requests == [url]
     page.close()

@@ -44,7 +44,8 @@ export function expand(events, nRows, nSteps) {
   return { states: out, counts: c };
 }
 
-// for one row's events (rows sorted by row then step): the index of the event in force at step t
+// where each row's events start (events sorted by row then step), and the index of row r's event
+// in force at step t (-1: none)
 function rowStarts(events, nRows) {
   const row = events.getChild('row').toArray();
   const start = new Int32Array(nRows + 1);
@@ -128,18 +129,20 @@ export async function runView(meta, hook) {
   let cellCounts = expanded.after[0].counts, termCounts = expanded.after[1].counts;
   const cellChanges = impact && changeCounts(states.before[0], states.after[0], nC, nT);
   const termChanges = impact && changeCounts(states.before[1], states.after[1], nK, nT);
-  // the policies that decided each terminal's request: its events' `reason` at the step in force
-  const deciding = meta.deciding || [];
-  const reasonCol = termEv.getChild('reason');
-  const reasonOf = reasonCol ? reasonCol.toArray() : null;
-  const termEvStarts = reasonOf && rowStarts(termEv, nK), termEvStep = termEv.getChild('step').toArray();
+  // the policies that decided each terminal's request: its events' `reason` at the step in force,
+  // an index into meta.deciding (meta.deciding_before for an impact's "before" events)
+  const reasons = {};
+  for (const [v, ev, labels] of [['after', termEv, meta.deciding], ['before', termEvB, meta.deciding_before]]) {
+    const col = ev && ev.getChild('reason');
+    if (col && labels) reasons[v] = { of: col.toArray(), starts: rowStarts(ev, nK), step: ev.getChild('step').toArray(), labels };
+  }
   const decidedBy = (i, t) => {
-    if (!reasonOf || version !== 'after') return null;
-    const e = eventAt(termEvStarts, termEvStep, i, t);
+    const r = reasons[version];
+    const e = r ? eventAt(r.starts, r.step, i, t) : -1;
     if (e < 0) return null;
-    const k = reasonOf[e];
+    const k = r.of[e];
     return k < 0 ? 'no policy in force (everything covered is served)'
-      : deciding[k].length ? deciding[k].join(', ') : 'no permit applies (Cedar denies by default)';
+      : r.labels[k].length ? r.labels[k].join(', ') : 'no permit applies (Cedar denies by default)';
   };
   mark('states');
 

@@ -2,13 +2,15 @@
 
 Files (``meta.json``'s ``kind`` is ``"impact"``): those of the run view
 (:func:`skyfence.viz.web.run_view_files`) with the states under the *new* policy or funding, plus
-``cell_events_before.arrow`` / ``terminal_events_before.arrow``, the states as things stand; the
-cells and terminals tables gain ``newly_denied_steps`` / ``restored_steps`` (steps served before
+``cell_events_before.arrow`` / ``terminal_events_before.arrow``, the states as things stand (the
+terminals' with the policies that decided them, labelled by ``meta.json``'s ``deciding_before``);
+the cells and terminals tables gain ``newly_denied_steps`` / ``restored_steps`` (steps served before
 and denied after, and the reverse) and ``meta.json`` carries the impact report.
 """
 
 from __future__ import annotations
 
+import json
 from types import SimpleNamespace
 
 import numpy as np
@@ -16,7 +18,7 @@ import pandas as pd
 
 from skyfence.coverage.stats import DENIED, SERVED
 from skyfence.geo import cells as h3cells
-from skyfence.viz.web import ipc_bytes, run_view_files, state_events
+from skyfence.viz.web import deciding_labels, ipc_bytes, meta_bytes, run_view_files, state_events
 
 __all__ = ["impact_view_files"]
 
@@ -55,7 +57,8 @@ def impact_view_files(report: dict, ground, before, after) -> dict[str, bytes]:
     })  # fmt: skip
     result = SimpleNamespace(summary=report, cells=cells, terminals=terminals, ground=ground, decisions=after)
     files = run_view_files(result)
-    meta = files["meta.json"].replace(b'"kind":"run"', b'"kind":"impact"', 1)
-    return {**files, "meta.json": meta,
+    meta = {**json.loads(files["meta.json"]), "kind": "impact",
+            "deciding_before": deciding_labels(getattr(before, "reason_labels", ()))}
+    return {**files, "meta.json": meta_bytes(meta),
             "cell_events_before.arrow": ipc_bytes(state_events(c_before)),
-            "terminal_events_before.arrow": ipc_bytes(state_events(t_before))}  # fmt: skip
+            "terminal_events_before.arrow": ipc_bytes(state_events(t_before, getattr(before, "terminal_reasons", None)))}  # fmt: skip
