@@ -43,7 +43,8 @@ Speed (one decision takes about 0.3 ms of CPU once warm; nothing changes the ans
 * ``SKYFENCE_SERVICE_CACHE=off`` (`CACHING`) turns all of this off: the same answers, each from
   scratch (what the benchmark compares against, and the tests).
 
-Size: over 400 lines because the fast paths sit beside the decision they must not change.
+Size: over 400 lines because the fast paths (positions per instant and square, receipt templates,
+the uncached switch) sit beside the decision they must not change.
 """
 
 from __future__ import annotations
