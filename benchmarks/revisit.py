@@ -30,6 +30,11 @@ case), in one run:
   20 x 400 subset; the wall-time fit (66x) is not meaningful at this load;
 * skyfield ``find_events``: 5.7 ms CPU per pair x 2,000,000 pairs = 11,459 s CPU: skyfence 396x.
 
+The full week (``--days 7 --skyfence-only``, same machine, load 18-22): skyfence **239.1 s CPU**
+(1,336 s wall), 7,473,307 accesses. TAT-C was not run for the week; its 1-day fit times 7 (its cost
+is linear in the period) projects 8,414 s CPU (7,133 s from the earlier fit): skyfence about 35x
+(30x) faster, a projection.
+
 Where the time went before (4.4x, 203-230 s CPU for the day) and what changed: the per-step
 screen with :func:`skyfence.links.visible_pairs` (one KD-tree per 20 km band of satellites at
 every step, loose elevation masks: about 70 million samples a day) is now one KD-tree of the targets
