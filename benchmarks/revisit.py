@@ -1,8 +1,8 @@
 """Revisit benchmark: 10,000 targets over 7 days at 30 s with 200 real imaging satellites (optical
 sensor, 30 deg off-nadir, no Sun constraint), skyfence against TAT-C 3.6 and skyfield.
 
-* skyfence: :func:`skyfence.revisit.access.find_accesses` on the whole case, then
-  :func:`skyfence.revisit.stats.target_stats`.
+* skyfence: :func:`skyfence.imaging.access.find_accesses` on the whole case, then
+  :func:`skyfence.imaging.stats.target_stats`.
 * TAT-C: ``collect_observations`` on a subset (``--tatc-sats`` x ``--tatc-points``, same period),
   its time scaled linearly to the full case (TAT-C's cost is per satellite and grows with the
   points); the subset's statistics are compared with ours on the same subset.
@@ -63,10 +63,10 @@ import numpy as np
 _HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 
+from skyfence.imaging.access import find_accesses  # noqa: E402
+from skyfence.imaging.sensors import Sensor  # noqa: E402
+from skyfence.imaging.stats import target_stats  # noqa: E402
 from skyfence.orbits.catalog import load_elements  # noqa: E402
-from skyfence.revisit.access import find_accesses  # noqa: E402
-from skyfence.revisit.sensors import Sensor  # noqa: E402
-from skyfence.revisit.stats import target_stats  # noqa: E402
 
 START = "2025-10-07T00:00:00"
 SPEC = "active-2025-10-07:FLOCK*,SKYSAT*,JILIN-1*,SUPERVIEW*,GAOFEN*,ICEYE*"

@@ -7,12 +7,14 @@ Library calls (each returns DataFrames or plain data; the CLI commands are thin 
     skyfence.impact(scenario, policy_files, ...) -> dict
     skyfence.latency(elements, pairs, ..., workers=None, scheduler=None) -> LatencyResult
     skyfence.positions(elements, *, start, duration_s, step_s, frame="ecef") -> DataFrame
+    skyfence.revisit(scenario, *, start=None, duration_s=None, step_s=None,
+                     workers=None, scheduler=None) -> RevisitResult (accesses, targets, cells)
 
 Data flow, one subpackage per layer (lower layers never import higher ones; see the import-linter
 contract in pyproject.toml)::
 
-    geo -> orbits / ground -> links / coverage / policy -> network -> governance / viz
-        -> service (run, impact) -> api -> commands
+    geo -> orbits / ground -> links / coverage / policy / funding -> network -> governance / viz
+        -> imaging (access, revisit) -> service (run, impact) -> scale (Dask) -> api -> commands
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
-__all__ = ["run", "impact", "latency", "positions", "load_scenario", "Scenario", "RunResult", "LatencyResult"]
+__all__ = ["run", "impact", "latency", "positions", "revisit", "load_scenario", "Scenario", "RunResult",
+           "LatencyResult", "RevisitResult"]
 
 #: public name -> module that defines it (imported on first use, so ``import skyfence`` stays cheap)
 _EXPORTS = {
@@ -32,12 +35,15 @@ _EXPORTS = {
     "latency": "skyfence.scale.calls",
     "LatencyResult": "skyfence.network.result",
     "positions": "skyfence.orbits.tables",
+    "revisit": "skyfence.scale.calls",
+    "RevisitResult": "skyfence.imaging.run",
 }
 
 if TYPE_CHECKING:
+    from skyfence.imaging.run import RevisitResult
     from skyfence.network.result import LatencyResult
     from skyfence.orbits.tables import positions
-    from skyfence.scale.calls import impact, latency, run
+    from skyfence.scale.calls import impact, latency, revisit, run
     from skyfence.service.run import RunResult
     from skyfence.service.scenario import Scenario, load_scenario
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from skyfence.revisit.run import revisit
-from skyfence.revisit.scenario import load_revisit_scenario
+from skyfence.imaging.run import revisit
+from skyfence.imaging.scenario import load_revisit_scenario
 from skyfence.scale.revisit import revisit_sharded, target_chunks
 from skyfence.service.scenario import example_path
 

@@ -1,8 +1,8 @@
 """``skyfence revisit SCENARIO.toml``: who images a place, how often, and when next.
 
-A shell over :func:`skyfence.scale.calls.revisit` (:func:`skyfence.revisit.run.revisit` in this
+A shell over :func:`skyfence.scale.calls.revisit` (:func:`skyfence.imaging.run.revisit` in this
 process, or its targets cut into chunks on a Dask cluster with ``--workers`` / ``--scheduler``) and
-:func:`~skyfence.revisit.run.write_outputs`.
+:func:`~skyfence.imaging.run.write_outputs`.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ def revisit_command(
     """Access intervals and revisit statistics of imaging satellites over targets and cells."""
     from rich.console import Console
 
-    from skyfence.revisit.run import write_outputs
+    from skyfence.imaging.run import write_outputs
     from skyfence.scale.calls import revisit
 
     result = revisit(scenario, duration_s=duration, step_s=step, workers=workers, scheduler=scheduler)

@@ -12,7 +12,7 @@ smallest (:data:`BAND_RATIO`), each band's unit vectors go into one tree, the ta
 matched against it with ``sparse_distance_matrix`` (pairs within the band's largest chord, as
 arrays, no Python lists), and the pairs are cut to each row's own chord. The answer is exact for
 the central angle; what angle a sensor or an elevation mask needs is the caller's (e.g.
-:mod:`skyfence.revisit.access`, which adds the ground-track motion between samples).
+:mod:`skyfence.imaging.access`, which adds the ground-track motion between samples).
 """
 
 from __future__ import annotations

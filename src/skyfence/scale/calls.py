@@ -95,11 +95,11 @@ def latency(elements, pairs=None, *, workers: int | None = None, scheduler: str 
 def revisit(scenario, *, workers: int | None = None, scheduler: str | None = None,
             targets_per_shard: int | None = None, progress: Progress | None = None,
             on_total: Progress | None = None, **options):
-    """Accesses and revisit statistics of a revisit scenario (:func:`skyfence.revisit.run.revisit`,
+    """Accesses and revisit statistics of a revisit scenario (:func:`skyfence.imaging.run.revisit`,
     ``start`` / ``duration_s`` / ``step_s`` in ``options``); with ``workers`` or ``scheduler``, the
     targets cut into chunks on Dask (:func:`skyfence.scale.revisit.revisit_sharded`: the same result)."""
     if not (workers or scheduler):
-        from skyfence.revisit.run import revisit as revisit_one
+        from skyfence.imaging.run import revisit as revisit_one
 
         return revisit_one(scenario, **options)
     from skyfence.scale.revisit import revisit_sharded

@@ -1,10 +1,10 @@
 """``revisit_sharded``: a revisit scenario's accesses computed on a Dask cluster, the targets cut
-into contiguous chunks, one task per chunk; everything else as :func:`skyfence.revisit.run.revisit`.
+into contiguous chunks, one task per chunk; everything else as :func:`skyfence.imaging.run.revisit`.
 
 Each task loads the scenario's ``[observers]`` itself (SGP4's ``Satrec`` objects do not pickle;
 with ``scheduler`` the workers must see the same element files), propagates every satellite over
 the whole period and finds the accesses of its targets with
-:func:`skyfence.revisit.access.find_accesses`, screening with the whole target set's radii
+:func:`skyfence.imaging.access.find_accesses`, screening with the whole target set's radii
 (``ground_radii_km``), so each target's accesses are the same bits as in one process. The chunks'
 accesses are put back in target order and sorted as ``find_accesses`` sorts them: the tables and
 ``summary.json`` equal the single-process run's.
@@ -19,11 +19,11 @@ from contextlib import nullcontext
 import numpy as np
 import pandas as pd
 
+from skyfence.imaging.access import find_accesses
+from skyfence.imaging.observed import Observers
+from skyfence.imaging.run import RevisitResult, revisit
+from skyfence.imaging.scenario import ObserverGroup, RevisitScenario, load_revisit_scenario
 from skyfence.links import ground_points
-from skyfence.revisit.access import find_accesses
-from skyfence.revisit.observed import Observers
-from skyfence.revisit.run import RevisitResult, revisit
-from skyfence.revisit.scenario import ObserverGroup, RevisitScenario, load_revisit_scenario
 from skyfence.scale.distributed import dask_client, map_tasks
 
 __all__ = ["TARGETS_PER_SHARD", "revisit_sharded", "target_chunks"]
@@ -64,7 +64,7 @@ def revisit_sharded(
     progress: Progress | None = None,
     on_total: Progress | None = None,
 ) -> RevisitResult:
-    """:func:`skyfence.revisit.run.revisit` with the accesses computed in target chunks on a local
+    """:func:`skyfence.imaging.run.revisit` with the accesses computed in target chunks on a local
     cluster of ``workers`` processes or the cluster at ``scheduler`` (neither: the chunks one after
     the other in this process). ``on_total(n)`` then ``progress(k)`` count targets."""
     sc = scenario if isinstance(scenario, RevisitScenario) else load_revisit_scenario(scenario)

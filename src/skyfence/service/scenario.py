@@ -59,7 +59,7 @@ Schema (every key optional unless marked; relative paths resolve against the sce
     elements = "active-2025-10-07:SKYSAT*"   # as skyfence revisit's [observers] (groups too), adds
     [sensor]                                 # observed_fraction and observed_while_served_fraction
     kind = "optical"                         # per cell and terminal and an "observers" summary block
-    max_off_nadir_deg = 30                   # (skyfence.revisit.sensors)
+    max_off_nadir_deg = 30                   # (skyfence.imaging.sensors)
 
     [output]
     map = true                               # map.png
@@ -104,7 +104,7 @@ SCHEMA: dict[str, dict[str, tuple[type | tuple[type, ...], bool]]] = {
     "output": {"map": (bool, False), "plot": (bool, False), "timeline": (bool, False)},
 }
 TOP_LEVEL = {"name": str, "description": str, "kind": str}
-#: sections parsed by skyfence.revisit.scenario.parse_observers
+#: sections parsed by skyfence.imaging.scenario.parse_observers
 OBSERVER_SECTIONS = ("observers", "sensor")
 FLEET_KEYS = {"n": int, "seed": int, "group": (str, list), "rural_share": (int, float), "id_prefix": str,
               "region": (str, list, dict)}
@@ -139,7 +139,7 @@ class Scenario:
     sponsors: list[str] | None = None  # None: no [funding] table (no payment model)
     agreements: list = field(default_factory=list)  # skyfence.funding.agreements.Agreement
     funding_log: str | None = None  # [funding] log: agreements from a governance log
-    observers: list = field(default_factory=list)  # skyfence.revisit.scenario.ObserverGroup
+    observers: list = field(default_factory=list)  # skyfence.imaging.scenario.ObserverGroup
 
     def path(self, p: str) -> Path:
         """Resolve a path from the scenario against its folder."""
@@ -167,8 +167,8 @@ def _check_type(where: str, value: Any, t) -> None:
 
 def parse_scenario(data: dict, *, base_dir: Path, source: str = "<scenario>", name: str = "scenario") -> Scenario:
     """Validate a scenario dictionary (as read from TOML) and return a :class:`Scenario`."""
-    from skyfence.revisit.scenario import KIND as REVISIT
-    from skyfence.revisit.scenario import parse_observers
+    from skyfence.imaging.scenario import KIND as REVISIT
+    from skyfence.imaging.scenario import parse_observers
 
     if data.get("kind") == REVISIT:
         raise ScenarioError(f"{source}: a revisit scenario (kind = {REVISIT!r}): run it with skyfence revisit")

@@ -23,7 +23,7 @@ Conventions
   mobile terminals. Visibility is computed at the terminal's own coordinates, not its cell's centre.
 * ``speed_kmh`` in the Cedar context is the mobile terminal's ground speed (0 for fixed ones).
 * **Observers** (``[observers]``): at each step, whether an imaging satellite can image each cell
-  centre and terminal position (:func:`skyfence.revisit.observed.observed_steps`, same time grid).
+  centre and terminal position (:func:`skyfence.imaging.observed.observed_steps`, same time grid).
 * **Deciding policies**: for every terminal and step, the policies that decided its request (Cedar's
   ``diagnostics.reasons``: the permits that allowed it or the forbids that denied it; none: the
   default deny), as an index into ``Decisions.reason_labels`` (-1: no policy in force).
@@ -169,10 +169,10 @@ def compute_visibility(
     """Propagate the constellation chunk by chunk and count satellites in view of every cell and
     terminal at every step (``elements``: the scenario's elements already loaded, else loaded here)."""
     from skyfence.geo.cells import cell_of
+    from skyfence.imaging.observed import Observers
     from skyfence.links import count_visible, ground_points
     from skyfence.orbits.catalog import load_elements
     from skyfence.orbits.propagate import propagate
-    from skyfence.revisit.observed import Observers
 
     els = elements if elements is not None else load_elements(sc.elements, skip_invalid=sc.skip_invalid)
     ground.n_sat, ground.elements_source = len(els), els.source

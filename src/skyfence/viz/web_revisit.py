@@ -18,7 +18,7 @@ __all__ = ["revisit_view_files"]
 
 
 def revisit_view_files(result) -> dict[str, bytes]:
-    """The view data of a :class:`skyfence.revisit.run.RevisitResult`, file name -> bytes."""
+    """The view data of a :class:`skyfence.imaging.run.RevisitResult`, file name -> bytes."""
     s = result.summary
     start = np.datetime64(str(s["start_utc"]).removesuffix("Z"), "ms")
     step_s = float(s["step_s"])

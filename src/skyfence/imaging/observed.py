@@ -1,8 +1,8 @@
 """Whether any imaging satellite can image each ground point at each step of a time grid.
 
 :func:`observed_steps` answers on the grid's samples only (no refinement between steps, unlike
-:func:`skyfence.revisit.access.find_accesses`): bool ``[n_point, n_time]``, True where at least one
-satellite's sensor margin (:func:`skyfence.revisit.sensors.margin_deg`) is positive. The pairs to
+:func:`skyfence.imaging.access.find_accesses`): bool ``[n_point, n_time]``, True where at least one
+satellite's sensor margin (:func:`skyfence.imaging.sensors.margin_deg`) is positive. The pairs to
 test come from :func:`skyfence.links.visible_pairs` with each sensor's screening elevation (the
 elevation at which a satellite at the sensor's reach is seen, less margins; no ground-track motion
 term since only the samples are tested), so nothing dense ``[point x satellite x time]`` is built.
@@ -19,14 +19,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from skyfence.errors import ScenarioError, SkyfenceError
+from skyfence.imaging.access import _angles, _nadir, _rotate
+from skyfence.imaging.scenario import ObserverGroup
+from skyfence.imaging.sensors import Sensor, SensorTable, margin_deg
+from skyfence.imaging.sun import sun_ecef_unit
 from skyfence.links import visible_pairs
 from skyfence.orbits.elements import Elements
 from skyfence.orbits.frames import gmst_rad
 from skyfence.orbits.propagate import propagate
-from skyfence.revisit.access import _angles, _nadir, _rotate
-from skyfence.revisit.scenario import ObserverGroup
-from skyfence.revisit.sensors import Sensor, SensorTable, margin_deg
-from skyfence.revisit.sun import sun_ecef_unit
 
 __all__ = ["Observers", "observed_steps", "screen_groups"]
 

@@ -6,8 +6,9 @@ import json
 
 import pandas as pd
 
+import skyfence
 from skyfence.cli import main
-from skyfence.revisit.run import revisit
+from skyfence.imaging.run import revisit
 from skyfence.service.scenario import example_names, examples_dir
 
 
@@ -18,7 +19,8 @@ def test_bundled_revisit_examples_are_not_run_examples():
 
 
 def test_library_call_returns_dataframes():
-    res = revisit(examples_dir() / "taiwan-strait-watch" / "scenario.toml", duration_s=21600, step_s=60)
+    res = skyfence.revisit(examples_dir() / "taiwan-strait-watch" / "scenario.toml", duration_s=21600, step_s=60)
+    assert isinstance(res, skyfence.RevisitResult)
     assert isinstance(res.accesses, pd.DataFrame) and len(res.accesses) > 0
     assert list(res.targets["target"]) == ["taipei", "kaohsiung_port", "penghu"]
     assert len(res.cells) > 10 and res.cells["cell"].str.len().gt(10).all()

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from skyfence.revisit.sensors import Sensor
+from skyfence.imaging.sensors import Sensor
 
 __all__ = ["reach_rad", "strides", "screen", "SCREEN_SLACK_RAD"]
 

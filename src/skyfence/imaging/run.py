@@ -1,4 +1,4 @@
-"""``skyfence.revisit``: accesses and revisit statistics of a revisit scenario, and its output files.
+"""``skyfence.imaging``: accesses and revisit statistics of a revisit scenario, and its output files.
 
 Outputs (``write_outputs``): ``summary.json`` (per named target, over all cells, and per
 ``[regions]`` region: its cells of the ground and the named targets inside it), ``targets.parquet`` (named targets),
@@ -18,10 +18,10 @@ import numpy as np
 import pandas as pd
 
 from skyfence.errors import RegionError, ScenarioError
-from skyfence.revisit.access import find_accesses
-from skyfence.revisit.observed import Observers
-from skyfence.revisit.scenario import RevisitScenario, load_revisit_scenario
-from skyfence.revisit.stats import harmonic_revisit_s, target_stats
+from skyfence.imaging.access import find_accesses
+from skyfence.imaging.observed import Observers
+from skyfence.imaging.scenario import RevisitScenario, load_revisit_scenario
+from skyfence.imaging.stats import harmonic_revisit_s, target_stats
 
 __all__ = ["RevisitResult", "revisit", "write_outputs"]
 
@@ -81,7 +81,7 @@ def revisit(scenario: str | Path | RevisitScenario, *, start: str | None = None,
             find: Callable[..., pd.DataFrame] = find_accesses) -> RevisitResult:
     """Accesses and revisit statistics of a revisit scenario (a path or a parsed scenario);
     ``start`` / ``duration_s`` / ``step_s`` override its ``[time]``. ``find``: what computes the
-    accesses, called as :func:`~skyfence.revisit.access.find_accesses` (e.g. sharded over a Dask
+    accesses, called as :func:`~skyfence.imaging.access.find_accesses` (e.g. sharded over a Dask
     cluster by :func:`skyfence.scale.revisit.revisit_sharded`)."""
     from skyfence.geo.cells import cell_centres, cells_to_str
     from skyfence.geo.regions import region_cells, resolve_region
@@ -143,7 +143,7 @@ def write_outputs(result: RevisitResult, out_dir: str | Path) -> list[Path]:
     result.targets.to_parquet(paths[1], index=False)
     result.cells.to_parquet(paths[2], index=False)
     result.accesses.to_parquet(paths[3], index=False)
-    from skyfence.revisit.plots import revisit_map, timeline
+    from skyfence.imaging.plots import revisit_map, timeline
 
     sc = result.scenario
     if sc.output.get("map", True) and len(result.cells):

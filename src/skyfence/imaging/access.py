@@ -2,38 +2,38 @@
 
 Size: about 420 lines: one pipeline (grid, screen, edges, refinement, peaks) whose stages share
 the interpolated state of :class:`_Problem`; the screen and the generic searches are already in
-:mod:`skyfence.revisit.screen` and :mod:`skyfence.revisit.refine`.
+:mod:`skyfence.imaging.screen` and :mod:`skyfence.imaging.refine`.
 
 Method
 ------
 1. **Grid.** The satellites are propagated once with SGP4 on the time grid ``t0, t0 + step, ...``
    plus the period's end (:func:`skyfence.orbits.propagate.propagate`), positions and velocities.
 2. **Sampling stride.** A satellite whose line of sight from the ground turns slowly (high orbits)
-   is sampled every ``stride`` steps (:func:`skyfence.revisit.screen.strides`; LEO: every step).
+   is sampled every ``stride`` steps (:func:`skyfence.imaging.screen.strides`; LEO: every step).
 3. **Screening with one tree of the targets.** The targets are fixed in the Earth-fixed frame, so
    one :class:`skyfence.links.TargetIndex` (a KD-tree of their directions) is matched against all
    sampled satellite positions of a time chunk at once. A (target, satellite, sample) is kept
    when the central angle between target and satellite is at most the screening angle of
-   :func:`skyfence.revisit.screen.screen` (the sensor's reach, plus half a stride of ground-track
+   :func:`skyfence.imaging.screen.screen` (the sensor's reach, plus half a stride of ground-track
    motion, plus 0.3 deg for the ellipsoid), so a pass that reaches the sensor's reach has a sample
    in the screen at its closest point.
-4. **Exact test on the samples.** The sensor margin (:func:`skyfence.revisit.sensors.margin_deg`)
+4. **Exact test on the samples.** The sensor margin (:func:`skyfence.imaging.sensors.margin_deg`)
    is evaluated on every screened sample; samples absent from the screen are outside the reach.
    Rising / falling edges of ``margin > 0`` between consecutive samples bracket the access ends.
    A screened sample whose negative margin is a local maximum of the pass (Sun margin above -0.5
    deg plus the Sun's motion over a stride) may hide a short access between its neighbours: the
    parabola through the squared chords between the target's and the satellite's directions at the
-   three samples (:func:`skyfence.revisit.refine.parabola_min`) gives the closest approach. If
+   three samples (:func:`skyfence.imaging.refine.parabola_min`) gives the closest approach. If
    even that is beyond the reach (plus the slack), there is none; else the margin there decides
    (positive: an access); SAR sensors (whose margin peaks away from the closest approach) and
    margins there above -:data:`HIDDEN_SCREEN_DEG` are searched (golden section between the
    neighbours, stopping at the first positive margin).
 5. **Refinement between samples without SGP4.** Each bracket is narrowed on the continuous margin
-   (Illinois regula falsi, :func:`skyfence.revisit.refine.root`), from the margins already known
+   (Illinois regula falsi, :func:`skyfence.imaging.refine.root`), from the margins already known
    at the samples, until it is shorter than ``tol_s`` (default 1 ms). Between grid steps the TEME
    position is the cubic Hermite interpolant of SGP4's positions and velocities at both ends
    (against SGP4 run at random instants, 1 day at 30 s: at most 9 cm for LEO satellites, 17 cm
-   for a geostationary one; ``tests/revisit/test_interpolation.py``), rotated by the linearly
+   for a geostationary one; ``tests/imaging/test_interpolation.py``), rotated by the linearly
    interpolated sidereal angle; the geodetic nadir is the geocentric one plus the linearly
    interpolated deflection of the vertical (< 0.2 deg; interpolation error ~1e-4 deg, i.e. well
    under a millisecond of an access end); the Sun direction is interpolated linearly.
@@ -42,7 +42,7 @@ Method
    steps) and the off-nadir angle there.
 
 Accesses are those of one satellite and one target; merging across satellites (what a target
-"sees") is in :mod:`skyfence.revisit.stats`. An access open at the period's start or end is
+"sees") is in :mod:`skyfence.imaging.stats`. An access open at the period's start or end is
 clipped to it.
 """
 
@@ -54,14 +54,14 @@ import numpy as np
 import pandas as pd
 
 from skyfence.geo.earth import wgs84
+from skyfence.imaging.refine import golden_max, parabola_min, root
+from skyfence.imaging.screen import screen
+from skyfence.imaging.sensors import KINDS, Sensor, SensorTable, margin_deg
+from skyfence.imaging.sun import sun_ecef_unit, sun_elevation_deg
 from skyfence.links import TargetIndex, ground_points
 from skyfence.orbits.elements import Elements
 from skyfence.orbits.frames import as_utc, gmst_rad, time_grid
 from skyfence.orbits.propagate import propagate
-from skyfence.revisit.refine import golden_max, parabola_min, root
-from skyfence.revisit.screen import screen
-from skyfence.revisit.sensors import KINDS, Sensor, SensorTable, margin_deg
-from skyfence.revisit.sun import sun_ecef_unit, sun_elevation_deg
 
 __all__ = ["find_accesses", "ACCESS_COLUMNS", "HIDDEN_SCREEN_DEG"]
 

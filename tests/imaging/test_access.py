@@ -10,10 +10,10 @@ import pytest
 from skyfield.api import EarthSatellite, load, wgs84
 from skyfield.framelib import itrs
 
+from skyfence.imaging.access import find_accesses
+from skyfence.imaging.sensors import Sensor
+from skyfence.imaging.sun import sun_ecef_unit, sun_elevation_deg
 from skyfence.orbits.catalog import load_elements
-from skyfence.revisit.access import find_accesses
-from skyfence.revisit.sensors import Sensor
-from skyfence.revisit.sun import sun_ecef_unit, sun_elevation_deg
 
 SITES = [(44.6, 33.52), (25.03, 121.56), (-33.9, 18.4)]  # Sevastopol, Taipei, Cape Town
 TS = load.timescale(builtin=True)

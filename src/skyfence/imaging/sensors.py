@@ -19,7 +19,7 @@ satellite's inertial velocity expressed in Earth-fixed axes (+ right of the trac
 
 :func:`margin_deg` is positive exactly when the sensor can image: the minimum of the constraints'
 margins (e.g. ``max_off_nadir_deg - off_nadir_deg``), a continuous function of time whose roots
-are the access ends (see :mod:`skyfence.revisit.access`).
+are the access ends (see :mod:`skyfence.imaging.access`).
 """
 
 from __future__ import annotations

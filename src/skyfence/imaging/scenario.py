@@ -14,7 +14,7 @@ Schema (relative paths resolve against the scenario's folder)::
     sensor = { kind = "sar", look_angle_deg = [15, 35], side = "right" }
 
     [sensor]                                  # the sensor of [observers].elements (required with it)
-    kind = "optical"                          # optical | sar | elevation (skyfence.revisit.sensors)
+    kind = "optical"                          # optical | sar | elevation (skyfence.imaging.sensors)
     max_off_nadir_deg = 30
     min_sun_elevation_deg = 10
 
@@ -50,7 +50,7 @@ from pathlib import Path
 from typing import Any
 
 from skyfence.errors import ScenarioError
-from skyfence.revisit.sensors import Sensor, sensor_from_dict
+from skyfence.imaging.sensors import Sensor, sensor_from_dict
 
 __all__ = ["RevisitScenario", "ObserverGroup", "KIND", "load_revisit_scenario", "parse_revisit_scenario",
            "parse_observers", "is_revisit_scenario"]

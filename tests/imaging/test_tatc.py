@@ -17,10 +17,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from skyfence.imaging.access import find_accesses
+from skyfence.imaging.sensors import Sensor
+from skyfence.imaging.stats import harmonic_revisit_s, target_stats
 from skyfence.orbits.catalog import load_elements
-from skyfence.revisit.access import find_accesses
-from skyfence.revisit.sensors import Sensor
-from skyfence.revisit.stats import harmonic_revisit_s, target_stats
 
 tatc = pytest.importorskip("tatc")
 

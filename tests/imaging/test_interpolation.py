@@ -1,4 +1,4 @@
-"""Between grid steps :mod:`skyfence.revisit.access` evaluates satellites without SGP4: cubic Hermite
+"""Between grid steps :mod:`skyfence.imaging.access` evaluates satellites without SGP4: cubic Hermite
 interpolation of SGP4's TEME positions and velocities, the interpolated sidereal angle, and the
 interpolated deflection of the vertical for the geodetic nadir. Against SGP4 run directly at random
 instants (1 day at 30 s steps, LEO satellites from 265 to 650 km and a geostationary one): position
@@ -14,11 +14,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from skyfence.imaging.access import _grid, _nadir, _Problem, _Sats, _unit
+from skyfence.imaging.sensors import Sensor, SensorTable
 from skyfence.links import ground_points
 from skyfence.orbits.catalog import load_elements
 from skyfence.orbits.propagate import propagate
-from skyfence.revisit.access import _grid, _nadir, _Problem, _Sats, _unit
-from skyfence.revisit.sensors import Sensor, SensorTable
 
 NAMES = "ICEYE-X20,SKYSAT-C1,SENTINEL-2A,GAOFEN-1 03,GAOFEN-4"
 
