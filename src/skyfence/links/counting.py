@@ -50,6 +50,8 @@ __all__ = ["ROW_DEG", "GroundIndex", "count_steps"]
 ROW_DEG = 1.0
 #: angular margin of the rows and longitudes visited, radians
 _MARGIN_RAD = 1e-6
+#: longitude tiles per row: a row whose tiles under the cap's widest span are empty is skipped
+_LON_TILES = 36
 #: rows' spans of fewer points than this are tested point by point (no sure part sought)
 _FEW = 48
 #: undecided pairs handed back per kernel call before it stops and is called again, larger
@@ -73,6 +75,12 @@ class GroundIndex:
         self.order = np.lexsort((lon, row))
         self.lon = np.ascontiguousarray(lon[self.order])
         self.row_start = np.searchsorted(row[self.order], np.arange(self.n_rows + 1)).astype(np.int64)
+        # per row, the first point of each longitude tile (and the row's end): [n_rows, n_tiles + 1]
+        self.tile_rad = 2.0 * np.pi / _LON_TILES
+        key = row[self.order] * 8.0 + (self.lon + np.pi)  # (row, longitude) ascending, lon + pi <= 2 pi < 8
+        bounds = np.arange(self.n_rows)[:, None] * 8.0 + self.tile_rad * np.arange(_LON_TILES + 1)[None, :]
+        self.tile_start = np.searchsorted(key, bounds).astype(np.int64)
+        self.tile_start[:, -1] = self.row_start[1:]
         self.g = np.ascontiguousarray(g[self.order])
         self.u = np.ascontiguousarray(ground.u[self.order])
         if ground.mask_deg is None:
@@ -228,7 +236,7 @@ def _span(p, q, i0, n, bulk, j, k, sx, sy, sz, g, u, sin_mask, rho2, sure2, has_
 
 
 @njit(cache=True, nogil=True)
-def _count(g, u, sin_mask, lon, row_start, row_rad, edge_lat, edge_sin, edge_cos, has_mask, has_range, max_range_km,
+def _count(g, u, sin_mask, lon, row_start, row_rad, edge_lat, edge_sin, edge_cos, tile_start, tile_rad, has_mask, has_range, max_range_km,
            sats, sat_order, rho_km, sure_km, theta, theta_in, counts, near, k_start):  # fmt: skip
     """Counts of steps ``k_start..`` into ``counts[step, point]``; undecided pairs into ``near``
     rows (point, sat, step) until full. Returns (next step to do, pairs in ``near``), or
@@ -257,6 +265,11 @@ def _count(g, u, sin_mask, lon, row_start, row_rad, edge_lat, edge_sin, edge_cos
             sin_s, cos_s = sz / r_s, h_s / r_s
             cos_t, cos_in = math.cos(th), math.cos(th_in)
             lat_w, hw_w = _widest(sin_s, cos_s, th)
+            # the tiles under the widest span (one more each side: rounding at tile edges)
+            n_tiles = tile_start.shape[1] - 1
+            t_lo = int(math.floor((lon_s - hw_w - _MARGIN_RAD + math.pi) / tile_rad)) - 1
+            t_len = int(math.floor((lon_s + hw_w + _MARGIN_RAD + math.pi) / tile_rad)) + 2 - t_lo
+            t_lo = ((t_lo % n_tiles) + n_tiles) % n_tiles
             lo_lat = lat_s - th
             hi_lat = lat_s + th
             r_lo = max(0, int((lo_lat + 0.5 * math.pi) // row_rad))
@@ -266,6 +279,14 @@ def _count(g, u, sin_mask, lon, row_start, row_rad, edge_lat, edge_sin, edge_cos
                 n = i1 - i0
                 if n == 0:
                     continue
+                if hw_w < math.pi and t_len < n_tiles:
+                    if t_lo + t_len <= n_tiles:
+                        in_tiles = tile_start[r, t_lo + t_len] - tile_start[r, t_lo]
+                    else:
+                        in_tiles = (tile_start[r, n_tiles] - tile_start[r, t_lo]
+                                    + tile_start[r, t_lo + t_len - n_tiles] - tile_start[r, 0])  # fmt: skip
+                    if in_tiles == 0:
+                        continue
                 # outer: the largest half-width of the cap within the row (at the edge nearer the
                 # widest latitude, or there); inner: the smallest of the sure cap (at an edge)
                 if th >= 0.5 * math.pi or edge_lat[r] <= lat_w <= edge_lat[r + 1]:
@@ -348,7 +369,7 @@ def count_steps(index: GroundIndex, sats: np.ndarray) -> np.ndarray:
     while k < n_time:
         near = np.empty((capacity, 3), dtype=np.int64)
         k_next, n_near = _count(index.g, index.u, index.sin_mask, index.lon, index.row_start, index.row_rad,
-                                index.edge_lat, index.edge_sin, index.edge_cos,
+                                index.edge_lat, index.edge_sin, index.edge_cos, index.tile_start, index.tile_rad,
                                 has_mask, has_range, float(max_range), s, sat_order, rho, sure, theta, theta_in, counts, near, k)  # fmt: skip
         if k_next < 0:  # step k_bad overflowed the buffer: the steps before it are kept, it runs again
             k_bad = -k_next - 1
