@@ -300,8 +300,10 @@ def test_served_page_follows_the_slider(browser, served, run_dir, tmp_path):
     page.close()
 
 
-def test_load_time_and_scrubbing_15000_terminals(browser, served, run_dir, tmp_path):
-    """Opening the page and stepping the slider with 15,000 terminals, timed in the browser."""
+def test_scrubbing_15000_terminals(browser, served, run_dir, tmp_path):
+    """Stepping the slider with 15,000 terminals lands on each step with no console error. The
+    browser's times (ready, per step JS and frame) are written to the test's output folder as
+    figures to read, never asserted: timing belongs to benchmarks/web_view.py."""
     out, result = run_dir
     n = len(result.terminals)
     assert n > 15_000
@@ -313,8 +315,6 @@ def test_load_time_and_scrubbing_15000_terminals(browser, served, run_dir, tmp_p
     frame = sorted(t["frame"] for t in times)
     _record(tmp_path, terminals=n, cells=len(result.cells), **ready,
             step_js_ms_median=js[len(js) // 2], step_frame_ms_median=frame[len(frame) // 2], step_frame_ms_max=frame[-1])
-    # a slider step, to the frame drawn with it: states, 15,000 terminals, cell layer
-    assert frame[len(frame) // 2] < 100, frame
     assert page.evaluate("window.__skyfence.step()") == steps[-1]
     assert errors == []
     page.close()
