@@ -24,7 +24,7 @@ from numba import njit
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import dijkstra as scipy_dijkstra
 
-__all__ = ["NO_PREDECESSOR", "ShortestPathTrees", "dijkstra_to_targets"]
+__all__ = ["LANES", "NO_PREDECESSOR", "ShortestPathTrees", "dijkstra_to_targets"]
 
 NO_PREDECESSOR = -9999
 #: above this ratio of the longest to the shortest edge, scipy's heap is used instead of buckets
@@ -236,44 +236,60 @@ def _fold_tree(indptr, indices, weights, source, dist, pred, done, stack):
             done[v] = True
 
 
+#: sources handled together: their distances to a node share one 64-byte cache line, and each
+#: edge is tested for all of them at once
+LANES = 8
+
+
+@njit(cache=True, nogil=True)
+def _push(queue, q_head, q_len, b, v):
+    n = queue.shape[0]
+    t = q_head[b] + q_len[b]
+    queue[t - n if t >= n else t, b] = v
+    q_len[b] += 1
+
+
 @njit(cache=True, nogil=True)
 def _correct(indptr, indices, weights, dist, pred, queue, in_queue):
-    """Label correcting from upper bounds: every edge relaxed once (nodes in number order), then
-    the nodes whose distance dropped, first in first out, until no edge shortens any distance.
-    The distances are then the minimum over all paths, as Dijkstra's."""
-    n = len(dist)
-    q_head = 0
-    q_len = 0
-    for u in range(n + 1):
-        if u == n and q_len == 0:
-            break
-        if u == n:
-            u = -1
-        while True:
-            if u < 0:
-                if q_len == 0:
-                    break
-                x = queue[q_head]
-                q_head = q_head + 1 if q_head + 1 < n else 0
-                q_len -= 1
-                in_queue[x] = False
-            else:
-                x = u
-            dx = dist[x]
-            if dx < np.inf:
-                for e in range(indptr[x], indptr[x + 1]):
-                    v = indices[e]
-                    nd = dx + weights[e]
-                    if nd < dist[v]:
-                        dist[v] = nd
-                        pred[v] = x
-                        if not in_queue[v]:
-                            in_queue[v] = True
-                            t = q_head + q_len
-                            queue[t - n if t >= n else t] = v
-                            q_len += 1
-            if u >= 0:
-                break
+    """Label correcting from upper bounds, :data:`LANES` sources at once (``dist``/``pred``
+    ``[n, LANES]``): every edge relaxed once (nodes in number order), then each source's nodes
+    whose distance dropped, first in first out, until no edge shortens any distance. The
+    distances are then the minimum over all paths, as Dijkstra's."""
+    n = dist.shape[0]
+    q_head = np.zeros(LANES, dtype=np.int64)
+    q_len = np.zeros(LANES, dtype=np.int64)
+    for u in range(n):
+        for e in range(indptr[u], indptr[u + 1]):
+            v = indices[e]
+            w = weights[e]
+            hit = False
+            for b in range(LANES):
+                hit |= dist[u, b] + w < dist[v, b]
+            if hit:  # rare: this step's trees mostly keep the previous ones' distances
+                for b in range(LANES):
+                    nd = dist[u, b] + w
+                    if nd < dist[v, b]:
+                        dist[v, b] = nd
+                        pred[v, b] = u
+                        if not in_queue[v, b]:
+                            in_queue[v, b] = True
+                            _push(queue, q_head, q_len, b, v)
+    for b in range(LANES):
+        while q_len[b] > 0:
+            x = queue[q_head[b], b]
+            q_head[b] = q_head[b] + 1 if q_head[b] + 1 < n else 0
+            q_len[b] -= 1
+            in_queue[x, b] = False
+            dx = dist[x, b]
+            for e in range(indptr[x], indptr[x + 1]):
+                v = indices[e]
+                nd = dx + weights[e]
+                if nd < dist[v, b]:
+                    dist[v, b] = nd
+                    pred[v, b] = x
+                    if not in_queue[v, b]:
+                        in_queue[v, b] = True
+                        _push(queue, q_head, q_len, b, v)
 
 
 @njit(cache=True, nogil=True)
@@ -285,14 +301,24 @@ def _update_trees(indptr, indices, weights, sources, warm, dist, pred):
     ent_next = np.empty(len(indices) + 1, dtype=np.int64)
     flags = np.zeros(n, dtype=np.bool_)
     stack = np.empty(n, dtype=np.int32)
-    for k in range(len(sources)):
+    one_dist = np.empty(n)
+    one_pred = np.empty(n, dtype=np.int32)
+    queue = np.empty((n, LANES), dtype=np.int32)
+    in_queue = np.zeros((n, LANES), dtype=np.bool_)
+    for blk in range(dist.shape[0]):
+        d = dist[blk]
+        p = pred[blk]
+        for b in range(LANES):
+            src = sources[blk * LANES + b]
+            if warm:
+                _fold_tree(indptr, indices, weights, src, d[:, b], p[:, b], flags, stack)
+            else:
+                _settle_all(indptr, indices, weights, src, inv_width, size - 1, one_dist, one_pred,
+                            flags, head, ent_node, ent_next)  # fmt: skip
+                d[:, b] = one_dist
+                p[:, b] = one_pred
         if warm:
-            _fold_tree(indptr, indices, weights, sources[k], dist[k], pred[k], flags, stack)
-            flags[:] = False
-            _correct(indptr, indices, weights, dist[k], pred[k], stack, flags)
-        else:
-            _settle_all(indptr, indices, weights, sources[k], inv_width, size - 1, dist[k],
-                        pred[k], flags, head, ent_node, ent_next)  # fmt: skip
+            _correct(indptr, indices, weights, d, p, queue, in_queue)
 
 
 class ShortestPathTrees:
@@ -301,22 +327,35 @@ class ShortestPathTrees:
 
     The first update (and the first after :meth:`reset`) runs Dial's bucket Dijkstra from every
     source to every node; later ones start from the previous step's trees (:func:`_fold_tree`,
-    :func:`_correct`): about half the work when the graph changes a little, and the same
-    distances: both give the minimum, over all paths, of the edge lengths summed from the source
-    in path order. Predecessors are set on strictly shorter paths only, so between paths of
-    exactly equal length the one kept can depend on the steps since the last reset (reset at
-    fixed steps for answers that do not depend on where a run starts). Weights must be positive
-    (otherwise scipy's Dijkstra runs every step).
+    :func:`_correct`, :data:`LANES` sources at a time), much less work when the graph changes a
+    little, and the same distances: both give the minimum, over all paths, of the edge lengths
+    summed from the source in path order. Predecessors are set on strictly shorter paths only,
+    so between paths of exactly equal length the one kept can depend on the steps since the last
+    reset (reset at fixed steps for answers that do not depend on where a run starts). Weights
+    must be positive (otherwise scipy's Dijkstra runs every step).
 
-    ``dist`` ``[n_sources, n_nodes]`` (inf: unreachable) and ``pred`` (:data:`NO_PREDECESSOR`
-    at the source and unreachable nodes) hold the last update's trees.
+    ``blocks_dist`` ``[n_blocks, n_nodes, LANES]`` (inf: unreachable) and ``blocks_pred``
+    (:data:`NO_PREDECESSOR` at the source and unreachable nodes) hold the last update's trees,
+    source ``k`` in block ``k // LANES``, lane ``k % LANES``; :attr:`dist` and :attr:`pred` are
+    ``[n_sources, n_nodes]`` copies.
     """
 
     def __init__(self, n_nodes: int, sources: np.ndarray) -> None:
         self.sources = np.asarray(sources, dtype=np.int64)
-        self.dist = np.full((len(self.sources), n_nodes), np.inf)
-        self.pred = np.full((len(self.sources), n_nodes), NO_PREDECESSOR, dtype=np.int32)
+        n_blocks = -(-len(self.sources) // LANES)
+        pad = n_blocks * LANES - len(self.sources)  # the last source again, to fill the block
+        self._padded = np.concatenate([self.sources, np.repeat(self.sources[-1:], pad)])
+        self.blocks_dist = np.full((n_blocks, n_nodes, LANES), np.inf)
+        self.blocks_pred = np.full((n_blocks, n_nodes, LANES), NO_PREDECESSOR, dtype=np.int32)
         self.warm = False
+
+    @property
+    def dist(self) -> np.ndarray:
+        return self.blocks_dist.transpose(0, 2, 1).reshape(-1, self.blocks_dist.shape[1])[: len(self.sources)]
+
+    @property
+    def pred(self) -> np.ndarray:
+        return self.blocks_pred.transpose(0, 2, 1).reshape(-1, self.blocks_pred.shape[1])[: len(self.sources)]
 
     def reset(self) -> None:
         """Forget the trees: the next update searches from scratch."""
@@ -330,10 +369,12 @@ class ShortestPathTrees:
         if len(weights) == 0 or not weights.min() > 0.0 or weights.max() / weights.min() > MAX_BUCKETS:
             # zero or very uneven lengths: scipy's heap, every step
             csr = csr_matrix((weights, indices, indptr), shape=(len(indptr) - 1,) * 2)
-            self.dist[:], self.pred[:] = scipy_dijkstra(csr, directed=True, indices=self.sources,
-                                                        return_predecessors=True)  # fmt: skip
+            dist, pred = scipy_dijkstra(csr, directed=True, indices=self._padded, return_predecessors=True)
+            shape = self.blocks_dist.shape
+            self.blocks_dist[:] = dist.reshape(shape[0], LANES, shape[1]).transpose(0, 2, 1)
+            self.blocks_pred[:] = pred.reshape(shape[0], LANES, shape[1]).transpose(0, 2, 1)
             self.warm = False
             return
         _update_trees(np.asarray(indptr, dtype=np.int64), np.asarray(indices, dtype=np.int32),
-                      weights, self.sources, self.warm, self.dist, self.pred)  # fmt: skip
+                      weights, self._padded, self.warm, self.blocks_dist, self.blocks_pred)  # fmt: skip
         self.warm = True

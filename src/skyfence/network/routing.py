@@ -22,7 +22,7 @@ from scipy.sparse.csgraph import dijkstra
 
 from skyfence.ground.fibre import C_KM_S
 from skyfence.links import visible_pairs
-from skyfence.network.dijkstra import NO_PREDECESSOR, ShortestPathTrees
+from skyfence.network.dijkstra import LANES, NO_PREDECESSOR, ShortestPathTrees
 from skyfence.network.graph import build_step_graph, relay_flags, step_csr_arrays
 from skyfence.network.isl import DEFAULT_GRAZING_ALT_KM, valid_isl_mask
 
@@ -93,28 +93,31 @@ class RouteSeries:
 
 @njit(cache=True, nogil=True)
 def _walk_paths(pred, dist, row, target, n_sat, n_gs):
-    """Per pair (tree ``row[p]``, node ``target[p]``): length, hop count (-1: disconnected), path
-    hash (FNV-1a of the Hypatia node ids + 2, source first) and the path nodes, concatenated."""
+    """Per pair (tree ``row[p]`` of :class:`ShortestPathTrees`' blocks, node ``target[p]``):
+    length, hop count (-1: disconnected), path hash (FNV-1a of the Hypatia node ids + 2, source
+    first) and the path nodes, concatenated."""
     n_pair = len(row)
     length = np.empty(n_pair)
     counts = np.zeros(n_pair, dtype=np.int64)
     for p in range(n_pair):
-        length[p] = dist[row[p], target[p]]
+        blk, b = row[p] // LANES, row[p] % LANES
+        length[p] = dist[blk, target[p], b]
         if length[p] < np.inf:
             v = target[p]
             while v != NO_PREDECESSOR:
                 counts[p] += 1
-                v = pred[row[p], v]
+                v = pred[blk, v, b]
     ends = np.cumsum(counts)
     nodes = np.empty(ends[-1] if n_pair else 0, dtype=np.int32)
     hashes = np.empty(n_pair, dtype=np.uint64)
     for p in range(n_pair):
+        blk, b = row[p] // LANES, row[p] % LANES
         k = ends[p]
         v = target[p]
         for _ in range(counts[p]):
             k -= 1
             nodes[k] = v - n_gs if v >= n_sat + n_gs else v
-            v = pred[row[p], v]
+            v = pred[blk, v, b]
         h = _FNV_OFFSET
         for j in range(ends[p] - counts[p], ends[p]):
             h = (h ^ np.uint64(nodes[j] + 2)) * _FNV_PRIME
@@ -160,8 +163,8 @@ def source_trees(
     first_step: int = 0,
 ) -> Iterator[tuple[int, ShortestPathTrees]]:
     """``(t, trees)`` for every step ``t`` of ``sat_ecef_km``: the shortest-path trees from the
-    out nodes of stations ``sources_gs`` (row ``k`` of ``trees.dist``/``trees.pred`` is
-    ``sources_gs[k]``; station ``j``'s in node is ``n_sat + n_gs + j``). ``first_step`` is the
+    out nodes of stations ``sources_gs`` (tree ``k`` is ``sources_gs[k]``, see
+    :class:`ShortestPathTrees`; station ``j``'s in node is ``n_sat + n_gs + j``). ``first_step`` is the
     index of the first step in the run's time grid (trees restart at multiples of
     :data:`TREE_RESET_STEPS`). The same ``trees`` object is updated in place. Arguments as
     :func:`route_series`."""
@@ -227,7 +230,7 @@ def route_series(
     )  # fmt: skip
     for t, tr in trees:
         length[t], hops[t], hashes[t], nodes, count = _walk_paths(
-            tr.pred, tr.dist, row.astype(np.int64), target, n_sat, n_gs
+            tr.blocks_pred, tr.blocks_dist, row.astype(np.int64), target, n_sat, n_gs
         )
         nodes_chunks.append(nodes)  # pair by pair
         counts.append(count)
