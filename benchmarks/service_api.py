@@ -45,7 +45,11 @@ connections, one client process whose ceiling was 27,081 req/s, 5 s per endpoint
 after/before 75.8x (fixed instant) and 63.3x (now); in-process ASGI call (no HTTP) 228 us
 (fixed) and 409 us (now: the next second's SGP4 of every satellite is counted) of CPU per
 request after, 27,055 and 23,130 us before; the first 100 receipts byte for byte identical.
-Under a load average of 23-25 the same run gave 504 req/s after (server CPU 532-537 us/req).
+Two more runs at a load average of 8-9: after 1554 and 1697 req/s (fixed), 924 and 1554 req/s
+(now; server CPU 721 and 433 us/req: the "now" figure varies most); ``--baseline 951378d`` (the
+tree before the receipt templates and the shortcut) in the first of them: 518 req/s (fixed) and
+473 (now), 1192 and 1319 us of server CPU per request. Under a load average of 23-25 the after
+figure was 504 req/s (server CPU 532-537 us/req).
 """
 
 from __future__ import annotations
