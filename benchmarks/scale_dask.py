@@ -26,12 +26,21 @@ time, so the fixed costs (ground, elements, policy) drop out.
   50,000 cells x 60 steps) at the measured rates, plus each shard's fixed cost (from the shorter
   2-worker run) spread over the workers; for a 64-core cluster, 64 workers at this machine's
   per-worker rate on 2 workers. The world's ground (H3 cells of all land: 185 s here, once, in the
-  client) is added.
+  client) is added, and the cut's own ground (timed apart) is taken out of the fixed cost. From CPU
+  seconds: the workers' CPU of each run as ``a * cell-steps + b * shards`` (``a``, ``b`` from the
+  two runs), the world's as ``a * 820 M + b * 288``, over 2 or 64 idle cores.
 
 Timings are wall clock on a shared machine, and CPU seconds (``time.process_time`` here and in
 each worker) beside them: the count's figures and the projections "on idle cores" come from CPU
 time, which a loaded machine changes far less; the wall-clock speed-up is only meaningful with 2
 idle cores.
+
+Measured 2026-11-27, 2 shared cores under other work (load 3-8): count 7.1-8.5 -> 0.44-0.55 us
+per cell-step CPU (13-19x, counts equal); one process 1.6 M cell-steps/s wall, 2 workers 1.2 M
+(0.76x: the other work took the second core), CPU 0.60 us/cell-step in one process, 0.78 in a
+worker + 0.3 s per shard (1.5x on 2 idle cores); world-coverage projected at 0.20 worker
+CPU-hours: 0.15 h on 2 idle cores, 0.05 h on 64. The whole run (``skyfence run --example
+world-coverage --workers 2``, nice 10, load 7-10) took 22 min 15 s, workers' peak RSS ~0.5 GB.
 """
 
 # ruff: noqa: E402
@@ -48,6 +57,7 @@ import resource
 import tempfile
 import time
 
+import numpy as np
 import pandas as pd
 
 WORLD_CELLS = 569_676  # land cells at H3 res 5, centre rule (region "land")
@@ -146,6 +156,7 @@ def dask_section(steps: tuple[int, int] = (10, 190), region: str = "USA,CAN,MEX"
 
     import skyfence
     from skyfence.scale.engine import run_sharded
+    from skyfence.service.simulate import build_ground
 
     count = kernel_section()
     tmp = Path(tempfile.mkdtemp(prefix="skyfence-bench-"))
@@ -159,6 +170,9 @@ def dask_section(steps: tuple[int, int] = (10, 190), region: str = "USA,CAN,MEX"
         t_one.append(time.perf_counter() - t0)
         cpu_one.append(time.process_time() - c0)
     n_cells = len(results[0].cells)
+    t0 = time.perf_counter()
+    build_ground(scs[0])  # the client's share of a sharded run's fixed cost, apart from the shards
+    t_ground = time.perf_counter() - t0
     t0 = time.perf_counter()
     cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
                            memory_limit="4GB")  # fmt: skip
@@ -188,19 +202,23 @@ def dask_section(steps: tuple[int, int] = (10, 190), region: str = "USA,CAN,MEX"
     world = WORLD_CELLS * WORLD_STEPS
     # per shard of the 2-worker runs: what a run costs beyond its cell-steps (propagation of the
     # chunk, policy, files), from the shorter run
-    fixed_two = max(0.0, t_two[0] - n_cells * steps[0] / rate_two)
+    fixed_two = max(0.0, t_two[0] - t_ground - n_cells * steps[0] / rate_two)
     world_shards = math.ceil(WORLD_CELLS / 50_000) * math.ceil(WORLD_STEPS / 60)
     per_shard = fixed_two * 2 / max(shards[0], 1)
     per_worker = rate_two / 2
     # the same from CPU seconds (what the runs cost whatever else the machine does): one process,
     # and the workers' sum; a world run on n idle cores takes the workers' CPU / n + the ground
     cpu_rate_one = extra / max(cpu_one[1] - cpu_one[0], 1e-9)
-    cpu_rate_worker = extra / max(cpu_two[1] - cpu_two[0], 1e-9)
-    cpu_fixed = max(0.0, cpu_two[0] - n_cells * steps[0] / cpu_rate_worker) / max(shards[0], 1)
+    # the workers' CPU as a * cell-steps + b * shards, a and b from the two runs
+    cs = [n_cells * n for n in steps]
+    a_cpu, b_cpu = np.linalg.solve([[cs[0], shards[0]], [cs[1], shards[1]]], cpu_two)
+    b_cpu = max(0.0, float(b_cpu))
+    a_cpu = float(a_cpu) if b_cpu > 0 else float(cpu_two[1] / cs[1])
+    cpu_rate_worker, cpu_fixed = 1.0 / a_cpu, b_cpu
     world_cpu_s = world / cpu_rate_worker + world_shards * cpu_fixed
     out = {
         "count": count, "region": region, "cells": n_cells, "steps": list(steps), "shards": shards,
-        "one_process_s": t_one, "two_workers_s": t_two, "cluster_start_s": t_start,
+        "ground_s": t_ground, "one_process_s": t_one, "two_workers_s": t_two, "cluster_start_s": t_start,
         "cell_steps_per_s_one_process": rate_one, "cell_steps_per_s_two_workers": rate_two,
         "speedup_two_workers": speedup, "worker_peak_rss_mb": sorted(rss.values()),
         "fixed_s_per_shard": per_shard, "world_cell_steps": world, "world_shards": world_shards,
