@@ -103,6 +103,7 @@ def test_killed_worker_gives_the_same_tables(scenario, single, cluster, tmp_path
                     progress=progress)  # fmt: skip
     assert killed and b.shards >= 4
     with distributed.Client(cluster) as client:
+        client.wait_for_workers(2, timeout=120)  # the nanny's restarted worker, before asking it
         assert victim not in client.run(os.getpid).values()
     b.write(tmp_path)
     _same(a, tmp_path, a_out)
