@@ -30,6 +30,7 @@ SHORTEN = {
     "run": ["--duration", "3600", "--step", "900"],
     "impact": ["--duration", "3600", "--step", "900"],
     "latency": ["--duration", "5", "--step", "1"],
+    "revisit": ["--duration", "3600", "--step", "120"],
 }
 CAPTURE = re.compile(r"^([A-Za-z_]\w*)=\$\((.*)\)$", re.S)
 

@@ -73,3 +73,16 @@ def test_summary_per_region(tmp_path):
         assert s["max_unobserved_h_max"] == round(rows["max_unobserved_s"].max() / 3600, 4)
         assert regions[name]["targets"]["n"] == 1
     assert res.summary["cells"]["n"] == len(res.cells) >= regions["north"]["cells"]["n"] + 1
+
+
+def test_revisit_example_copies_and_runs_by_name(tmp_path, capsys):
+    """`examples copy` validates a revisit example as one; `revisit --example` runs it by name."""
+    assert main(["examples", "copy", "taiwan-strait-watch", str(tmp_path / "tsw")]) == 0
+    assert "skyfence revisit" in capsys.readouterr().err
+    rc = main(["revisit", "--example", "taiwan-strait-watch", "--duration", "3600", "--step", "120",
+               "--out", str(tmp_path / "out")])
+    assert rc == 0 and json.loads((tmp_path / "out" / "summary.json").read_text())["accesses"] > 0
+    by_name = skyfence.revisit("taiwan-strait-watch", duration_s=3600, step_s=120)
+    assert by_name.summary["accesses"] == json.loads((tmp_path / "out" / "summary.json").read_text())["accesses"]
+    assert main(["revisit", "--example", "ukraine-crimea"]) == 2
+    assert main(["revisit", str(tmp_path / "tsw" / "scenario.toml"), "--example", "taiwan-strait-watch"]) == 2

@@ -36,8 +36,10 @@ def copy(
 ) -> None:
     """Copy an example's scenario with its policy and data files into DEST, paths rewritten."""
     from skyfence.service.examples import copy_example
+    from skyfence.service.scenario import example_names
 
     target = copy_example(name, dest, overwrite=overwrite)
     files = sorted(p.name for p in target.parent.iterdir())
+    verb = "revisit" if name in example_names("revisit") else "run"
     Console(stderr=True).print(f"copied {name} to {target.parent}/: {', '.join(files)}\n"
-                               f"run it with: skyfence run {target} --out out/{name}")  # fmt: skip
+                               f"run it with: skyfence {verb} {target} --out out/{name}")  # fmt: skip

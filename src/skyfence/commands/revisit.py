@@ -1,4 +1,4 @@
-"""``skyfence revisit SCENARIO.toml``: who images a place, how often, and when next.
+"""``skyfence revisit SCENARIO.toml`` (or ``--example NAME``): who images a place, how often, and when next.
 
 A shell over :func:`skyfence.scale.calls.revisit` (:func:`skyfence.imaging.run.revisit` in this
 process, or its targets cut into chunks on a Dask cluster with ``--workers`` / ``--scheduler``) and
@@ -16,7 +16,8 @@ from skyfence.commands import app
 
 @app.command("revisit")
 def revisit_command(
-    scenario: Path = typer.Argument(..., help="Revisit scenario TOML (with \\[observers] and \\[sensor] tables)."),
+    scenario: Path = typer.Argument(None, help="Revisit scenario TOML (with \\[observers] and \\[sensor] tables)."),
+    example: str = typer.Option(None, "--example", help="Use a bundled revisit example: sevastopol-watch, taiwan-strait-watch."),
     out: Path = typer.Option(Path("revisit-out"), "--out", help="Output folder."),
     duration: float | None = typer.Option(None, "--duration", help="Override time.duration_s (seconds)."),
     step: float | None = typer.Option(None, "--step", help="Override time.step_s (seconds)."),
@@ -27,10 +28,16 @@ def revisit_command(
     """Access intervals and revisit statistics of imaging satellites over targets and cells."""
     from rich.console import Console
 
+    from skyfence.errors import ScenarioError
     from skyfence.imaging.run import write_outputs
     from skyfence.scale.calls import revisit
+    from skyfence.service.scenario import example_names, example_path
 
-    result = revisit(scenario, duration_s=duration, step_s=step, workers=workers, scheduler=scheduler)
+    if (scenario is None) == (example is None):
+        raise ScenarioError("give a revisit scenario file or --example NAME (not both)")
+    if example is not None and example not in example_names("revisit"):
+        raise ScenarioError(f"unknown revisit example {example!r}; bundled: {', '.join(example_names('revisit'))}")
+    result = revisit(example_path(example) if example else scenario, duration_s=duration, step_s=step, workers=workers, scheduler=scheduler)
     paths = write_outputs(result, out)
     if html:
         from skyfence.viz.web import write_view

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from skyfence.errors import ScenarioError
 from skyfence.scale.engine import impact_sharded, run_sharded
@@ -97,7 +98,17 @@ def revisit(scenario, *, workers: int | None = None, scheduler: str | None = Non
             on_total: Progress | None = None, **options):
     """Accesses and revisit statistics of a revisit scenario (:func:`skyfence.imaging.run.revisit`,
     ``start`` / ``duration_s`` / ``step_s`` in ``options``); with ``workers`` or ``scheduler``, the
-    targets cut into chunks on Dask (:func:`skyfence.scale.revisit.revisit_sharded`: the same result)."""
+    targets cut into chunks on Dask (:func:`skyfence.scale.revisit.revisit_sharded`: the same result).
+    ``scenario``: a path, a folder holding ``scenario.toml``, a bundled revisit example's name
+    (``"sevastopol-watch"``) or a parsed scenario."""
+    if isinstance(scenario, str | os.PathLike):
+        from skyfence.service.scenario import example_names, example_path
+
+        p = Path(scenario)
+        if p.is_dir():
+            scenario = p / "scenario.toml"
+        elif not p.exists() and str(scenario) in example_names("revisit"):
+            scenario = example_path(str(scenario))
     if not (workers or scheduler):
         from skyfence.imaging.run import revisit as revisit_one
 

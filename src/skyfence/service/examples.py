@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from skyfence.errors import ScenarioError
-from skyfence.service.scenario import example_names, example_path, load_scenario
+from skyfence.service.scenario import example_names, example_path, load_scenario, scenario_kind
 
 __all__ = ["list_examples", "copy_example"]
 
@@ -74,5 +74,10 @@ def copy_example(name: str, dest_dir: str | Path, *, overwrite: bool = False) ->
         shutil.copyfile(f, dest / new)
         text = text.replace(f'"{old}"', f'"{new}"').replace(f"'{old}'", f"'{new}'")
     target.write_text(text, encoding="utf-8")
-    load_scenario(target)  # the copy must validate on its own
+    if scenario_kind(target) == "revisit":  # the copy must validate on its own
+        from skyfence.imaging.scenario import load_revisit_scenario
+
+        load_revisit_scenario(target)
+    else:
+        load_scenario(target)
     return target

@@ -334,7 +334,7 @@ def examples_dir() -> Path:
     return Path(str(files("skyfence") / "examples"))
 
 
-def _kind(path: Path) -> str:
+def scenario_kind(path: Path) -> str:
     """The top-level ``kind`` of a scenario file (``"run"`` when absent or unreadable)."""
     try:
         kind = tomllib.loads(path.read_text(encoding="utf-8")).get("kind", "run")
@@ -349,7 +349,7 @@ def example_names(kind: str = "run") -> list[str]:
     d = examples_dir()
     if not d.exists():
         return []
-    return sorted(x.name for x in d.iterdir() if (x / "scenario.toml").exists() and _kind(x / "scenario.toml") == kind)
+    return sorted(x.name for x in d.iterdir() if (x / "scenario.toml").exists() and scenario_kind(x / "scenario.toml") == kind)
 
 
 def example_path(name: str) -> Path:
