@@ -15,6 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from skyfence.api.app import create_app
+from skyfence.api.models import ServiceReceipt
 from skyfence.api.routers import service as service_router
 from skyfence.cli import main
 from skyfence.governance import policies, registry
@@ -58,7 +59,7 @@ def _same_both_ways(ledger, monkeypatch, pairs) -> list[dict]:
         kept = svc.service_receipt_json(ledger, tid, at, cached_only=True)
         assert kept is not None, (tid, at)
         assert plain == first == again == kept, (tid, at)
-        out.append(json.loads(plain))
+        out.append(ServiceReceipt.model_validate_json(plain).model_dump(exclude_unset=True))
     return out
 
 
@@ -190,3 +191,16 @@ def test_candidate_squares_miss_no_satellite():
             n, top = svc.visible_satellites(lat, lon, at, min_elevation_deg=mask)
             assert n == int(np.count_nonzero(el >= mask)), (lat, lon, mask)
             assert top == pytest.approx(float(el.max()), abs=1e-9), (lat, lon)
+
+
+def test_the_documented_receipt_is_the_served_one(sq):
+    """OpenAPI's 200 answer of GET /service is `ServiceReceipt`, and a served body parses as one
+    (every key known, none missing; `_same_both_ways` parses every receipt of these tests too)."""
+    with TestClient(create_app(sq.url, sq.log_key, db=sq.db)) as c:
+        spec = c.get("/openapi.json").json()
+        body = spec["paths"]["/service"]["get"]["responses"]["200"]["content"]["application/json"]
+        assert body["schema"]["$ref"].endswith("/ServiceReceipt")
+        r = c.get("/service", params={"terminal": "kyiv", "at": _instants()[0]},
+                  headers={"X-API-Key": sq.api_keys["vic"]})
+        assert r.status_code == 200
+        assert ServiceReceipt.model_validate_json(r.content).model_dump(exclude_unset=True) == r.json()

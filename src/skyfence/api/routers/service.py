@@ -22,6 +22,7 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from skyfence.api.auth import Caller, authenticate, require
+from skyfence.api.models import ServiceReceipt
 from skyfence.api.routers.common import ledger_of
 from skyfence.governance import service as svc
 from skyfence.governance.rules.roles import authorize
@@ -109,7 +110,8 @@ async def _shortcut(scope, receive) -> bytes | None:
 router = APIRouter(tags=["service"])
 
 
-@router.get("/service", summary="Service decision for a terminal at a time, with a receipt")
+@router.get("/service", summary="Service decision for a terminal at a time, with a receipt",
+            response_model=ServiceReceipt)
 async def service(request: Request,
                   terminal: Annotated[str, Query(min_length=1, max_length=_TERMINAL_MAX)],
                   at: Annotated[str | None, Query(max_length=_AT_MAX,
