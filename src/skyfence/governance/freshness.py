@@ -31,7 +31,7 @@ from skyfence.errors import GovernanceError, VerificationError, WitnessError
 from skyfence.governance.client import fetch_tiled_export
 from skyfence.governance.log.checkpoint import parse_checkpoint, verify_checkpoint
 from skyfence.governance.log.export import export_entries
-from skyfence.governance.log.tree import MerkleLog
+from skyfence.governance.log.tree import entries_root
 from skyfence.governance.logkeys import key_in_force, key_schedule
 from skyfence.governance.rules.canonical import iso_utc
 
@@ -122,9 +122,7 @@ def check_fresh(receipt: Mapping[str, Any], url: str, *, verifier_key: str | Non
     if current.size < mine.size:
         raise VerificationError(f"{url}: the log has {current.size} entries, fewer than the "
                                 f"receipt's {mine.size} (a rolled back or forked log)")
-    tree = MerkleLog()
-    tree.extend(entries[:mine.size])
-    if tree.root(mine.size) != mine.root_hash:
+    if entries_root(entries, mine.size) != mine.root_hash:
         raise VerificationError(f"{url}: the log's first {mine.size} entries do not give the "
                                 "receipt's checkpoint root (a forked log)")
     notes.append(f"the log extends the receipt's checkpoint (size {mine.size} -> "

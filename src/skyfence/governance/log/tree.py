@@ -25,7 +25,7 @@ from typing import Protocol, runtime_checkable
 from skyfence.errors import ProofError
 from skyfence.governance.log.hasher import EMPTY_ROOT, HASH_SIZE, leaf_hash, node_hash, split_point
 
-__all__ = ["HashStore", "MemoryHashStore", "MerkleLog", "inclusion_proof", "consistency_proof"]
+__all__ = ["HashStore", "MemoryHashStore", "MerkleLog", "entries_root", "inclusion_proof", "consistency_proof"]
 
 
 @runtime_checkable
@@ -221,6 +221,14 @@ def _as_log(leaves: Sequence[bytes] | MerkleLog) -> MerkleLog:
     for h in leaves:
         log.append_leaf_hash(h)
     return log
+
+
+def entries_root(entries: Sequence[bytes], size: int) -> bytes:
+    """RFC 9162 root hash of the tree of the first `size` of `entries` (entry bytes, not leaf
+    hashes); `size` must not exceed ``len(entries)``."""
+    log = MerkleLog()
+    log.extend(entries[:size])
+    return log.root(size)
 
 
 def inclusion_proof(leaves: Sequence[bytes] | MerkleLog, index: int,

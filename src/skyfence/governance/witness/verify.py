@@ -19,7 +19,7 @@ import httpx
 
 from skyfence.errors import VerificationError, WitnessError
 from skyfence.governance.log.export import export_entries
-from skyfence.governance.log.tree import MerkleLog
+from skyfence.governance.log.tree import entries_root
 from skyfence.governance.witness.policy import PolicyCheck, WitnessPolicy, load_policy
 
 __all__ = ["load_witnessed", "check_witnessed"]
@@ -68,9 +68,7 @@ def check_witnessed(export: Mapping[str, Any], note: str | None,
     if res.size > len(entries):
         raise VerificationError(f"witnessed checkpoint of size {res.size} is beyond the log's "
                                 f"{len(entries)} entries")
-    tree = MerkleLog()
-    tree.extend(entries[:res.size])
-    if tree.root(res.size) != res.root_hash:
+    if entries_root(entries, res.size) != res.root_hash:
         raise VerificationError(f"witnessed checkpoint of size {res.size}: its root differs from "
                                 "the verified entries' root at that size (a split view)")
     if not res.quorum_met:
