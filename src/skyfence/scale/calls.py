@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from pathlib import Path
 
 from skyfence.errors import ScenarioError
 from skyfence.scale.engine import impact_sharded, run_sharded
@@ -102,13 +101,9 @@ def revisit(scenario, *, workers: int | None = None, scheduler: str | None = Non
     ``scenario``: a path, a folder holding ``scenario.toml``, a bundled revisit example's name
     (``"sevastopol-watch"``) or a parsed scenario."""
     if isinstance(scenario, str | os.PathLike):
-        from skyfence.service.scenario import example_names, example_path
+        from skyfence.service.scenario import scenario_file
 
-        p = Path(scenario)
-        if p.is_dir():
-            scenario = p / "scenario.toml"
-        elif not p.exists() and str(scenario) in example_names("revisit"):
-            scenario = example_path(str(scenario))
+        scenario = scenario_file(scenario)
     if not (workers or scheduler):
         from skyfence.imaging.run import revisit as revisit_one
 

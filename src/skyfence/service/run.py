@@ -29,7 +29,7 @@ from skyfence.service.outputs import (
     timeline_frame,
     write_outputs,
 )
-from skyfence.service.scenario import Scenario, example_path, load_scenario
+from skyfence.service.scenario import Scenario, load_scenario, scenario_file
 from skyfence.service.simulate import (
     Decisions,
     Ground,
@@ -58,12 +58,7 @@ def resolve_scenario(
     if isinstance(scenario, Scenario):
         sc = scenario
     else:
-        p = Path(scenario)
-        if p.is_dir():
-            p = p / "scenario.toml"
-        elif not p.exists() and p.suffix.lower() != ".toml":
-            p = example_path(str(scenario))  # a bundled example (the error names them all)
-        sc = load_scenario(p)
+        sc = load_scenario(scenario_file(scenario))
     changes: dict = {}
     if start is not None:
         from skyfence.orbits.frames import as_utc

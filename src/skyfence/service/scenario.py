@@ -73,6 +73,7 @@ import difflib
 import tomllib
 from dataclasses import dataclass, field
 from importlib.resources import files
+from os import PathLike
 from pathlib import Path
 from typing import Any
 
@@ -353,10 +354,22 @@ def example_names(kind: str = "run") -> list[str]:
 
 
 def example_path(name: str) -> Path:
-    """Path of a bundled example's scenario.toml."""
+    """Path of a bundled example's scenario.toml (a run or a revisit example)."""
     p = examples_dir() / name / "scenario.toml"
     if not p.exists():
-        close = difflib.get_close_matches(name, example_names(), n=1)
+        have = example_names() + example_names("revisit")
+        close = difflib.get_close_matches(name, have, n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""
-        raise ScenarioError(f"no bundled example {name!r} (have: {', '.join(example_names())}){hint}")
+        raise ScenarioError(f"no bundled example {name!r} (have: {', '.join(have)}){hint}")
+    return p
+
+
+def scenario_file(scenario: str | PathLike) -> Path:
+    """The scenario file that ``scenario`` names: a path, a folder holding ``scenario.toml``, or
+    (neither existing nor ending in ``.toml``) a bundled example's name."""
+    p = Path(scenario)
+    if p.is_dir():
+        return p / "scenario.toml"
+    if not p.exists() and p.suffix.lower() != ".toml":
+        return example_path(str(scenario))
     return p
