@@ -4,12 +4,18 @@ the next.
 :class:`ShortestPathTrees` (what routing uses) keeps every source's whole tree: Dijkstra with
 Dial's bucket queue to every node at its first step (a relaxation replaces a tentative distance
 only when strictly shorter, as scipy's does, so distances and predecessors are scipy's but for
-paths of exactly equal length), then, as the graph changes a little per step, label correcting
-from the previous trees; same distances as Dijkstra (see the class). On the 10,281-satellite
-Starlink snapshot with its inferred +Grid, Dijkstra from 99 sources (the 4,950 pairs of the
-top-100 cities) took ~75 ms of CPU against scipy's ~175 ms. Kept trees' updates from one 1 s
-step to the next take about 0.7x the CPU of Dijkstra from the same 99 sources to every node
-(measured under load; benchmarks/scale.py gives the whole routing's time both ways).
+paths of exactly equal length), then, as the graph changes a little per step, each tree is
+re-summed with the new lengths along its child lists and corrected by label correcting; same
+distances as Dijkstra (see the class). Each tree is one contiguous row (lane-major): a tree's
+walk touches ~0.4 MB for the 10,281-satellite snapshot, which stays in a core's L2 cache, where
+the earlier interleaved layout (8 trees per node) did not.
+
+Measured on the Starlink snapshot's inferred +Grid, 99 sources (the 4,950 pairs of the top-100
+cities), 1 s steps, 2026-11-27 on this project's 2-core machine: Dijkstra from every source
+~84 ms of CPU (scipy's ~175 ms); a kept-tree update ~34 ms (walk ~21, correction ~9, the rest
+keyed lengths and bookkeeping) against ~54 ms for the previous version (each node's tree path
+re-climbed and its edge searched in its tail's row). ``benchmarks/scale.py`` gives the whole
+routing's time, best of three rounds.
 """
 
 from __future__ import annotations
@@ -88,63 +94,127 @@ def _settle_all(indptr, indices, weights, source, inv_width, mask, dist, pred, s
                 pending += 1
 
 
-@njit(cache=True, nogil=True)
-def _fold_tree(indptr, indices, weights, source, dist, pred, done, stack):
-    """Each node's distance along its previous tree path with this step's weights (a real path's
-    length, so an upper bound); infinite, with no predecessor, where a tree edge is gone."""
-    n = len(dist)
-    done[:] = False
-    dist[source] = 0.0
-    done[source] = True
-    for v0 in range(n):
-        top = 0
-        v = v0
-        while not done[v]:  # climb to a node already done
-            p = pred[v]
-            if p < 0:
-                dist[v] = np.inf
-                done[v] = True
-                break
-            stack[top] = v
-            top += 1
-            v = p
-        while top > 0:  # and sum back down
-            top -= 1
-            v = stack[top]
-            p = pred[v]
-            dp = dist[p]
-            nd = np.inf
-            if dp < np.inf:
-                for e in range(indptr[p], indptr[p + 1]):
-                    if indices[e] == v:
-                        nd = dp + weights[e]
-                        break
-            dist[v] = nd
-            if nd == np.inf:
-                pred[v] = NO_PREDECESSOR
-            done[v] = True
-
-
-#: sources handled together: their distances to a node share one 64-byte cache line, and each
-#: edge is tested for all of them at once
+#: sources whose trees are corrected together: each edge is tested for all of them at once
 LANES = 8
+#: ``links[k, v]`` fields: first child of ``v`` in tree ``k``, ``v``'s next sibling, the key of the
+#: tree edge into ``v`` (-1: none, the edge is looked up in its tail's row)
+_CHILD, _SIBLING, _KEY = 0, 1, 2
+
+
+@njit(cache=True, nogil=True)
+def _find_edge(indptr, indices, u, v):
+    """Index of the first edge ``u -> v`` in CSR order, -1 if there is none."""
+    for e in range(indptr[u], indptr[u + 1]):
+        if indices[e] == v:
+            return e
+    return -1
+
+
+@njit(cache=True, nogil=True)
+def _link_tree(indptr, indices, edge_key, pred, links):
+    """Child lists and tree-edge keys of one tree from its predecessors."""
+    links[:] = -1
+    for v in range(len(pred)):
+        p = pred[v]
+        if p >= 0:
+            links[v, _KEY] = edge_key[_find_edge(indptr, indices, p, v)]
+            links[v, _SIBLING] = links[p, _CHILD]
+            links[p, _CHILD] = v
+
+
+@njit(cache=True, nogil=True)
+def _drop_subtree(root, dist, pred, links, stack):
+    """Unreachable now: ``root`` and everything below it in the tree (its edge in is gone)."""
+    stack[0] = root
+    top = 1
+    while top > 0:
+        top -= 1
+        x = stack[top]
+        c = links[x, _CHILD]
+        while c >= 0:
+            stack[top] = c
+            top += 1
+            c = links[c, _SIBLING]
+        dist[x] = np.inf
+        pred[x] = NO_PREDECESSOR
+        links[x, _CHILD] = -1
+        links[x, _SIBLING] = -1
+        links[x, _KEY] = -1
+
+
+@njit(cache=True, nogil=True)
+def _fold_tree(indptr, indices, weights, key_weights, source, dist, pred, links, stack, stack2):
+    """Each node's distance along its previous tree path with this step's weights (a real path's
+    length, so an upper bound), walking the tree depth first from ``source`` (parents before
+    children, so one pass); a node whose tree edge is gone is cut off with its subtree
+    (infinite, no predecessor). A keyed tree edge's weight is ``key_weights[key]``, an unkeyed
+    one's is looked up in its tail's row."""
+    dist[source] = 0.0
+    stack[0] = source
+    top = 1
+    while top > 0:
+        top -= 1
+        u = stack[top]
+        du = dist[u]
+        prev = -1
+        c = links[u, _CHILD]
+        while c >= 0:
+            nxt = links[c, _SIBLING]
+            k = links[c, _KEY]
+            if k >= 0:
+                w = key_weights[k]
+            else:
+                e = _find_edge(indptr, indices, u, c)
+                w = weights[e] if e >= 0 else np.inf
+            if w < np.inf:
+                dist[c] = du + w
+                stack[top] = c
+                top += 1
+                prev = c
+            else:
+                if prev < 0:
+                    links[u, _CHILD] = nxt
+                else:
+                    links[prev, _SIBLING] = nxt
+                _drop_subtree(c, dist, pred, links, stack2)
+            c = nxt
+
+
+@njit(cache=True, nogil=True)
+def _reparent(v, u, key, pred, links):
+    """Tree edge ``u -> v`` (key ``key``) replaces ``v``'s previous one."""
+    p = pred[v]
+    if p >= 0:
+        prev = -1
+        c = links[p, _CHILD]
+        while c != v:
+            prev = c
+            c = links[c, _SIBLING]
+        if prev < 0:
+            links[p, _CHILD] = links[v, _SIBLING]
+        else:
+            links[prev, _SIBLING] = links[v, _SIBLING]
+    pred[v] = u
+    links[v, _SIBLING] = links[u, _CHILD]
+    links[u, _CHILD] = v
+    links[v, _KEY] = key
 
 
 @njit(cache=True, nogil=True)
 def _push(queue, q_head, q_len, b, v):
-    n = queue.shape[0]
+    n = queue.shape[1]
     t = q_head[b] + q_len[b]
-    queue[t - n if t >= n else t, b] = v
+    queue[b, t - n if t >= n else t] = v
     q_len[b] += 1
 
 
 @njit(cache=True, nogil=True)
-def _correct(indptr, indices, weights, dist, pred, queue, in_queue):
-    """Label correcting from upper bounds, :data:`LANES` sources at once (``dist``/``pred``
-    ``[n, LANES]``): every edge relaxed once (nodes in number order), then each source's nodes
-    whose distance dropped, first in first out, until no edge shortens any distance. The
-    distances are then the minimum over all paths, as Dijkstra's."""
-    n = dist.shape[0]
+def _correct(indptr, indices, weights, edge_key, dist, pred, links, queue, in_queue):
+    """Label correcting from upper bounds, :data:`LANES` trees at once (``dist``/``pred``
+    ``[LANES, n]``): every edge relaxed once (tails in number order), then each tree's nodes whose
+    distance dropped, first in first out, until no edge shortens any distance. The distances are
+    then the minimum over all paths, as Dijkstra's."""
+    n = dist.shape[1]
     q_head = np.zeros(LANES, dtype=np.int64)
     q_len = np.zeros(LANES, dtype=np.int64)
     for u in range(n):
@@ -153,61 +223,63 @@ def _correct(indptr, indices, weights, dist, pred, queue, in_queue):
             w = weights[e]
             hit = False
             for b in range(LANES):
-                hit |= dist[u, b] + w < dist[v, b]
+                hit |= dist[b, u] + w < dist[b, v]
             if hit:  # rare: this step's trees mostly keep the previous ones' distances
                 for b in range(LANES):
-                    nd = dist[u, b] + w
-                    if nd < dist[v, b]:
-                        dist[v, b] = nd
-                        pred[v, b] = u
-                        if not in_queue[v, b]:
-                            in_queue[v, b] = True
+                    nd = dist[b, u] + w
+                    if nd < dist[b, v]:
+                        dist[b, v] = nd
+                        _reparent(v, u, edge_key[e], pred[b], links[b])
+                        if not in_queue[b, v]:
+                            in_queue[b, v] = True
                             _push(queue, q_head, q_len, b, v)
     for b in range(LANES):
         while q_len[b] > 0:
-            x = queue[q_head[b], b]
+            x = queue[b, q_head[b]]
             q_head[b] = q_head[b] + 1 if q_head[b] + 1 < n else 0
             q_len[b] -= 1
-            in_queue[x, b] = False
-            dx = dist[x, b]
+            in_queue[b, x] = False
+            dx = dist[b, x]
             for e in range(indptr[x], indptr[x + 1]):
                 v = indices[e]
                 nd = dx + weights[e]
-                if nd < dist[v, b]:
-                    dist[v, b] = nd
-                    pred[v, b] = x
-                    if not in_queue[v, b]:
-                        in_queue[v, b] = True
+                if nd < dist[b, v]:
+                    dist[b, v] = nd
+                    _reparent(v, x, edge_key[e], pred[b], links[b])
+                    if not in_queue[b, v]:
+                        in_queue[b, v] = True
                         _push(queue, q_head, q_len, b, v)
 
 
 @njit(cache=True, nogil=True)
-def _update_trees(indptr, indices, weights, sources, warm, dist, pred):
+def _update_trees(indptr, indices, weights, edge_key, key_weights, sources, warm, dist, pred, links):
     n = len(indptr) - 1
+    key_weights[:] = np.inf
+    for e in range(len(edge_key)):
+        if edge_key[e] >= 0:
+            key_weights[edge_key[e]] = weights[e]
+    stack = np.empty(n, dtype=np.int32)
+    stack2 = np.empty(n, dtype=np.int32)
+    if warm:
+        queue = np.empty((LANES, n), dtype=np.int32)
+        in_queue = np.zeros((LANES, n), dtype=np.bool_)
+        for lo in range(0, len(sources), LANES):
+            for k in range(lo, lo + LANES):
+                _fold_tree(indptr, indices, weights, key_weights, sources[k], dist[k], pred[k],
+                           links[k], stack, stack2)  # fmt: skip
+            hi = lo + LANES
+            _correct(indptr, indices, weights, edge_key, dist[lo:hi], pred[lo:hi], links[lo:hi],
+                     queue, in_queue)  # fmt: skip
+        return
     inv_width, size = _bucket_size(weights)
     head = np.empty(size, dtype=np.int64)
     ent_node = np.empty(len(indices) + 1, dtype=np.int32)
     ent_next = np.empty(len(indices) + 1, dtype=np.int64)
-    flags = np.zeros(n, dtype=np.bool_)
-    stack = np.empty(n, dtype=np.int32)
-    one_dist = np.empty(n)
-    one_pred = np.empty(n, dtype=np.int32)
-    queue = np.empty((n, LANES), dtype=np.int32)
-    in_queue = np.zeros((n, LANES), dtype=np.bool_)
-    for blk in range(dist.shape[0]):
-        d = dist[blk]
-        p = pred[blk]
-        for b in range(LANES):
-            src = sources[blk * LANES + b]
-            if warm:
-                _fold_tree(indptr, indices, weights, src, d[:, b], p[:, b], flags, stack)
-            else:
-                _settle_all(indptr, indices, weights, src, inv_width, size - 1, one_dist, one_pred,
-                            flags, head, ent_node, ent_next)  # fmt: skip
-                d[:, b] = one_dist
-                p[:, b] = one_pred
-        if warm:
-            _correct(indptr, indices, weights, d, p, queue, in_queue)
+    settled = np.zeros(n, dtype=np.bool_)
+    for k in range(len(sources)):
+        _settle_all(indptr, indices, weights, sources[k], inv_width, size - 1, dist[k], pred[k],
+                    settled, head, ent_node, ent_next)  # fmt: skip
+        _link_tree(indptr, indices, edge_key, pred[k], links[k])
 
 
 class ShortestPathTrees:
@@ -215,43 +287,53 @@ class ShortestPathTrees:
     from step to step (a time-varying network): :meth:`update` with each step's CSR arrays.
 
     The first update (and the first after :meth:`reset`) runs Dial's bucket Dijkstra from every
-    source to every node; later ones start from the previous step's trees (:func:`_fold_tree`,
-    :func:`_correct`, :data:`LANES` sources at a time), much less work when the graph changes a
+    source to every node; later ones start from the previous step's trees: each tree is walked
+    depth first through its child lists, summing this step's lengths (:func:`_fold_tree`; a node
+    whose tree edge is gone is cut off with its subtree), then :func:`_correct` relaxes
+    :data:`LANES` trees at a time until nothing shortens. Much less work when the graph changes a
     little, and the same distances: both give the minimum, over all paths, of the edge lengths
     summed from the source in path order. Predecessors are set on strictly shorter paths only,
     so between paths of exactly equal length the one kept can depend on the steps since the last
     reset (reset at fixed steps for answers that do not depend on where a run starts). Weights
     must be positive (otherwise scipy's Dijkstra runs every step).
 
-    ``blocks_dist`` ``[n_blocks, n_nodes, LANES]`` (inf: unreachable) and ``blocks_pred``
-    (:data:`NO_PREDECESSOR` at the source and unreachable nodes) hold the last update's trees,
-    source ``k`` in block ``k // LANES``, lane ``k % LANES``; :attr:`dist` and :attr:`pred` are
-    ``[n_sources, n_nodes]`` copies.
+    ``edge_key`` (optional, per CSR edge) names edges across steps, so the walk reads a tree
+    edge's new length without searching its tail's row: an edge keeps its key from step to step
+    and edges sharing a key have equal lengths (an undirected link's two directions); -1 (or no
+    ``edge_key``) means no key. Keys change nothing in the answer, only its speed.
+
+    Each tree is one row (sources in order, padded to a multiple of :data:`LANES` with the last
+    source): :attr:`dist` ``[n_sources, n_nodes]`` (inf: unreachable) and :attr:`pred`
+    (:data:`NO_PREDECESSOR` at the source and unreachable nodes) are views of the last update's.
     """
 
     def __init__(self, n_nodes: int, sources: np.ndarray) -> None:
         self.sources = np.asarray(sources, dtype=np.int64)
-        n_blocks = -(-len(self.sources) // LANES)
-        pad = n_blocks * LANES - len(self.sources)  # the last source again, to fill the block
+        n_rows = -(-len(self.sources) // LANES) * LANES
+        pad = n_rows - len(self.sources)  # the last source again, to fill the last lanes
         self._padded = np.concatenate([self.sources, np.repeat(self.sources[-1:], pad)])
-        self.blocks_dist = np.full((n_blocks, n_nodes, LANES), np.inf)
-        self.blocks_pred = np.full((n_blocks, n_nodes, LANES), NO_PREDECESSOR, dtype=np.int32)
+        self._dist = np.full((n_rows, n_nodes), np.inf)
+        self._pred = np.full((n_rows, n_nodes), NO_PREDECESSOR, dtype=np.int32)
+        self._links = np.full((n_rows, n_nodes, 3), -1, dtype=np.int32)
+        self._key_weights = np.empty(0)
         self.warm = False
 
     @property
     def dist(self) -> np.ndarray:
-        return self.blocks_dist.transpose(0, 2, 1).reshape(-1, self.blocks_dist.shape[1])[: len(self.sources)]
+        return self._dist[: len(self.sources)]
 
     @property
     def pred(self) -> np.ndarray:
-        return self.blocks_pred.transpose(0, 2, 1).reshape(-1, self.blocks_pred.shape[1])[: len(self.sources)]
+        return self._pred[: len(self.sources)]
 
     def reset(self) -> None:
         """Forget the trees: the next update searches from scratch."""
         self.warm = False
 
-    def update(self, indptr: np.ndarray, indices: np.ndarray, weights: np.ndarray) -> None:
-        """The trees over this step's graph (CSR arrays; a row's edges in any order)."""
+    def update(self, indptr: np.ndarray, indices: np.ndarray, weights: np.ndarray,
+               edge_key: np.ndarray | None = None) -> None:  # fmt: skip
+        """The trees over this step's graph (CSR arrays; a row's edges in any order; ``edge_key``
+        as in the class notes)."""
         if len(self.sources) == 0:
             return
         weights = np.asarray(weights, dtype=np.float64)
@@ -259,11 +341,17 @@ class ShortestPathTrees:
             # zero or very uneven lengths: scipy's heap, every step
             csr = csr_matrix((weights, indices, indptr), shape=(len(indptr) - 1,) * 2)
             dist, pred = scipy_dijkstra(csr, directed=True, indices=self._padded, return_predecessors=True)
-            shape = self.blocks_dist.shape
-            self.blocks_dist[:] = dist.reshape(shape[0], LANES, shape[1]).transpose(0, 2, 1)
-            self.blocks_pred[:] = pred.reshape(shape[0], LANES, shape[1]).transpose(0, 2, 1)
+            self._dist[:] = dist
+            self._pred[:] = pred
             self.warm = False
             return
-        _update_trees(np.asarray(indptr, dtype=np.int64), np.asarray(indices, dtype=np.int32),
-                      weights, self._padded, self.warm, self.blocks_dist, self.blocks_pred)  # fmt: skip
+        if edge_key is None:
+            edge_key = np.full(len(weights), -1, dtype=np.int32)
+        edge_key = np.asarray(edge_key, dtype=np.int32)
+        n_keys = int(edge_key.max()) + 1 if len(edge_key) else 0
+        if n_keys > len(self._key_weights):  # a key seen before keeps its slot
+            self._key_weights = np.empty(max(n_keys, 2 * len(self._key_weights)))
+        _update_trees(np.asarray(indptr, dtype=np.int64), np.asarray(indices, dtype=np.int32), weights,
+                      edge_key, self._key_weights, self._padded, self.warm, self._dist, self._pred,
+                      self._links)  # fmt: skip
         self.warm = True

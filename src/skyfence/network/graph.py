@@ -51,7 +51,7 @@ class StepGraph:
 
 
 @njit(cache=True, nogil=True)
-def _csr(n_sat, n_gs, isl_a, isl_b, isl_km, g_point, g_sat, g_km, relay):
+def _csr(n_sat, n_gs, isl_a, isl_b, isl_km, isl_key, g_point, g_sat, g_km, relay):
     n = n_sat + 2 * n_gs
     deg = np.zeros(n + 1, dtype=np.int64)
     for k in range(len(isl_a)):
@@ -66,13 +66,16 @@ def _csr(n_sat, n_gs, isl_a, isl_b, isl_km, g_point, g_sat, g_km, relay):
     fill = deg[:-1].copy()
     indices = np.empty(indptr[-1], dtype=np.int32)
     weights = np.empty(indptr[-1], dtype=np.float64)
+    keys = np.full(indptr[-1], -1, dtype=np.int32)
     for k in range(len(isl_a)):
         a, b, w = isl_a[k], isl_b[k], isl_km[k]
         indices[fill[a]] = b
         weights[fill[a]] = w
+        keys[fill[a]] = isl_key[k]
         fill[a] += 1
         indices[fill[b]] = a
         weights[fill[b]] = w
+        keys[fill[b]] = isl_key[k]
         fill[b] += 1
     for k in range(len(g_point)):
         i, s, w = g_point[k], g_sat[k], g_km[k]
@@ -87,7 +90,7 @@ def _csr(n_sat, n_gs, isl_a, isl_b, isl_km, g_point, g_sat, g_km, relay):
         indices[fill[s]] = n_sat + n_gs + i
         weights[fill[s]] = w
         fill[s] += 1
-    return indptr, indices, weights
+    return indptr, indices, weights, keys
 
 
 def step_csr_arrays(
@@ -97,16 +100,24 @@ def step_csr_arrays(
     isl_length_km: np.ndarray,
     gsl: Visibility,
     relay: np.ndarray | None = None,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """CSR arrays ``(indptr, indices, weights)`` of one step's graph (layout above): ISLs both
-    ways, station out node -> satellite and satellite -> station in node for each ground link of
-    ``gsl``, and satellite -> out node where ``relay[station]`` (bool ``[n_gs]``). A row lists
-    its ISLs in the order of ``isl_pairs``, then its ground links in the order of ``gsl``."""
+    isl_key: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """CSR arrays ``(indptr, indices, weights, edge_key)`` of one step's graph (layout above): ISLs
+    both ways, station out node -> satellite and satellite -> station in node for each ground link
+    of ``gsl``, and satellite -> out node where ``relay[station]`` (bool ``[n_gs]``). A row lists
+    its ISLs in the order of ``isl_pairs``, then its ground links in the order of ``gsl``.
+    ``edge_key`` (int32) is, for both directions of ISL ``k``, ``isl_key[k]`` (default ``k``: give
+    the ISL's index in the whole topology when ``isl_pairs`` is this step's usable subset, so a
+    link keeps its key from step to step, see
+    :class:`skyfence.network.dijkstra.ShortestPathTrees`), and -1 for ground links."""
     isl_pairs = np.asarray(isl_pairs, dtype=np.int64).reshape(-1, 2)
     if relay is None:
         relay = np.zeros(n_gs, dtype=np.int64)
+    if isl_key is None:
+        isl_key = np.arange(len(isl_pairs))
     return _csr(n_sat, n_gs, isl_pairs[:, 0], isl_pairs[:, 1],
-                np.asarray(isl_length_km, dtype=np.float64), gsl.point.astype(np.int64),
+                np.asarray(isl_length_km, dtype=np.float64), np.asarray(isl_key, dtype=np.int32),
+                gsl.point.astype(np.int64),
                 gsl.sat.astype(np.int64), np.asarray(gsl.range_km, dtype=np.float64),
                 np.asarray(relay, dtype=np.int64))  # fmt: skip
 
@@ -131,8 +142,8 @@ def build_step_graph(
     """The CSR graph of one step from the usable ISLs (``[n, 2]`` pairs and their lengths in km,
     each undirected link once) and the ground-satellite links ``gsl`` of this step (``point`` is
     the station index; see :func:`skyfence.links.visible_pairs`): :func:`step_csr_arrays`."""
-    indptr, indices, weights = step_csr_arrays(n_sat, n_gs, isl_pairs, isl_length_km, gsl,
-                                               relay_flags(n_gs, relay_gs))  # fmt: skip
+    indptr, indices, weights, _ = step_csr_arrays(n_sat, n_gs, isl_pairs, isl_length_km, gsl,
+                                                  relay_flags(n_gs, relay_gs))  # fmt: skip
     n = n_sat + 2 * n_gs
     return StepGraph(csr_matrix((weights, indices, indptr), shape=(n, n)), n_sat, n_gs)
 

@@ -22,7 +22,7 @@ from scipy.sparse.csgraph import dijkstra
 
 from skyfence.ground.fibre import C_KM_S
 from skyfence.links import visible_pairs
-from skyfence.network.dijkstra import LANES, NO_PREDECESSOR, ShortestPathTrees
+from skyfence.network.dijkstra import NO_PREDECESSOR, ShortestPathTrees
 from skyfence.network.graph import build_step_graph, relay_flags, step_csr_arrays
 from skyfence.network.isl import DEFAULT_GRAZING_ALT_KM, valid_isl_mask
 
@@ -93,31 +93,29 @@ class RouteSeries:
 
 @njit(cache=True, nogil=True)
 def _walk_paths(pred, dist, row, target, n_sat, n_gs):
-    """Per pair (tree ``row[p]`` of :class:`ShortestPathTrees`' blocks, node ``target[p]``):
+    """Per pair (tree ``row[p]`` of :class:`ShortestPathTrees`, node ``target[p]``):
     length, hop count (-1: disconnected), path hash (FNV-1a of the Hypatia node ids + 2, source
     first) and the path nodes, concatenated."""
     n_pair = len(row)
     length = np.empty(n_pair)
     counts = np.zeros(n_pair, dtype=np.int64)
     for p in range(n_pair):
-        blk, b = row[p] // LANES, row[p] % LANES
-        length[p] = dist[blk, target[p], b]
+        length[p] = dist[row[p], target[p]]
         if length[p] < np.inf:
             v = target[p]
             while v != NO_PREDECESSOR:
                 counts[p] += 1
-                v = pred[blk, v, b]
+                v = pred[row[p], v]
     ends = np.cumsum(counts)
     nodes = np.empty(ends[-1] if n_pair else 0, dtype=np.int32)
     hashes = np.empty(n_pair, dtype=np.uint64)
     for p in range(n_pair):
-        blk, b = row[p] // LANES, row[p] % LANES
         k = ends[p]
         v = target[p]
         for _ in range(counts[p]):
             k -= 1
             nodes[k] = v - n_gs if v >= n_sat + n_gs else v
-            v = pred[blk, v, b]
+            v = pred[row[p], v]
         h = _FNV_OFFSET
         for j in range(ends[p] - counts[p], ends[p]):
             h = (h ^ np.uint64(nodes[j] + 2)) * _FNV_PRIME
@@ -128,8 +126,8 @@ def _walk_paths(pred, dist, row, target, n_sat, n_gs):
 
 def _step_graphs(sat, isl_pairs, gs, gs_up, min_elevation_deg, max_gsl_range_km, max_isl_length_km,
                  grazing_alt_km, relay):  # fmt: skip
-    """Each step's CSR arrays: ground links per chunk of :data:`LINK_CHUNK_STEPS` steps, ISLs
-    checked per step."""
+    """Each step's CSR arrays and edge keys (an ISL's key is its row in ``isl_pairs``): ground links
+    per chunk of :data:`LINK_CHUNK_STEPS` steps, ISLs checked per step."""
     n_sat, n_time = sat.shape[0], sat.shape[1]
     links = None
     for t in range(n_time):
@@ -142,10 +140,12 @@ def _step_graphs(sat, isl_pairs, gs, gs_up, min_elevation_deg, max_gsl_range_km,
         ok = valid_isl_mask(
             r, isl_pairs, max_length_km=max_isl_length_km, grazing_alt_km=grazing_alt_km
         )
-        pairs_t = isl_pairs[ok]
+        key_t = np.flatnonzero(ok)
+        pairs_t = isl_pairs[key_t]
         d = r[pairs_t[:, 1]] - r[pairs_t[:, 0]]
         len_t = np.sqrt(np.einsum("nk,nk->n", d, d))
-        yield t, step_csr_arrays(n_sat, len(gs), pairs_t, len_t, links.step(t % LINK_CHUNK_STEPS), relay)
+        yield t, step_csr_arrays(n_sat, len(gs), pairs_t, len_t, links.step(t % LINK_CHUNK_STEPS), relay,
+                                 isl_key=key_t)  # fmt: skip
 
 
 def source_trees(
@@ -177,10 +177,10 @@ def source_trees(
     trees = ShortestPathTrees(n_sat + 2 * n_gs, n_sat + np.asarray(sources_gs, dtype=np.int64))
     graphs = _step_graphs(sat, isl_pairs, gs, gs_up, min_elevation_deg, max_gsl_range_km,
                           max_isl_length_km, grazing_alt_km, relay_flags(n_gs, relay_gs))  # fmt: skip
-    for t, (indptr, indices, weights) in graphs:
+    for t, (indptr, indices, weights, edge_key) in graphs:
         if (first_step + t) % TREE_RESET_STEPS == 0:
             trees.reset()
-        trees.update(indptr, indices, weights)
+        trees.update(indptr, indices, weights, edge_key)
         yield t, trees
 
 
@@ -230,7 +230,7 @@ def route_series(
     )  # fmt: skip
     for t, tr in trees:
         length[t], hops[t], hashes[t], nodes, count = _walk_paths(
-            tr.blocks_pred, tr.blocks_dist, row.astype(np.int64), target, n_sat, n_gs
+            tr.pred, tr.dist, row.astype(np.int64), target, n_sat, n_gs
         )
         nodes_chunks.append(nodes)  # pair by pair
         counts.append(count)

@@ -30,7 +30,6 @@ from numba import njit
 
 from skyfence.errors import SkyfenceError
 from skyfence.ground.fibre import C_KM_S
-from skyfence.network.dijkstra import LANES
 from skyfence.network.latency import LatencyPlan, plan_latency
 from skyfence.network.result import LatencyResult
 from skyfence.network.routing import TREE_RESET_STEPS, RouteSeries, source_trees
@@ -133,13 +132,13 @@ def latency_sharded(
 
 @njit(cache=True, nogil=True)
 def _fold_step(dist, row, target, n_ok, total, lo, hi, top, n_top):
-    """Add one step's RTTs (from the trees' ``blocks_dist``) to the per-pair statistics; ``top[p]`` is
+    """Add one step's RTTs (from the trees' ``dist``) to the per-pair statistics; ``top[p]`` is
     a min-heap of the pair's largest RTTs (``n_top[p]`` of them). Returns (pairs connected, sum)."""
     k = top.shape[1]
     n_conn = 0
     s = 0.0
     for p in range(len(row)):
-        length = dist[row[p] // LANES, target[p], row[p] % LANES]
+        length = dist[row[p], target[p]]
         if not length < np.inf:
             continue
         rtt = 2.0 * length / C_KM_S * 1000.0  # as skyfence.network.routing.rtt_ms_from_length_km
@@ -194,7 +193,7 @@ def _stats_chunk(chunk: tuple[int, int], plan: LatencyPlan, n_steps: int, shard_
     sat = plan.positions(lo_step, hi_step)
     for t, trees in source_trees(sat, plan.isl_pairs, plan.places.ecef_km, sources, first_step=lo_step,
                                  **plan.route_kw):  # fmt: skip
-        per_step[t] = _fold_step(trees.blocks_dist, row, target, n_ok, total, lo, hi, top, n_top)
+        per_step[t] = _fold_step(trees.dist, row, target, n_ok, total, lo, hi, top, n_top)
     stem = Path(shard_dir) / f"pairs-t{lo_step:08d}"
     write_parquet(pd.DataFrame({"connected_steps": n_ok, "rtt_sum_ms": total, "min_rtt_ms": lo, "max_rtt_ms": hi}),
                   stem.with_suffix(".parquet"))  # fmt: skip
