@@ -109,6 +109,73 @@ def test_killed_worker_gives_the_same_tables(scenario, single, cluster, tmp_path
     _same(a, tmp_path, a_out)
 
 
+FUNDING_EX = example_path("ukraine-funding").parent
+
+FUNDED = f"""
+    name = "funded-dask"
+    [constellation]
+    elements = "starlink-550"
+    min_elevation_deg = 25
+    [time]
+    start = "2022-10-01T01:00:00Z"   # the example's lapse bites at 02:00 (2 h grace)
+    duration_s = 7200
+    step_s = 600
+    [ground]
+    region = "UKR"
+    h3_resolution = 3
+    terminals = "{FUNDING_EX / 'terminals.csv'}"
+    tracks = "{EX / 'drone_track.csv'}"
+    [policy]
+    files = ["{POLICIES / 'funded-only.cedar'}"]
+    [funding]
+    file = "{FUNDING_EX / 'funding.toml'}"
+    [observers]
+    elements = "starlink-550"
+    [sensor]
+    kind = "optical"
+    max_off_nadir_deg = 5            # narrow: observed at some steps only
+    [output]
+    timeline = true
+"""
+
+
+@pytest.fixture(scope="module")
+def funded(tmp_path_factory):
+    p = tmp_path_factory.mktemp("funded") / "s.toml"
+    p.write_text(textwrap.dedent(FUNDED))
+    return p
+
+
+def test_funding_and_observers_sharded_equal_single_process(funded, cluster, tmp_path):
+    """A scenario with [funding] (budgets resolved once for the whole run, each time shard deciding
+    with its part) and [observers]: the same summary (funding and observers blocks), tables,
+    funding report and files on 2 workers as in one process."""
+    a = skyfence.run(funded)
+    a.write(tmp_path / "a")
+    summary = a.summary
+    assert summary["funding"]["terminal_steps_denied_unfunded"] > 0  # the lapse shows
+    assert 0 < summary["observers"]["terminals"]["observed_fraction"] < 0.5  # observed at some steps only
+    b = run_sharded(resolve_scenario(funded), scheduler=cluster.scheduler_address, steps_per_shard=4,
+                    cells_per_shard=30)  # fmt: skip
+    assert b.shards >= 6
+    assert b.summary == summary
+    b.write(tmp_path / "b")
+    _same(a, tmp_path / "b", tmp_path / "a")
+    for name in ("funding_monthly.csv", "funding_sponsors.csv", "funding_agreements.csv", "funding_unfunded.csv"):
+        if (tmp_path / "a" / name).exists():
+            assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
+    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == sorted(p.name for p in (tmp_path / "b").iterdir())
+
+
+def test_funding_change_impact_sharded_equals_single_process(funded, cluster):
+    """``skyfence impact --end-funding`` sharded: the same report (terminal cells and groups where
+    the change bites, monthly costs) as in one process."""
+    want = skyfence.impact(funded, end_funding=["poland@2022-10-01T01:30:00Z"])
+    assert want["newly_denied"]["terminals"] > 0
+    got = skyfence.impact(funded, end_funding=["poland@2022-10-01T01:30:00Z"], scheduler=cluster.scheduler_address)
+    assert json.dumps(got) == json.dumps(want)
+
+
 def test_impact_sharded_equals_single_process(scenario, cluster):
     allow_all = str(POLICIES / "allow-all.cedar")
     want = skyfence.impact(scenario, [allow_all])

@@ -35,7 +35,7 @@ the agreement that paid it.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -107,6 +107,12 @@ class FundedSet:
     def sponsor_mask(self) -> np.ndarray:
         """uint64 [n_terminal, n_step]: the paying sponsors as bits of ``sponsors``."""
         return self.mask[:, self.segment_of_step]
+
+    def window(self, lo: int, hi: int) -> FundedSet:
+        """The same agreements, budgets and per-terminal funding over steps ``[lo, hi)`` only (what
+        a time shard decides with; budgets stay those spent from the first step of the whole grid)."""
+        return replace(self, t_utc=self.t_utc[lo:hi], segment_of_step=self.segment_of_step[lo:hi],
+                                   month_of_step=self.month_of_step[lo:hi])  # fmt: skip
 
     def funded_at(self, k: int) -> np.ndarray:
         """bool [n_terminal]: funded at step k."""

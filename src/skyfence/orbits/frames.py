@@ -48,6 +48,13 @@ def as_utc(t: object) -> np.ndarray:
     return arr.astype("datetime64[ns]")
 
 
+def iso_utc(t) -> str | None:
+    """``YYYY-MM-DDTHH:MM:SSZ`` of a datetime64 (``None`` for ``None`` / NaT)."""
+    if t is None or (isinstance(t, np.datetime64) and np.isnat(t)):
+        return None
+    return str(np.datetime_as_string(np.datetime64(t, "s"), unit="s")) + "Z"
+
+
 def time_grid(start: object, duration_s: float, step_s: float) -> np.ndarray:
     """Times ``start, start + step_s, ...`` strictly before ``start + duration_s`` (UTC, datetime64[ns]).
 

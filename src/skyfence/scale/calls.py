@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from skyfence.errors import ScenarioError
 from skyfence.scale.engine import impact_sharded, run_sharded
@@ -64,17 +65,22 @@ def impact(
     scheduler: str | None = None,
 ) -> dict:
     """What replacing the scenario's policy by ``policy_files`` (and changing its funding) changes
-    (:func:`skyfence.service.run.impact`); with ``workers`` or ``scheduler``, a policy change is
-    sharded on Dask (funding changes run in one process)."""
+    (:func:`skyfence.service.run.impact`); with ``workers`` or ``scheduler``, sharded on Dask
+    (:func:`skyfence.scale.engine.impact_sharded`: the same report)."""
     if not (workers or scheduler):
         return service_run.impact(scenario, policy_files, end_funding=end_funding, add_funding=add_funding,
                                   start=start, duration_s=duration_s, step_s=step_s, progress=progress,
                                   on_total=on_total)  # fmt: skip
-    if end_funding or add_funding or not policy_files:
-        raise ScenarioError("--workers/--scheduler shard a policy change (--policy); run funding changes without them")
+    from skyfence.service.impact import parse_end_funding
+
+    if not policy_files and not end_funding and not add_funding:
+        raise ScenarioError("impact of what? give new policy files, --end-funding or --add-funding")
+    ends = [parse_end_funding(x) for x in end_funding]
     sc = service_run.resolve_scenario(scenario, start=start, duration_s=duration_s, step_s=step_s)
-    files = [str(service_run.policy_path(p)) for p in policy_files]
-    return impact_sharded(sc, files, workers=workers, scheduler=scheduler, progress=progress, on_total=on_total)
+    adds = [str(Path(f).expanduser().resolve()) for f in add_funding]
+    files = [str(service_run.policy_path(p)) for p in policy_files] if policy_files else None
+    return impact_sharded(sc, files, end_funding=ends, add_funding=adds, workers=workers, scheduler=scheduler,
+                          progress=progress, on_total=on_total)  # fmt: skip
 
 
 def latency(elements, pairs=None, *, workers: int | None = None, scheduler: str | None = None,

@@ -13,23 +13,25 @@ from __future__ import annotations
 import dataclasses
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from skyfence.errors import ScenarioError
+from skyfence.funding.resolve import FundedSet
 from skyfence.ground.terminals import Terminals, empty_terminals
 from skyfence.scale.distributed import dask_client, map_tasks
 from skyfence.scale.reduce import (
+    first_hits,
     fold_cells,
     fold_impact,
     fold_terminals,
     read_steps,
     read_timeline,
     read_tracks,
+    sum_counts,
 )
 from skyfence.scale.result import ShardedRun
 from skyfence.scale.runs import CoveragePart, StatePart
@@ -43,7 +45,7 @@ from skyfence.scale.tasks import (
 )
 from skyfence.service.outputs import MAX_TRACKS, moving_terminals
 from skyfence.service.scenario import Scenario
-from skyfence.service.simulate import Ground, build_ground, load_policy_segments
+from skyfence.service.simulate import Ground, build_ground, load_policy_segments, resolve_funding
 
 __all__ = ["run_sharded", "impact_sharded"]
 
@@ -66,15 +68,23 @@ def _sources(metas: list[dict], key: str, log: str | None) -> tuple[str, ...]:
     return tuple(merged)
 
 
-def _shard_task(item: tuple[ShardGround, Terminals | None, Shard], fn, sc, base, shard_dir, extra):
-    part, terms, shard = item
-    return fn(sc, base, dataclasses.replace(part, terminals=terms), shard, shard_dir, extra)
+def _shard_task(item: tuple[ShardGround, Terminals | None, tuple, Shard], fn, sc, base, shard_dir, extra):
+    part, terms, (funding, new_funding), shard = item
+    part = dataclasses.replace(part, terminals=terms, funding=funding, new_funding=new_funding)
+    return fn(sc, base, part, shard, shard_dir, extra)
+
+
+def _window(fs: FundedSet | None, lo: int, hi: int) -> FundedSet | None:
+    return None if fs is None else fs.window(lo, hi)
 
 
 class _Session:
-    """The client (or none), the plan and the shared inputs of one sharded computation."""
+    """The client (or none), the plan and the shared inputs of one sharded computation
+    (``funding``: the run's funded set and, for an impact run, the changed one, cut to each shard
+    with the terminals)."""
 
-    def __init__(self, sc: Scenario, ground: Ground, client, cells_per_shard, steps_per_shard):
+    def __init__(self, sc: Scenario, ground: Ground, client, cells_per_shard, steps_per_shard,
+                 funding: tuple[FundedSet | None, FundedSet | None] = (None, None)):  # fmt: skip
         n_workers = 1 if client is None else max(1, len(client.scheduler_info()["workers"]))
         self.plan: ShardPlan = plan_shards(len(ground.cells), len(ground.t_utc), n_workers=n_workers,
                                            cells_per_shard=cells_per_shard, steps_per_shard=steps_per_shard)  # fmt: skip
@@ -90,11 +100,12 @@ class _Session:
         if client is not None:  # each block's cells sent once (to every worker: a lost worker loses no input)
             blocks = dict(zip(blocks, client.scatter(list(blocks.values()), broadcast=True), strict=True))
         self.items = [(blocks[s.block], window_terminals(ground.terminals, s.step_lo, s.step_hi) if s.terminals
-                       else None, s) for s in self.plan.shards]  # fmt: skip
+                       else None, tuple(_window(f, s.step_lo, s.step_hi) if s.terminals else None for f in funding),
+                       s) for s in self.plan.shards]  # fmt: skip
 
     def map_shards(self, fn, shard_dir: str, extra, progress: Progress | None) -> list[dict]:
         return map_tasks(self.client, _shard_task, self.items, fn, self.sc, self.base, shard_dir, extra,
-                         weight=lambda it: it[2].n_steps, progress=progress)  # fmt: skip
+                         weight=lambda it: it[3].n_steps, progress=progress)  # fmt: skip
 
     def map(self, fn, items, *args) -> list:
         return map_tasks(self.client, fn, items, *args, key="reduce")
@@ -120,12 +131,6 @@ class _TempDir:
         shutil.rmtree(self.path, ignore_errors=True)
 
 
-def _refuse_funding(sc: Scenario) -> None:
-    """Sharded runs decide without ``[funding]``: a scenario that has it is refused."""
-    if sc.sponsors is not None or sc.funding_log:
-        raise ScenarioError(f"{sc.source}: [funding] scenarios run in one process (leave out --workers/--scheduler)")
-
-
 def _fold_cells_task(shards, shard_dir):
     return fold_cells(shard_dir, shards)
 
@@ -143,19 +148,25 @@ def run_sharded(
 ) -> ShardedRun:
     """Coverage and policy of a scenario, shard by shard: on a local cluster of ``workers``
     processes, on the cluster of ``scheduler``, or (neither) in this process. ``on_total(n)`` then
-    ``progress(k)`` count cell-block steps (blocks x steps)."""
-    _refuse_funding(sc)
+    ``progress(k)`` count cell-block steps (blocks x steps). A scenario's ``[funding]`` is
+    resolved here, once for the whole run, and each shard decides with its steps' part of it."""
     ground = build_ground(sc)
     load_policy_segments(sc, ground)  # validated before any shard runs
+    funding = resolve_funding(sc, ground)  # likewise
     moving = moving_terminals(ground) if len(ground.terminals) else np.zeros(0, bool)
     tracks = np.flatnonzero(moving)[:MAX_TRACKS]
     with _engine(workers, scheduler) as client, _shard_dir(shard_dir) as sdir:
-        s = _Session(sc, ground, client, cells_per_shard, steps_per_shard)
+        s = _Session(sc, ground, client, cells_per_shard, steps_per_shard, (funding, None))
         plan = s.plan
         if on_total:
             on_total(plan.n_blocks * plan.n_steps)
         metas = s.map_shards(run_shard, sdir, tracks, progress)
         blocks = s.map(_fold_cells_task, [plan.block(b) for b in range(plan.n_blocks)], sdir)
+        observers = metas[0]["observers"]
+        extra = {}
+        if observers is not None:
+            cell_obs = [sum_counts(sdir, "observed-cells", plan.block(b)) for b in range(plan.n_blocks)]
+            extra["observed_cells"] = {k: np.concatenate([c[k] for c in cell_obs]) for k in cell_obs[0]}
         n_t = plan.n_steps
         cell_part = CoveragePart.from_frame(pd.concat(blocks, ignore_index=True), 0, n_t)
         t_shards = plan.terminal_shards()
@@ -164,6 +175,12 @@ def run_sharded(
         steps = read_steps(sdir, t_shards)
         track_states = read_tracks(sdir, t_shards, tracks)
         timeline = read_timeline(sdir, t_shards, n_term) if sc.output.get("timeline") else None
+        if observers is not None:
+            extra["observed_terminals"] = (sum_counts(sdir, "observed-terminals", t_shards) if n_term else
+                                           {k: np.zeros(0, np.int64) for k in extra["observed_cells"]})  # fmt: skip
+        if funding is not None:
+            extra["denied_unfunded_steps"] = (sum_counts(sdir, "funding", t_shards)["denied_unfunded_steps"]
+                                              if n_term else np.zeros(0, np.int64))  # fmt: skip
     errors: dict[int, int] = {}
     for m in sorted(metas, key=lambda m: m["shard"]):
         for code, n in m["sgp4_errors"].items():
@@ -171,7 +188,7 @@ def run_sharded(
     ground.n_sat, ground.elements_source = metas[0]["n_sat"], metas[0]["elements_source"]
     return ShardedRun(sc, ground, cell_part, term_part, steps, track_states, errors,
                       _sources(metas, "policy_sources", sc.policy_log), tuple(_merge(m["warnings"] for m in metas)),
-                      timeline, len(plan.shards))  # fmt: skip
+                      timeline, len(plan.shards), funding=funding, observers=observers, **extra)  # fmt: skip
 
 
 def _fold_impact_task(shards, shard_dir, kind):
@@ -180,8 +197,10 @@ def _fold_impact_task(shards, shard_dir, kind):
 
 def impact_sharded(
     sc: Scenario,
-    new_policy_files: list[str],
+    new_policy_files: list[str] | None,
     *,
+    end_funding: Sequence[tuple[str, np.datetime64]] = (),
+    add_funding: Sequence[str | Path] = (),
     workers: int | None = None,
     scheduler: str | None = None,
     cells_per_shard: int | None = None,
@@ -190,26 +209,35 @@ def impact_sharded(
     progress: Progress | None = None,
     on_total: Progress | None = None,
 ) -> dict:
-    """The impact report of :func:`skyfence.service.impact.compare` for a policy change, shard by
-    shard."""
-    _refuse_funding(sc)
+    """The impact report of :func:`skyfence.service.impact.compare` for a policy change
+    (``new_policy_files``; None keeps the policy) and/or a funding change (``end_funding``,
+    ``add_funding`` as there), shard by shard."""
     from skyfence.ground.population import METHOD as POPULATION_METHOD
+    from skyfence.service.impact import funding_change, fundings, terminal_places
     from skyfence.service.outputs import cell_population, iso_utc
 
     ground = build_ground(sc)
+    # both policy sets and both fundings are read and validated before any shard runs
     load_policy_segments(sc, ground)
-    load_policy_segments(sc, ground, policy_files=new_policy_files)
+    if new_policy_files:
+        load_policy_segments(sc, ground, policy_files=new_policy_files)
+    funding_changed = bool(end_funding or add_funding)
+    old_funding, new_funding = fundings(sc, ground, end_funding, add_funding)
     with _engine(workers, scheduler) as client, _shard_dir(shard_dir) as sdir:
-        s = _Session(sc, ground, client, cells_per_shard, steps_per_shard)
+        s = _Session(sc, ground, client, cells_per_shard, steps_per_shard,
+                     (old_funding, new_funding if funding_changed else None))  # fmt: skip
         plan = s.plan
         if on_total:
             on_total(plan.n_blocks * plan.n_steps)
-        metas = s.map_shards(impact_shard, sdir, list(new_policy_files), progress)
+        metas = s.map_shards(impact_shard, sdir, list(new_policy_files or []), progress)
         blocks = [plan.block(b) for b in range(plan.n_blocks)]
         cells = pd.concat(s.map(_fold_impact_task, blocks, sdir, "cells"), ignore_index=True)
         n_term = len(ground.terminals)
+        keys = ("newly_denied", "restored")
         t_rows = {k: fold_impact(sdir, plan.terminal_shards(), f"terminals-{k}")["hit"].to_numpy() if n_term
-                  else np.zeros(0, bool) for k in ("newly_denied", "restored")}  # fmt: skip
+                  else np.zeros(0, bool) for k in keys}  # fmt: skip
+        first = ({k: first_hits(Path(sdir) / "impact", plan.terminal_shards(), f"terminals-{k}-first") for k in keys}
+                 if funding_changed and n_term else {})  # fmt: skip
         steps = pd.concat([read_steps(Path(sdir) / "impact", plan.block(b)) for b in range(plan.n_blocks)])
     per_step = steps.groupby("step").agg({c: ("max" if c.endswith("_any") else "sum") for c in steps.columns
                                           if c != "step"}).sort_index()  # fmt: skip
@@ -219,12 +247,12 @@ def impact_sharded(
     report = {
         "scenario": sc.name,
         "current_policy": list(_sources(metas, "old_policy_sources", sc.policy_log)),
-        "new_policy": list(_sources(metas, "policy_sources", None)),
+        "new_policy": list(_sources(metas, "policy_sources", None if new_policy_files else sc.policy_log)),
         "warnings": _merge(m["warnings"] for m in sorted(metas, key=lambda m: m["shard"])),
         "steps": len(t),
         "people_method": POPULATION_METHOD,
     }
-    for key in ("newly_denied", "restored"):
+    for key in keys:
         c_rows = cells[key].to_numpy()
         hit_steps = np.flatnonzero(per_step[f"{key}_any"].to_numpy())
         per_step_terms = per_step[f"{key}_terminals"].to_numpy()
@@ -238,4 +266,10 @@ def impact_sharded(
             "last_utc": iso_utc(t[hit_steps[-1]]) if len(hit_steps) else None,
             "max_terminals_at_once": int(per_step_terms.max()) if len(per_step_terms) else 0,
         }
+        if funding_changed:
+            rows = np.flatnonzero(t_rows[key])
+            cells_then = first[key]["first_cell"].to_numpy()[rows] if n_term else np.zeros(0, np.int64)
+            report[key].update(terminal_places(ground, rows, cells_then, pop))
+    if funding_changed:
+        report["funding"] = funding_change(old_funding, new_funding, end_funding, add_funding)
     return report

@@ -14,7 +14,8 @@ import pandas as pd
 from skyfence.scale.runs import CoveragePart, StatePart
 from skyfence.scale.shards import Shard
 
-__all__ = ["fold_cells", "fold_terminals", "read_steps", "read_tracks", "read_timeline", "fold_impact"]
+__all__ = ["fold_cells", "fold_terminals", "read_steps", "read_tracks", "read_timeline", "fold_impact",
+           "sum_counts", "first_hits"]
 
 
 def _read(shard_dir: str | Path, kind: str, shard: Shard) -> pd.DataFrame:
@@ -69,4 +70,29 @@ def fold_impact(shard_dir: str | Path, shards: list[Shard], kind: str) -> pd.Dat
     for s in shards:
         df = _read(Path(shard_dir) / "impact", kind, s)
         acc = df if acc is None else (acc | df)
+    return acc
+
+
+def sum_counts(shard_dir: str | Path, kind: str, shards: list[Shard]) -> dict[str, np.ndarray]:
+    """Per row, the sum over the shards (one row set: one cell block's or the terminals') of each
+    count column of ``kind`` (counts over time windows add up)."""
+    acc: dict[str, np.ndarray] | None = None
+    for s in shards:
+        df = _read(shard_dir, kind, s)
+        cols = {c: df[c].to_numpy(np.int64) for c in df.columns}
+        acc = cols if acc is None else {c: acc[c] + cols[c] for c in acc}
+    return acc
+
+
+def first_hits(shard_dir: str | Path, shards: list[Shard], kind: str) -> pd.DataFrame:
+    """Per row, the first shard's ``first_step`` / ``first_cell`` that is not -1 (shards in time
+    order): the first step at which something happened to the row, and where."""
+    acc = None
+    for s in sorted(shards, key=lambda s: s.step_lo):
+        df = _read(shard_dir, kind, s)
+        if acc is None:
+            acc = df.copy()
+            continue
+        take = (acc["first_step"].to_numpy() < 0) & (df["first_step"].to_numpy() >= 0)
+        acc.loc[take, ["first_step", "first_cell"]] = df.loc[take, ["first_step", "first_cell"]]
     return acc

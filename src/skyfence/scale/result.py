@@ -17,6 +17,7 @@ import pandas as pd
 
 from skyfence.geo import cells as h3cells
 from skyfence.scale.runs import CoveragePart, StatePart
+from skyfence.service.funding_outputs import funding_columns, funding_summary, write_funding_files
 from skyfence.service.outputs import (
     MAX_TRACKS,
     draw_run_map,
@@ -24,6 +25,8 @@ from skyfence.service.outputs import (
     iso_utc,
     majority_of_counts,
     moving_terminals,
+    observed_columns,
+    observers_block,
     utc_frame,
 )
 from skyfence.service.scenario import Scenario
@@ -48,6 +51,15 @@ class ShardedRun:
     timeline: pd.DataFrame | None = None
     shards: int = 0
     extra: dict = field(default_factory=dict)
+    #: the run's funded set (scenarios with ``[funding]``) and each terminal's steps denied while
+    #: unfunded
+    funding: object = None
+    denied_unfunded_steps: np.ndarray | None = None
+    #: observer groups (scenarios with ``[observers]``) and the cells' and terminals'
+    #: :func:`~skyfence.service.outputs.observed_counts` over the run
+    observers: dict | None = None
+    observed_cells: dict | None = None
+    observed_terminals: dict | None = None
 
     @cached_property
     def summary(self) -> dict:
@@ -88,7 +100,7 @@ class ShardedRun:
             ever_denied, ever_uncovered = int((tp.n_denied > 0).sum()), int((tp.n_uncovered > 0).sum())
             always_served = int(((tp.n_served + tp.n_absent == n_t) & (tp.n_absent < n_t)).sum())
         lines_sources = list(self.policy_sources)
-        return {
+        out = {
             "scenario": sc.name,
             "description": sc.description,
             "constellation": {"elements": sc.elements, "satellites": ground.n_sat,
@@ -119,6 +131,12 @@ class ShardedRun:
                 "served_share_by_hour": hours,
             },
         }  # fmt: skip
+        if self.funding is not None:
+            per_step = tsteps["denied_unfunded"].to_numpy() if "denied_unfunded" in tsteps else np.zeros(n_t, np.int64)
+            out["funding"] = funding_summary(ground, self.funding, self.denied_unfunded_steps, per_step)
+        if self.observers is not None:
+            out["observers"] = observers_block(self.observers, self.observed_cells, self.observed_terminals)
+        return out
 
     @cached_property
     def cells(self) -> pd.DataFrame:
@@ -131,6 +149,7 @@ class ShardedRun:
             "h3": h3cells.cells_to_str(ground.cells), "lat_deg": ground.cell_lat_deg, "lon_deg": ground.cell_lon_deg,
             "area_km2": ground.cell_area_km2, **cov,
             "served_fraction": cp.n_served / n_t, "denied_fraction": cp.n_denied / n_t,
+            **(observed_columns(counts=self.observed_cells) if self.observers is not None else {}),
             "regions": [list(n) for n in names],
         })  # fmt: skip
 
@@ -145,8 +164,13 @@ class ShardedRun:
         else:
             st = self.terminal_part.stats(ground.step_s).to_columns(ground.t_utc)
         lat, lon = first_positions(ground) if len(terms) else (np.zeros(0), np.zeros(0))
-        return utc_frame({"id": [str(i) for i in terms.ids], "group": [";".join(g) for g in terms.groups],
-                       "lat_deg": lat, "lon_deg": lon, **st})  # fmt: skip
+        cols = {"id": [str(i) for i in terms.ids], "group": [";".join(g) for g in terms.groups],
+                "lat_deg": lat, "lon_deg": lon, **st}  # fmt: skip
+        if self.funding is not None:
+            cols.update(funding_columns(self.funding, self.denied_unfunded_steps))
+        if self.observers is not None:
+            cols.update(observed_columns(counts=self.observed_terminals))
+        return utc_frame(cols)
 
     def write(self, out_dir: str | os.PathLike) -> dict:
         """Write the files of ``skyfence run`` into ``out_dir``; returns the summary."""
@@ -158,6 +182,8 @@ class ShardedRun:
         self.terminals.to_parquet(out / "terminals.parquet", index=False)
         if self.timeline is not None:
             self.timeline.to_parquet(out / "terminal_states.parquet", index=False)
+        if self.funding is not None:
+            write_funding_files(sc, ground, self.funding, out)
         if sc.output.get("map", True):
             self._write_map(out / "map.png")
         if sc.output.get("plot", True) and len(ground.terminals):

@@ -10,6 +10,10 @@ Files (one row per cell / terminal of the shard, or per step):
 * ``steps/`` (same shards): terminals per state at each step;
 * ``tracks/`` (same shards): the states of the drawn mobile terminals at each step;
 * ``timeline/`` (same shards, when the scenario asks for ``terminal_states.parquet``);
+* ``funding/`` (same shards, scenarios with ``[funding]``): steps each terminal was denied while
+  unfunded (the ``steps/`` rows then also count the terminals so denied);
+* ``observed-cells/``, ``observed-terminals/`` (scenarios with ``[observers]``): per row the
+  :func:`~skyfence.service.outputs.observed_counts` of the window;
 * ``impact/`` (impact runs): per cell and terminal, whether the new policy newly denies or restores
   it; per step, whether anything changed and the terminals changed.
 """
@@ -24,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from skyfence.coverage.stats import DENIED, SERVED, state_counts
+from skyfence.funding.resolve import FundedSet
 from skyfence.ground.terminals import Terminals
 from skyfence.scale.runs import CoveragePart, StatePart
 from skyfence.scale.shards import Shard
@@ -36,7 +41,9 @@ __all__ = ["ShardGround", "shard_ground", "window_terminals", "run_shard", "impa
 @dataclasses.dataclass
 class ShardGround:
     """What a shard needs of the ground beyond the scenario: the ground without its cells and
-    terminals (regions, times, mask: sent once to every worker), and the shard's own cells."""
+    terminals (regions, times, mask: sent once to every worker), and the shard's own cells; for
+    shards with the terminals, the funded set of the shard's steps (resolved once for the whole
+    run: budgets are spent from its start) and, for an impact run, the changed one."""
 
     base: Ground
     cells: np.ndarray
@@ -44,6 +51,8 @@ class ShardGround:
     lon_deg: np.ndarray
     area_km2: np.ndarray
     terminals: Terminals | None
+    funding: FundedSet | None = None
+    new_funding: FundedSet | None = None
 
 
 def window_terminals(terms: Terminals, lo: int, hi: int) -> Terminals:
@@ -98,29 +107,46 @@ def _elements(sc: Scenario):
 def _simulate(sc: Scenario, base: Ground, part: ShardGround, shard: Shard, policy_files=None):
     ground = _local_ground(base, part, shard)
     vis = compute_visibility(sc, ground, chunk_steps=shard.n_steps, elements=_elements(sc))
-    decisions = [decide(sc, ground, vis, segments=load_policy_segments(sc, ground))]
+    decisions = [decide(sc, ground, vis, segments=load_policy_segments(sc, ground), funding=part.funding)]
     if policy_files is not None:
-        segs = load_policy_segments(sc, ground, policy_files=policy_files)
-        decisions.append(decide(sc, ground, vis, policy_files=policy_files, segments=segs))
+        segs = load_policy_segments(sc, ground, policy_files=policy_files) if policy_files else None
+        new_funding = part.new_funding if part.new_funding is not None else part.funding
+        decisions.append(decide(sc, ground, vis, policy_files=policy_files or None, segments=segs,
+                                funding=new_funding))  # fmt: skip
     meta = {"shard": shard.index, "n_sat": ground.n_sat, "elements_source": ground.elements_source,
             "sgp4_errors": vis.sgp4_errors if shard.block == 0 else {},
             "policy_sources": list(decisions[-1].policy_sources), "warnings": list(decisions[-1].warnings),
-            "old_policy_sources": list(decisions[0].policy_sources)}  # fmt: skip
+            "old_policy_sources": list(decisions[0].policy_sources), "observers": vis.observers}  # fmt: skip
     return ground, vis, decisions, meta
 
 
 def run_shard(sc: Scenario, base: Ground, part: ShardGround, shard: Shard, shard_dir: str,
               tracks: np.ndarray | None = None) -> dict:  # fmt: skip
     """Compute one shard of ``skyfence run`` and write its files; returns its metadata (satellites,
-    SGP4 errors, policy sources and warnings). ``tracks``: rows of the terminals drawn as tracks."""
+    SGP4 errors, policy sources and warnings, observer groups). ``tracks``: rows of the terminals
+    drawn as tracks."""
+    from skyfence.service.funding_outputs import denied_unfunded
+    from skyfence.service.outputs import observed_counts
+
     out = Path(shard_dir)
     ground, vis, (dec,), meta = _simulate(sc, base, part, shard)
     write_parquet(CoveragePart.of(vis.cell_counts, dec.cell_states, shard.step_lo).frame(),
                   out / "cells" / f"{shard.name}.parquet")  # fmt: skip
+    if vis.cell_observed is not None:
+        write_parquet(pd.DataFrame(observed_counts(vis.cell_observed, dec.cell_states)),
+                      out / "observed-cells" / f"{shard.name}.parquet")  # fmt: skip
     if shard.terminals:
         ts = dec.terminal_states
         write_parquet(StatePart.of(ts, shard.step_lo).frame(), out / "terminals" / f"{shard.name}.parquet")
         steps = pd.DataFrame({"step": np.arange(shard.step_lo, shard.step_hi), **state_counts(ts)})
+        if dec.funding is not None:
+            du = denied_unfunded(dec)
+            steps["denied_unfunded"] = du.sum(axis=0).astype(np.int64)
+            write_parquet(pd.DataFrame({"denied_unfunded_steps": du.sum(axis=1).astype(np.int64)}),
+                          out / "funding" / f"{shard.name}.parquet")  # fmt: skip
+        if vis.terminal_observed is not None:
+            write_parquet(pd.DataFrame(observed_counts(vis.terminal_observed, ts)),
+                          out / "observed-terminals" / f"{shard.name}.parquet")  # fmt: skip
         write_parquet(steps, out / "steps" / f"{shard.name}.parquet")
         if tracks is not None and len(tracks):
             write_parquet(pd.DataFrame(ts[tracks].T, columns=[str(k) for k in tracks]),
@@ -137,7 +163,7 @@ def impact_shard(sc: Scenario, base: Ground, part: ShardGround, shard: Shard, sh
     """Compute one shard of ``skyfence impact`` (current policy vs ``policy_files``) and write its
     ``impact/`` files; returns its metadata."""
     out = Path(shard_dir) / "impact"
-    _, _, (old, new), meta = _simulate(sc, base, part, shard, policy_files)
+    _, vis, (old, new), meta = _simulate(sc, base, part, shard, policy_files)
     cols, step_cols = {}, {"step": np.arange(shard.step_lo, shard.step_hi)}
     for key, frm, to in (("newly_denied", SERVED, DENIED), ("restored", DENIED, SERVED)):
         c_hit = (old.cell_states == frm) & (new.cell_states == to)
@@ -146,7 +172,14 @@ def impact_shard(sc: Scenario, base: Ground, part: ShardGround, shard: Shard, sh
         step_cols[f"{key}_any"] = c_hit.any(axis=0) | t_hit.any(axis=0)
         step_cols[f"{key}_terminals"] = t_hit.sum(axis=0).astype(np.int64)
         if shard.terminals:
-            write_parquet(pd.DataFrame({"hit": t_hit.any(axis=1)}), out / f"terminals-{key}" / f"{shard.name}.parquet")
+            hit = t_hit.any(axis=1)
+            write_parquet(pd.DataFrame({"hit": hit}), out / f"terminals-{key}" / f"{shard.name}.parquet")
+            if part.new_funding is not None:  # a funding change: where each terminal stands when it bites
+                first = t_hit.argmax(axis=1)
+                cell = vis.terminal_cells[np.arange(len(first)), first].astype(np.int64)
+                write_parquet(pd.DataFrame({"first_step": np.where(hit, shard.step_lo + first, -1),
+                                            "first_cell": np.where(hit, cell, -1)}),
+                              out / f"terminals-{key}-first" / f"{shard.name}.parquet")  # fmt: skip
     write_parquet(pd.DataFrame(cols), out / "cells" / f"{shard.name}.parquet")
     write_parquet(pd.DataFrame(step_cols), out / "steps" / f"{shard.name}.parquet")
     return meta

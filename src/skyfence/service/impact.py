@@ -37,7 +37,7 @@ from skyfence.service.simulate import (
     resolve_funding,
 )
 
-__all__ = ["compare", "changed_agreements", "parse_end_funding"]
+__all__ = ["compare", "changed_agreements", "parse_end_funding", "fundings", "funding_change", "terminal_places"]
 
 
 def parse_end_funding(text: str) -> tuple[str, np.datetime64]:
@@ -118,12 +118,7 @@ def compare(
     new_segments = (load_policy_segments(sc, ground, policy_files=new_policy_files) if new_policy_files is not None
                     else old_segments)
     funding_changed = bool(end_funding or add_funding)
-    old_funding = resolve_funding(sc, ground)
-    if funding_changed:
-        sponsors, agreements = changed_agreements(sc, end_funding, add_funding)
-        new_funding = resolve_funding(dataclasses.replace(sc, sponsors=sponsors), ground, agreements)
-    else:
-        new_funding = old_funding
+    old_funding, new_funding = fundings(sc, ground, end_funding, add_funding)
     if on_total:
         on_total(len(ground.t_utc))
     vis = compute_visibility(sc, ground, progress=progress)
@@ -132,7 +127,6 @@ def compare(
     if on_decided:
         on_decided(ground, old, new)
     pop = cell_population(ground.cells, ground.regions.resolution)
-    cell_index = {int(c): i for i, c in enumerate(ground.cells.tolist())}
     t = ground.t_utc
     ids = np.array([str(i) for i in ground.terminals.ids], dtype=object)
     report = {
@@ -160,26 +154,50 @@ def compare(
             "max_terminals_at_once": int(per_step_terms.max()) if len(per_step_terms) else 0,
         }
         if funding_changed:
-            # the ground cells the affected terminals stand in when the change bites
             rows = np.flatnonzero(t_rows)
             first = t_hit[rows].argmax(axis=1)
-            where = {cell_index.get(int(c), -1) for c in vis.terminal_cells[rows, first].tolist()} - {-1}
-            tc = np.zeros(len(ground.cells), bool)
-            tc[list(where)] = True
-            groups = [";".join(g) for g in np.asarray(ground.terminals.groups, dtype=object)[rows]] if len(rows) else []
-            entry["terminal_cells"] = {"cells": int(tc.sum()), "area_km2": float(ground.cell_area_km2[tc].sum()),
-                                       "people": float(pop[tc].sum())}
-            entry["terminal_groups"] = {g: groups.count(g) for g in sorted(set(groups))}
+            entry.update(terminal_places(ground, rows, vis.terminal_cells[rows, first], pop))
         report[key] = entry
     if funding_changed:
-        before, after = _monthly_costs(old_funding), _monthly_costs(new_funding)
-        rows = [{"sponsor": s, "month": m, "cost_before": before.get((s, m), 0.0), "cost_after": after.get((s, m), 0.0),
-                 "change": after.get((s, m), 0.0) - before.get((s, m), 0.0)} for s, m in sorted(set(before) | set(after))]
-        report["funding"] = {
-            "ended": [{"sponsor": s, "at_utc": iso_utc(w)} for s, w in end_funding],
-            "added": [str(f) for f in add_funding],
-            "monthly_cost": rows,
-            "cost_saved": float(-sum(r["change"] for r in rows if r["change"] < 0)),
-            "cost_added": float(sum(r["change"] for r in rows if r["change"] > 0)),
-        }
+        report["funding"] = funding_change(old_funding, new_funding, end_funding, add_funding)
     return report
+
+
+def fundings(sc: Scenario, ground, end_funding: Sequence[tuple[str, np.datetime64]] = (),
+             add_funding: Sequence[str | Path] = ()) -> tuple:  # fmt: skip
+    """(current, changed) funded sets of the scenario's terminals (the same object when nothing
+    changes; None without ``[funding]``), read and validated before any propagation."""
+    old_funding = resolve_funding(sc, ground)
+    if not (end_funding or add_funding):
+        return old_funding, old_funding
+    sponsors, agreements = changed_agreements(sc, end_funding, add_funding)
+    return old_funding, resolve_funding(dataclasses.replace(sc, sponsors=sponsors), ground, agreements)
+
+
+def terminal_places(ground, rows: np.ndarray, first_cells: np.ndarray, pop: np.ndarray) -> dict:
+    """``terminal_cells`` and ``terminal_groups`` of a funding change's entry: the ground cells the
+    affected terminals ``rows`` stand in when the change bites (``first_cells``, their H3 cells
+    then) and how many of each group."""
+    cell_index = {int(c): i for i, c in enumerate(ground.cells.tolist())}
+    where = {cell_index.get(int(c), -1) for c in np.asarray(first_cells).tolist()} - {-1}
+    tc = np.zeros(len(ground.cells), bool)
+    tc[list(where)] = True
+    groups = [";".join(g) for g in np.asarray(ground.terminals.groups, dtype=object)[rows]] if len(rows) else []
+    return {"terminal_cells": {"cells": int(tc.sum()), "area_km2": float(ground.cell_area_km2[tc].sum()),
+                               "people": float(pop[tc].sum())},
+            "terminal_groups": {g: groups.count(g) for g in sorted(set(groups))}}  # fmt: skip
+
+
+def funding_change(old_funding, new_funding, end_funding: Sequence[tuple[str, np.datetime64]],
+                   add_funding: Sequence[str | Path]) -> dict:  # fmt: skip
+    """The report's ``funding`` block: monthly cost per sponsor before and after, saved and added."""
+    before, after = _monthly_costs(old_funding), _monthly_costs(new_funding)
+    rows = [{"sponsor": s, "month": m, "cost_before": before.get((s, m), 0.0), "cost_after": after.get((s, m), 0.0),
+             "change": after.get((s, m), 0.0) - before.get((s, m), 0.0)} for s, m in sorted(set(before) | set(after))]
+    return {
+        "ended": [{"sponsor": s, "at_utc": iso_utc(w)} for s, w in end_funding],
+        "added": [str(f) for f in add_funding],
+        "monthly_cost": rows,
+        "cost_saved": float(-sum(r["change"] for r in rows if r["change"] < 0)),
+        "cost_added": float(sum(r["change"] for r in rows if r["change"] > 0)),
+    }

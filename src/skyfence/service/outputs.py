@@ -7,7 +7,8 @@ Every ``*_utc`` column is timezone-aware UTC (``datetime64[ns, UTC]``); "none" i
 With ``[observers]``, cells and terminals get ``observed_fraction`` (share of the steps where
 present during which an observer could image it) and ``observed_while_served_fraction`` (share of
 the served steps during which an observer could image it; NaN if never served), and the summary an
-``observers`` block (:func:`observers_summary`).
+``observers`` block (:func:`observers_summary`). With ``[funding]``, the funding block, columns and
+report files come from :mod:`skyfence.service.funding_outputs`.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from skyfence.coverage.stats import (
     state_stats,
 )
 from skyfence.geo import cells as h3cells
+from skyfence.orbits.frames import iso_utc
 from skyfence.service.scenario import Scenario
 from skyfence.service.simulate import Decisions, Ground, Visibility
 
@@ -45,9 +47,9 @@ __all__ = [
     "utc_aware",
     "utc_frame",
     "summarize",
-    "funding_summary",
-    "funding_lapses",
+    "observed_counts",
     "observed_columns",
+    "observers_block",
     "observers_summary",
     "cells_frame",
     "terminals_frame",
@@ -66,13 +68,6 @@ def state_names(states: np.ndarray) -> np.ndarray:
     codes = np.array(sorted(STATE_NAMES))
     names = np.array([STATE_NAMES[c] for c in codes], dtype=object)
     return names[np.searchsorted(codes, states)]
-
-
-def iso_utc(t) -> str | None:
-    """``YYYY-MM-DDTHH:MM:SSZ`` of a datetime64 (``None`` for ``None`` / NaT)."""
-    if t is None or (isinstance(t, np.datetime64) and np.isnat(t)):
-        return None
-    return str(np.datetime_as_string(np.datetime64(t, "s"), unit="s")) + "Z"
 
 
 def utc_aware(values: np.ndarray) -> pd.Series | pd.DatetimeIndex:
@@ -153,75 +148,53 @@ def summarize(sc: Scenario, ground: Ground, vis: Visibility, dec: Decisions) -> 
         },
     }
     if dec.funding is not None:
-        out["funding"] = funding_summary(ground, dec)
+        from skyfence.service.funding_outputs import denied_unfunded, funding_summary
+
+        du = denied_unfunded(dec)
+        out["funding"] = funding_summary(ground, dec.funding, du.sum(axis=1), du.sum(axis=0))
     if vis.observers is not None:
         out["observers"] = observers_summary(vis, dec)
     return out
 
 
-def observed_columns(observed: np.ndarray, states: np.ndarray) -> dict[str, np.ndarray]:
-    """``observed_fraction`` and ``observed_while_served_fraction`` per row of ``[n, n_time]``
-    observed flags and service states (NaN where never present / never served)."""
+def observed_counts(observed: np.ndarray, states: np.ndarray) -> dict[str, np.ndarray]:
+    """Per row of ``[n, n_time]`` observed flags and service states: steps present, served,
+    observed while present and observed while served (int64; summable over time windows)."""
     present, served = states != ABSENT, states == SERVED
+    return {"n_present": present.sum(axis=1), "n_served": served.sum(axis=1),
+            "n_observed": (observed & present).sum(axis=1), "n_observed_served": (observed & served).sum(axis=1)}
+
+
+def observed_columns(observed: np.ndarray | None = None, states: np.ndarray | None = None, *,
+                     counts: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:  # fmt: skip
+    """``observed_fraction`` and ``observed_while_served_fraction`` per row of ``[n, n_time]``
+    observed flags and service states, or of their :func:`observed_counts` (NaN where never
+    present / never served)."""
+    c = counts if counts is not None else observed_counts(observed, states)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return {"observed_fraction": (observed & present).sum(axis=1) / present.sum(axis=1),
-                "observed_while_served_fraction": (observed & served).sum(axis=1) / served.sum(axis=1)}
+        return {"observed_fraction": c["n_observed"] / c["n_present"],
+                "observed_while_served_fraction": c["n_observed_served"] / c["n_served"]}
+
+
+def observers_block(groups: dict, cells: dict[str, np.ndarray], terminals: dict[str, np.ndarray]) -> dict:
+    """The ``observers`` block of summary.json from the observer groups and the cells' and
+    terminals' :func:`observed_counts`."""
+    def block(c: dict[str, np.ndarray]) -> dict:
+        share = lambda a, b: float(a.sum() / b.sum()) if b.sum() else None  # noqa: E731
+        return {"observed_fraction": share(c["n_observed"], c["n_present"]),
+                "observed_while_served_fraction": share(c["n_observed_served"], c["n_served"]),
+                "ever_observed_while_served": int((c["n_observed_served"] > 0).sum())}
+
+    return {"groups": groups, "satellites": int(sum(g["satellites"] for g in groups.values())),
+            "cells": block(cells), "terminals": block(terminals)}
 
 
 def observers_summary(vis: Visibility, dec: Decisions) -> dict:
     """The ``observers`` block of summary.json: the observer groups, and over all cells and all
     terminals the observed share of the steps (where present) and of the served steps (None if
     none)."""
-    def block(observed: np.ndarray, states: np.ndarray) -> dict:
-        present, served = states != ABSENT, states == SERVED
-        share = lambda a, b: float(a.sum() / b.sum()) if b.sum() else None  # noqa: E731
-        return {"observed_fraction": share(observed & present, present),
-                "observed_while_served_fraction": share(observed & served, served),
-                "ever_observed_while_served": int((observed & served).any(axis=1).sum())}
-
-    return {"groups": vis.observers, "satellites": int(sum(g["satellites"] for g in vis.observers.values())),
-            "cells": block(vis.cell_observed, dec.cell_states),
-            "terminals": block(vis.terminal_observed, dec.terminal_states)}
-
-
-def funding_summary(ground: Ground, dec: Decisions) -> dict:
-    """The ``funding`` block of summary.json: per sponsor and agreement cost and terminals, budget
-    dates, terminals unfunded at some step, and terminal-steps denied while unfunded."""
-    from skyfence.funding.report import funding_report, summary_block
-
-    fs = dec.funding
-    block = summary_block(fs, funding_report(fs, [str(i) for i in ground.terminals.ids]))
-    denied_unfunded = (dec.terminal_states == DENIED) & ~fs.funded
-    block["terminal_steps_denied_unfunded"] = int(denied_unfunded.sum())
-    block["terminals_denied_unfunded"] = int(denied_unfunded.any(axis=1).sum())
-    steps = np.flatnonzero(denied_unfunded.any(axis=0))
-    block["first_denied_unfunded_utc"] = iso_utc(ground.t_utc[steps[0]]) if len(steps) else None
-    block["lapses"] = funding_lapses(ground, fs)
-    return block
-
-
-def funding_lapses(ground: Ground, fs) -> list[dict]:
-    """Per sponsor, the terminals it paid for that later become unfunded (a funded step followed by
-    an unfunded one): how many, their groups, and the first and last step at which they lose it."""
-    f = fs.funded
-    if f.shape[1] < 2:
-        return []
-    drop = f[:, :-1] & ~f[:, 1:]  # [terminal, step-1]: funded at k-1, unfunded at k
-    groups = np.array([";".join(g) for g in ground.terminals.groups], dtype=object)
-    out = []
-    for j, name in enumerate(fs.sponsors):
-        # paid by this sponsor at some step up to the one before the drop
-        before = np.maximum.accumulate(fs.paid_by(j), axis=1)[:, fs.segment_of_step[:-1]]
-        hit = drop & before
-        rows = hit.any(axis=1)
-        if not rows.any():
-            continue
-        k = np.flatnonzero(hit.any(axis=0)) + 1
-        out.append({"sponsor": name, "terminals": int(rows.sum()),
-                    "groups": sorted(set(groups[rows].tolist())),
-                    "first_unfunded_utc": iso_utc(ground.t_utc[k[0]]),
-                    "last_unfunded_utc": iso_utc(ground.t_utc[k[-1]])})
-    return out
+    return observers_block(vis.observers, observed_counts(vis.cell_observed, dec.cell_states),
+                           observed_counts(vis.terminal_observed, dec.terminal_states))  # fmt: skip
 
 
 def cells_frame(ground: Ground, vis: Visibility, dec: Decisions) -> pd.DataFrame:
@@ -279,12 +252,10 @@ def terminals_frame(ground: Ground, dec: Decisions, vis: Visibility | None = Non
     lat, lon = first_positions(ground) if len(terms) else (np.zeros(0), np.zeros(0))
     cols = {"id": [str(i) for i in terms.ids], "group": [";".join(g) for g in terms.groups],
             "lat_deg": lat, "lon_deg": lon, **st}
-    fs = dec.funding
-    if fs is not None:  # funding: steps funded, steps denied while unfunded, sponsors that ever pay
-        funded = fs.funded
-        cols["funded_steps"] = funded.sum(axis=1).astype(np.int64)
-        cols["denied_unfunded_steps"] = ((dec.terminal_states == DENIED) & ~funded).sum(axis=1).astype(np.int64)
-        cols["sponsors"] = [";".join(x) for x in fs.sponsors_per_terminal()]
+    if dec.funding is not None:
+        from skyfence.service.funding_outputs import denied_unfunded, funding_columns
+
+        cols.update(funding_columns(dec.funding, denied_unfunded(dec).sum(axis=1)))
     if vis is not None and vis.terminal_observed is not None:
         cols.update(observed_columns(vis.terminal_observed, dec.terminal_states))
     return utc_frame(cols)
@@ -326,14 +297,9 @@ def write_outputs(
     if sc.output.get("timeline"):
         timeline_frame(ground, vis, dec).to_parquet(out_dir / "terminal_states.parquet", index=False)
     if dec.funding is not None:
-        from skyfence.funding.report import funding_report, write_report
+        from skyfence.service.funding_outputs import write_funding_files
 
-        report = funding_report(dec.funding, [str(i) for i in ground.terminals.ids])
-        write_report(report, out_dir)
-        if sc.output.get("plot", True):
-            from skyfence.viz.funding import funding_over_time
-
-            funding_over_time(out_dir / "funding.png", report["sponsors"], title=f"{sc.name}: funding by sponsor")
+        write_funding_files(sc, ground, dec.funding, out_dir)
     terms = ground.terminals
     if sc.output.get("map", True):
         ts = dec.terminal_states
