@@ -4,8 +4,6 @@ worker is killed in the middle of it."""
 from __future__ import annotations
 
 import json
-import os
-import signal
 import textwrap
 
 import pandas as pd
@@ -79,32 +77,14 @@ def test_two_workers_equal_single_process(scenario, single, tmp_path):
     assert (tmp_path / "map.png").stat().st_size > 0 and (tmp_path / "terminals.png").stat().st_size > 0
 
 
-@pytest.fixture(scope="module")
-def cluster():
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as c:
-        yield c
-
-
-def test_killed_worker_gives_the_same_tables(scenario, single, cluster, tmp_path):
+def test_killed_worker_gives_the_same_tables(scenario, single, cluster, worker_killer, tmp_path):
     """kill -9 of one worker process once the first shard is done: Dask reruns its tasks."""
     a, a_out = single
-    with distributed.Client(cluster) as client:
-        pids = client.run(os.getpid)
-    victim = sorted(pids.values())[0]
-    killed = []
-
-    def progress(n):
-        if not killed:
-            os.kill(victim, signal.SIGKILL)
-            killed.append(victim)
-
     sc = resolve_scenario(scenario)
     b = run_sharded(sc, scheduler=cluster.scheduler_address, steps_per_shard=2, cells_per_shard=40,
-                    progress=progress)  # fmt: skip
-    assert killed and b.shards >= 4
-    with distributed.Client(cluster) as client:
-        client.wait_for_workers(2, timeout=120)  # the nanny's restarted worker, before asking it
-        assert victim not in client.run(os.getpid).values()
+                    progress=worker_killer)  # fmt: skip
+    assert b.shards >= 4
+    worker_killer.check()
     b.write(tmp_path)
     _same(a, tmp_path, a_out)
 

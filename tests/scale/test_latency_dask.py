@@ -35,6 +35,18 @@ def test_two_workers_equal_one_process(single, tmp_path):
     assert np.isfinite(single.rtt_ms).mean() > 0.5  # mostly connected: a meaningful comparison
 
 
+def test_killed_worker_gives_the_same_latency(single, cluster, worker_killer):
+    """kill -9 of one worker process once the first time chunk is done: the same tables."""
+    import skyfence
+
+    sharded = skyfence.latency("kuiper-630", PAIRS, scheduler=cluster.scheduler_address, steps_per_shard=60,
+                               progress=worker_killer, **RUN)  # fmt: skip
+    worker_killer.check()
+    assert worker_killer.reports == 3  # every chunk reported once: none lost, none counted twice
+    pd.testing.assert_frame_equal(sharded.table(), single.table(), check_exact=True)
+    pd.testing.assert_frame_equal(sharded.summary(), single.summary(), check_exact=True)
+
+
 def test_pair_statistics_equal_the_full_rtts(single):
     per_pair, per_step = pair_statistics("kuiper-630", PAIRS, steps_per_shard=60, **RUN)
     rtt = single.rtt_ms

@@ -35,3 +35,15 @@ def test_revisit_on_two_workers_equals_one_process():
     for a, b in ((one.accesses, two.accesses), (one.targets, two.targets), (one.cells, two.cells)):
         pd.testing.assert_frame_equal(a, b, check_exact=True)
     assert one.summary == two.summary
+
+
+def test_killed_worker_gives_the_same_revisit(cluster, worker_killer):
+    """kill -9 of one worker process once the first target chunk is done: the same tables."""
+    sc = load_revisit_scenario(example_path("taiwan-strait-watch"))
+    kw = dict(duration_s=3600.0)
+    one = revisit(sc, **kw)
+    two = revisit_sharded(sc, scheduler=cluster.scheduler_address, targets_per_shard=12, progress=worker_killer, **kw)
+    worker_killer.check()
+    for a, b in ((one.accesses, two.accesses), (one.targets, two.targets), (one.cells, two.cells)):
+        pd.testing.assert_frame_equal(a, b, check_exact=True)
+    assert one.summary == two.summary
