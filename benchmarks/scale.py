@@ -49,6 +49,10 @@ Measured here (2 shared cores, 2026-11-27, other jobs running: "under load"):
   2,716 s wall (45 min 16 s), workers' CPU 1,956 + 1,960 s (1,088 ms per step), client CPU 147 s,
   worker peak RSS 1,478 MB, client 2,792 MB; every pair reachable at every step, median of the
   pairs' p95 RTT 60.7 ms.
+* the same full hour after the child-list walk (2026-11-27 19:00-19:27, nice 10; the test suite ran beside
+  it for the first ~8 minutes): **1,681 s wall (28 min 1 s)**, workers' CPU 1,316 + 1,325 s (734 ms per
+  step, from 1,088), client CPU 95 s, worker peak RSS 1,479 MB, client 2,789 MB; every pair reachable at
+  every step, median of the pairs' p95 RTT 60.74 ms (as before).
 """
 
 # ruff: noqa: E402
