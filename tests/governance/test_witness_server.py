@@ -122,7 +122,9 @@ def test_server_asks_the_witness_after_writes_and_survives_its_absence(witnessed
         registry.create_group(L, "op", "after")
         _wait_cosigned(c, required, key, L.size())
         assert all(t >= 0 for t in cos.latencies_s) and len(cos.latencies_s) >= 2
-    cos.stop()
+        assert cos.running
+    assert not cos.running  # the server's shutdown stopped the cosigner's thread
+    assert cos.notify not in L.on_grow
 
 
 def test_witness_is_asked_again_without_a_write(witnessed):
@@ -137,7 +139,7 @@ def test_witness_is_asked_again_without_a_write(witnessed):
         assert cos.wait_rounds(1, 60) and cos.last.errors
         srv.start()
         _wait_cosigned(c, required, app.state.ledger.verifier_key, app.state.ledger.size())
-    cos.stop()
+    assert not cos.running
 
 
 def test_policy_of_witnesses_pairs_urls_and_keys():

@@ -11,6 +11,7 @@ decided until they agree again, see :mod:`skyfence.governance.state`).
 from __future__ import annotations
 
 import json
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -130,6 +131,16 @@ def _pages(app: FastAPI) -> None:
             swagger_favicon_url="/static/swagger-ui/favicon-32x32.png")
 
 
+@asynccontextmanager
+async def _lifespan(app: FastAPI):
+    """At shutdown: stop the witness cosigner's thread (after the round under way) and close its
+    HTTP client."""
+    yield
+    cosigner = getattr(app.state, "witness_cosigner", None)
+    if cosigner is not None:
+        cosigner.stop()
+
+
 def create_app(db_url: str, log_key=None, *, origin: str | None = None,
                elements: str = "starlink", db: Database | None = None,
                h3_resolution: int = DEFAULT_H3_RESOLUTION, witness_policy=None) -> FastAPI:
@@ -156,6 +167,7 @@ def create_app(db_url: str, log_key=None, *, origin: str | None = None,
     ledger = Ledger(db, key, origin=origin)
     ledger.start()  # the key the log names now (genesis or latest rotation), else an error
     app = FastAPI(
+        lifespan=_lifespan,
         title="skyfence governance plane",
         version="1",
         docs_url=None,
@@ -175,7 +187,8 @@ def create_app(db_url: str, log_key=None, *, origin: str | None = None,
     if witness_policy is not None:
         from skyfence.governance.witness.background import WitnessCosigner
 
-        app.state.witness_cosigner = WitnessCosigner(ledger, witness_policy).start()  # daemon
+        # started here (a checkpoint is cosigned as soon as the app exists), stopped at shutdown
+        app.state.witness_cosigner = WitnessCosigner(ledger, witness_policy).start()
 
     def _err(status: int, exc: Exception) -> JSONResponse:
         return JSONResponse(status_code=status, content={"detail": str(exc)})

@@ -98,6 +98,11 @@ class WitnessCosigner:
             self._thread.join(timeout_s)
         self.witnessing.http.close()
 
+    @property
+    def running(self) -> bool:
+        """Whether the thread is alive (started and not stopped)."""
+        return self._thread is not None and self._thread.is_alive()
+
     def wait_rounds(self, rounds: int, timeout_s: float) -> bool:
         """Wait until `rounds` rounds have completed; False on timeout."""
         with self._done:
