@@ -28,17 +28,12 @@ Hypatia cannot run this.
 # ruff: noqa: E402
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-# benchmarks/coverage.py would shadow the `coverage` package that numba probes on import
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
-
 import argparse
 import csv
 import itertools
 import json
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas  # noqa: F401  (imported before timing: its import is not part of a run)

@@ -51,22 +51,15 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import numpy as np
 
-# benchmarks/coverage.py would shadow the coverage package that numba (used by skyfence.links and
-# by TAT-C) probes for: this folder leaves the import path before anything imports numba
-_HERE = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
-
-from skyfence.imaging.access import find_accesses  # noqa: E402
-from skyfence.imaging.sensors import Sensor  # noqa: E402
-from skyfence.imaging.stats import target_stats  # noqa: E402
-from skyfence.orbits.catalog import load_elements  # noqa: E402
+from skyfence.imaging.access import find_accesses
+from skyfence.imaging.sensors import Sensor
+from skyfence.imaging.stats import target_stats
+from skyfence.orbits.catalog import load_elements
 
 START = "2025-10-07T00:00:00"
 SPEC = "active-2025-10-07:FLOCK*,SKYSAT*,JILIN-1*,SUPERVIEW*,GAOFEN*,ICEYE*"

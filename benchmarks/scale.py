@@ -58,16 +58,11 @@ Measured here (2 shared cores, 2026-11-27, other jobs running: "under load"):
 # ruff: noqa: E402
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-# benchmarks/coverage.py would shadow the `coverage` package that numba probes on import
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
-
 import argparse
 import itertools
 import json
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -248,7 +243,6 @@ def main() -> None:
     args = ap.parse_args()
     report = {"network": network(args), "reasons": list(REASONS)}
     if args.dask:
-        sys.path.append(str(Path(__file__).resolve().parent))  # last: benchmarks/coverage.py must not shadow coverage
         from scale_dask import dask_section
 
         report["dask"] = dask_section()

@@ -71,8 +71,6 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 REPO = Path(__file__).resolve().parents[1]
-# benchmarks/coverage.py must not shadow the coverage package (numba imports it)
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 sys.path.insert(0, str(REPO))
 
 _BASELINE_DRIVER = r"""

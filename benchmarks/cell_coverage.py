@@ -11,7 +11,7 @@ Input: the cells of Ukraine at H3 resolution 5 (cell centres, WGS84 geodetic up)
 Prints the wall times and the speed ratio (goal >= 20x) and asserts that both give exactly the same
 visible (cell, satellite, step) triples, the same counts and the same elevations.
 
-Run: ``.venv/bin/python benchmarks/coverage.py [--steps 60] [--dense-steps N]``
+Run: ``.venv/bin/python benchmarks/cell_coverage.py [--steps 60] [--dense-steps N]``
 (``--dense-steps`` times the dense method on the first N steps only and scales its time to all
 steps; the comparison then covers those N steps).
 """
