@@ -11,6 +11,7 @@ from skyfence.links import (
     count_visible,
     ground_points,
     look_angles,
+    search,
     slant_range_bound_km,
     visible_pairs,
 )
@@ -281,3 +282,38 @@ def test_pairs_and_counts_agree_on_the_mask_boundary():
     assert 0 < want.sum() < el_all.size
     np.testing.assert_array_equal(count_visible(g, up, sat, mask)[:, 0], want)
     np.testing.assert_array_equal(visible_pairs(g, up, sat, mask).counts()[:, 0], want)
+
+
+@pytest.mark.parametrize("step_s,nan_at", [(1.0, None), (1.0, (5, 20)), (60.0, None)])
+def test_exact_few_fixed_points_windowed(step_s, nan_at, monkeypatch):
+    """A few fixed points over many satellites take one candidate search per window of steps
+    (links.search.window_candidates): exactly the brute-force pairs, also where a satellite is NaN
+    at one step of a window and where the satellites move too far in a window (60 s steps: step
+    by step instead)."""
+    from skyfence.links import visibility
+    from skyfence.orbits.catalog import load_elements
+    from skyfence.orbits.propagate import propagate
+
+    used = []
+
+    def spy(ground, s):
+        out = search.window_candidates(ground, s)
+        used.append(out is not None)
+        return out
+
+    monkeypatch.setattr(visibility, "window_candidates", spy)
+    rng = np.random.default_rng(5)
+    el = load_elements("starlink")
+    sub = el.subset(np.sort(rng.choice(len(el), 1500, replace=False)))
+    t = np.datetime64("2026-04-30T06:00:00", "ns") + (np.arange(40) * step_s * 1e9).astype("timedelta64[ns]")
+    sat = propagate(sub, t).r_ecef_km
+    if nan_at is not None:
+        sat[nan_at[0], nan_at[1]] = np.nan
+    lat, lon, h = rng.uniform(-60, 60, 300), rng.uniform(-180, 180, 300), rng.uniform(0, 2, 300)
+    assert 300 * 1500 > search.DENSE_PAIRS and 300 <= search.FEW_POINTS  # the windowed path applies
+    g, up = ground_points(lat, lon, h)
+    vis = visible_pairs(g, up, sat, 25.0)
+    assert len(vis) > 1000
+    check_exact(vis, count_visible(g, up, sat, 25.0), lat, lon, h, sat, 25.0)
+    # windows of 16, 16 and 8 steps; the one with the NaN goes step by step without asking
+    assert used == ([True, True] if nan_at else [step_s == 1.0] * 3)

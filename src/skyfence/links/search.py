@@ -16,13 +16,17 @@ from scipy.spatial import cKDTree
 
 from skyfence.links.geometry import east_north, frame_angles, slant_range_bound_km
 
-__all__ = ["DENSE_PAIRS", "FEW_POINTS", "Limits", "Ground", "limits", "dense_candidates", "kd_candidates",
-           "linked_rows"]
+__all__ = ["DENSE_PAIRS", "FEW_POINTS", "WINDOW_STEPS", "Limits", "Ground", "limits", "dense_candidates",
+           "kd_candidates", "window_candidates", "linked_rows"]
 
 #: candidates from one matrix product up to this many (point, satellite) pairs per step
 DENSE_PAIRS = 400_000
 #: up to this many ground points, one satellite tree (no radius bands) queried point by point
 FEW_POINTS = 1024
+#: fixed ground points (at most FEW_POINTS) take their candidates once per window of this many steps
+WINDOW_STEPS = 16
+#: ... when the satellites move at most this share of the search radius within the window
+_MAX_DRIFT_SHARE = 0.25
 #: ground points per KD-tree block (bounds the memory of one step's candidate pairs)
 _BLOCK = 16_384
 #: extra slack on the KD-tree radius, km (the exact test decides)
@@ -192,6 +196,28 @@ def kd_candidates(ground: Ground, s: np.ndarray, r_s: np.ndarray):
             cand = tree.sparse_distance_matrix(sat_tree, radius, output_type="ndarray")
             if len(cand):
                 yield cand["i"].astype(np.int64) + lo, band[cand["j"].astype(np.int64)]
+
+
+def window_candidates(ground: Ground, s: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """(ground row, satellite row) candidates valid at every step of a window ``s`` ``[n_sat, w,
+    3]`` (finite) for at most :data:`FEW_POINTS` fixed points: one tree of the satellites at the
+    window's middle step, queried with the search radius of the window's highest satellite plus
+    the farthest any satellite is from its middle position (a satellite within ``r`` of a point at
+    some step is within ``r + drift`` at the middle one). Each point's satellites in increasing
+    order. None when the satellites move too far in the window (more than a quarter of the
+    radius: search step by step instead)."""
+    mid = s[:, s.shape[1] // 2]
+    radius = ground.radius_km(float(np.sqrt(np.einsum("ijk,ijk->ij", s, s).max())))
+    d = s - mid[:, None, :]
+    drift = float(np.sqrt(np.einsum("ijk,ijk->ij", d, d).max()))
+    if radius <= 0.0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    if drift > _MAX_DRIFT_SHARE * radius:
+        return None
+    hits = cKDTree(mid).query_ball_point(ground.g, r=radius + drift, return_sorted=True)
+    counts = np.fromiter((len(h) for h in hits), dtype=np.int64, count=len(hits))
+    sj = np.fromiter((j for h in hits for j in h), dtype=np.int64, count=int(counts.sum()))
+    return np.repeat(np.arange(len(hits)), counts), sj
 
 
 def linked_rows(d: np.ndarray, gi: np.ndarray, ground: Ground) -> np.ndarray:
