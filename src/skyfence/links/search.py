@@ -174,6 +174,16 @@ def dense_candidates(ground: Ground, s: np.ndarray) -> tuple[np.ndarray, np.ndar
     return gi, sj
 
 
+def _ball_pairs(s: np.ndarray, g: np.ndarray, radius: float, *, sort: bool) -> tuple[np.ndarray, np.ndarray]:
+    """(ground row, satellite row) of every satellite of ``s`` within ``radius`` of each point of
+    ``g``: one satellite tree queried at each point (each point's satellites in increasing order
+    when ``sort``)."""
+    hits = cKDTree(s).query_ball_point(g, r=radius, return_sorted=sort)
+    counts = np.fromiter((len(h) for h in hits), dtype=np.int64, count=len(hits))
+    sj = np.fromiter((j for h in hits for j in h), dtype=np.int64, count=int(counts.sum()))
+    return np.repeat(np.arange(len(hits)), counts), sj
+
+
 def kd_candidates(ground: Ground, s: np.ndarray, r_s: np.ndarray):
     """(ground row, satellite row) candidate arrays: per satellite band and ground block, or, for
     at most :data:`FEW_POINTS` ground points, from one satellite tree queried at each point."""
@@ -181,10 +191,7 @@ def kd_candidates(ground: Ground, s: np.ndarray, r_s: np.ndarray):
         radius = ground.radius_km(float(r_s.max()))
         if radius <= 0.0:
             return
-        hits = cKDTree(s).query_ball_point(ground.g, r=radius, return_sorted=False)
-        counts = np.fromiter((len(h) for h in hits), dtype=np.int64, count=len(hits))
-        sj = np.fromiter((j for h in hits for j in h), dtype=np.int64, count=int(counts.sum()))
-        yield np.repeat(np.arange(len(hits)), counts), sj
+        yield _ball_pairs(s, ground.g, radius, sort=False)
         return
     bands = _sat_bands(r_s) if ground.mask_deg is not None else [np.arange(len(s))]
     for band in bands:
@@ -214,10 +221,7 @@ def window_candidates(ground: Ground, s: np.ndarray) -> tuple[np.ndarray, np.nda
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     if drift > _MAX_DRIFT_SHARE * radius:
         return None
-    hits = cKDTree(mid).query_ball_point(ground.g, r=radius + drift, return_sorted=True)
-    counts = np.fromiter((len(h) for h in hits), dtype=np.int64, count=len(hits))
-    sj = np.fromiter((j for h in hits for j in h), dtype=np.int64, count=int(counts.sum()))
-    return np.repeat(np.arange(len(hits)), counts), sj
+    return _ball_pairs(mid, ground.g, radius + drift, sort=True)
 
 
 def linked_rows(d: np.ndarray, gi: np.ndarray, ground: Ground) -> np.ndarray:
