@@ -93,8 +93,14 @@ def run(
     t.add_row("terminals", f"{tm['count']:,}")
     t.add_row("terminals ever denied", f"{tm['ever_denied']:,}")
     Console().print(t)
-    console.print(f"outputs in {out}/: summary.json cells.parquet terminals.parquet map.png" + (" terminals.png" if tm["count"] else "")
-                  + (" index.html view/" if html else ""))
+    files = ["summary.json", "cells.parquet", "terminals.parquet"]
+    files += ["terminal_states.parquet"] if sc.output.get("timeline") else []
+    files += ["map.png"] if sc.output.get("map", True) else []
+    files += ["terminals.png"] if tm["count"] and sc.output.get("plot", True) else []
+    if "funding" in summary:  # the funding report (service.funding_outputs.write_funding_files)
+        files += ["funding_*.csv"] + (["funding.png"] if sc.output.get("plot", True) else [])
+    files += ["index.html", "view/"] if html else []
+    console.print(f"outputs in {out}/: {' '.join(files)}")
 
 
 @app.command()
