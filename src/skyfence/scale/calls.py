@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from pathlib import Path
 
-from skyfence.errors import ScenarioError
 from skyfence.scale.engine import impact_sharded, run_sharded
 from skyfence.scale.result import ShardedRun
 from skyfence.service import run as service_run
@@ -71,14 +69,8 @@ def impact(
         return service_run.impact(scenario, policy_files, end_funding=end_funding, add_funding=add_funding,
                                   start=start, duration_s=duration_s, step_s=step_s, progress=progress,
                                   on_total=on_total)  # fmt: skip
-    from skyfence.service.impact import parse_end_funding
-
-    if not policy_files and not end_funding and not add_funding:
-        raise ScenarioError("impact of what? give new policy files, --end-funding or --add-funding")
-    ends = [parse_end_funding(x) for x in end_funding]
-    sc = service_run.resolve_scenario(scenario, start=start, duration_s=duration_s, step_s=step_s)
-    adds = [str(Path(f).expanduser().resolve()) for f in add_funding]
-    files = [str(service_run.policy_path(p)) for p in policy_files] if policy_files else None
+    sc, files, ends, adds = service_run.impact_inputs(scenario, policy_files, end_funding, add_funding,
+                                                      start=start, duration_s=duration_s, step_s=step_s)  # fmt: skip
     return impact_sharded(sc, files, end_funding=ends, add_funding=adds, workers=workers, scheduler=scheduler,
                           progress=progress, on_total=on_total)  # fmt: skip
 

@@ -41,7 +41,7 @@ from skyfence.service.simulate import (
     resolve_funding,
 )
 
-__all__ = ["RunResult", "resolve_scenario", "run", "impact", "policy_path"]
+__all__ = ["RunResult", "resolve_scenario", "run", "impact", "impact_inputs", "policy_path"]
 
 Progress = Callable[[int], None]
 
@@ -156,16 +156,35 @@ def impact(
     (``end_funding``: ``"SPONSOR@DATE"`` texts; ``add_funding``: funding files) changes: terminals,
     cells, km2 and people newly denied or restored, and when, and the monthly cost saved or added
     (see :mod:`skyfence.service.impact`; ``on_decided`` as there)."""
-    from skyfence.service.impact import compare, parse_end_funding
+    from skyfence.service.impact import compare
+
+    sc, files, ends, adds = impact_inputs(scenario, policy_files, end_funding, add_funding,
+                                          start=start, duration_s=duration_s, step_s=step_s)  # fmt: skip
+    return compare(sc, files, end_funding=ends, add_funding=adds, progress=progress, on_total=on_total,
+                   on_decided=on_decided)
+
+
+def impact_inputs(
+    scenario: str | os.PathLike | Scenario,
+    policy_files: Sequence[str | os.PathLike] | None,
+    end_funding: Sequence[str],
+    add_funding: Sequence[str | os.PathLike],
+    *,
+    start: str | None = None,
+    duration_s: float | None = None,
+    step_s: float | None = None,
+) -> tuple[Scenario, list[str] | None, list, list[str]]:
+    """The parsed inputs of an impact run, in one process or sharded: (scenario, new policy files
+    or None, ``(sponsor, instant)`` ends, absolute funding-file paths); an impact of nothing and a
+    malformed ``SPONSOR@DATE`` are errors here."""
+    from skyfence.service.impact import parse_end_funding
 
     if not policy_files and not end_funding and not add_funding:
         raise ScenarioError("impact of what? give new policy files, --end-funding or --add-funding")
     ends = [parse_end_funding(x) for x in end_funding]
     sc = resolve_scenario(scenario, start=start, duration_s=duration_s, step_s=step_s)
     adds = [str(Path(f).expanduser().resolve()) for f in add_funding]
-    return compare(sc, [str(policy_path(p)) for p in policy_files] if policy_files else None,
-                   end_funding=ends, add_funding=adds, progress=progress, on_total=on_total,
-                   on_decided=on_decided)
+    return sc, [str(policy_path(p)) for p in policy_files] if policy_files else None, ends, adds
 
 
 def policy_path(p: str | os.PathLike) -> Path:
