@@ -163,10 +163,10 @@ def run_sharded(
         metas = s.map_shards(run_shard, sdir, tracks, progress)
         blocks = s.map(_fold_cells_task, [plan.block(b) for b in range(plan.n_blocks)], sdir)
         observers = metas[0]["observers"]
-        extra = {}
+        folded = {}  # the optional per-row counts, summed over the shards
         if observers is not None:
             cell_obs = [sum_counts(sdir, "observed-cells", plan.block(b)) for b in range(plan.n_blocks)]
-            extra["observed_cells"] = {k: np.concatenate([c[k] for c in cell_obs]) for k in cell_obs[0]}
+            folded["observed_cells"] = {k: np.concatenate([c[k] for c in cell_obs]) for k in cell_obs[0]}
         n_t = plan.n_steps
         cell_part = CoveragePart.from_frame(pd.concat(blocks, ignore_index=True), 0, n_t)
         t_shards = plan.terminal_shards()
@@ -176,11 +176,11 @@ def run_sharded(
         track_states = read_tracks(sdir, t_shards, tracks)
         timeline = read_timeline(sdir, t_shards, n_term) if sc.output.get("timeline") else None
         if observers is not None:
-            extra["observed_terminals"] = (sum_counts(sdir, "observed-terminals", t_shards) if n_term else
-                                           {k: np.zeros(0, np.int64) for k in extra["observed_cells"]})  # fmt: skip
+            folded["observed_terminals"] = (sum_counts(sdir, "observed-terminals", t_shards) if n_term else
+                                            {k: np.zeros(0, np.int64) for k in folded["observed_cells"]})  # fmt: skip
         if funding is not None:
-            extra["denied_unfunded_steps"] = (sum_counts(sdir, "funding", t_shards)["denied_unfunded_steps"]
-                                              if n_term else np.zeros(0, np.int64))  # fmt: skip
+            folded["denied_unfunded_steps"] = (sum_counts(sdir, "funding", t_shards)["denied_unfunded_steps"]
+                                               if n_term else np.zeros(0, np.int64))  # fmt: skip
     errors: dict[int, int] = {}
     for m in sorted(metas, key=lambda m: m["shard"]):
         for code, n in m["sgp4_errors"].items():
@@ -188,7 +188,7 @@ def run_sharded(
     ground.n_sat, ground.elements_source = metas[0]["n_sat"], metas[0]["elements_source"]
     return ShardedRun(sc, ground, cell_part, term_part, steps, track_states, errors,
                       _sources(metas, "policy_sources", sc.policy_log), tuple(_merge(m["warnings"] for m in metas)),
-                      timeline, len(plan.shards), funding=funding, observers=observers, **extra)  # fmt: skip
+                      timeline, len(plan.shards), funding=funding, observers=observers, **folded)  # fmt: skip
 
 
 def _fold_impact_task(shards, shard_dir, kind):
