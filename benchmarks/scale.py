@@ -40,6 +40,8 @@ Measured here (2 shared cores, 2026-11-27, other jobs running: "under load"):
     (``skyfence.links.search.window_candidates``): **43 ms/step** (median 43), Dijkstra 109 (ratio
     0.40), 4-NN 92; the step graphs alone 8.5-11 ms/step (were 11.7-12.6). Two later runs in a slow
     spell: 49 and 50 ms/step (medians 51 and 59; Dijkstra 130 and 134, ratios 0.38 and 0.37).
+    At the end of the session, quiet: **39 ms/step** (median 40), Dijkstra 96 (ratio 0.41), 4-NN 83;
+    the step graphs alone 6.5 ms/step.
   The 60 ms/step goal of issue 14 is met in every run. Before (the trees re-climbed node by node, 8
   trees interleaved per node), in the same session on the same data in separate processes:
   63-86 ms/step against 44-49 for the child-list walk; the paths, lengths and hashes of all 4,950
